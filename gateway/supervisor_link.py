@@ -1,0 +1,94 @@
+"""The gateway's reliable link to the supervisor (a DEALER; Lazy Pirate with sequence numbers).
+
+Every inbound message is kept until the supervisor acknowledges it (it acks only after
+its inbox committed the message) and resent on a timer until then; the supervisor
+deduplicates by Discord message id, so a resend is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+
+import zmq.asyncio
+
+from protocol.codec import ProtocolError
+from protocol.framing import GATEWAY_IDENTITY, dealer_socket, parse_single, send
+from protocol.layout import Layout, ipc_endpoint
+from protocol.messages import (
+    ChatMessage,
+    GatewayHello,
+    Heartbeat,
+    Inbound,
+    InboundAck,
+    WireMessage,
+)
+
+log = logging.getLogger("gateway.link")
+
+RESEND_AFTER = 1.0
+SUPERVISOR_LIVENESS = 5
+
+Handler = Callable[[WireMessage], Awaitable[None]]
+
+
+class SupervisorLink:
+    def __init__(self, layout: Layout, heartbeat_interval: float, handler: Handler) -> None:
+        self.context = zmq.asyncio.Context()
+        self.socket = dealer_socket(self.context, ipc_endpoint(layout.bus_socket), GATEWAY_IDENTITY)
+        self.heartbeat_interval = heartbeat_interval
+        self.handler = handler
+        self.unacked: dict[int, tuple[float, Inbound]] = {}
+        self.acked = asyncio.Event()
+        self._seq = itertools.count(1)
+        self._last_heard = time.monotonic()
+        self.lost = asyncio.Event()
+
+    async def start(self) -> None:
+        await send(self.socket, GatewayHello(pid=os.getpid()))
+
+    def close(self) -> None:
+        self.socket.close(linger=0)
+        self.context.term()
+
+    async def send_inbound(self, session: int, message: ChatMessage) -> None:
+        inbound = Inbound(seq=next(self._seq), session=session, message=message)
+        self.unacked[inbound.seq] = (time.monotonic(), inbound)
+        await send(self.socket, inbound)
+
+    async def send(self, message: WireMessage) -> None:
+        await send(self.socket, message)
+
+    async def receive_loop(self) -> None:
+        while True:
+            frames = await self.socket.recv_multipart()
+            self._last_heard = time.monotonic()
+            try:
+                message = parse_single(frames)
+            except ProtocolError as exc:
+                log.warning("dropped a malformed frame from the supervisor: %s", exc)
+                continue
+            if isinstance(message, InboundAck):
+                self.unacked.pop(message.seq, None)
+                self.acked.set()
+            if not isinstance(message, Heartbeat):
+                await self.handler(message)
+
+    async def upkeep_loop(self) -> None:
+        """Heartbeats, resends of unacknowledged messages, and supervisor liveness."""
+        while True:
+            await asyncio.sleep(self.heartbeat_interval / 2)
+            now = time.monotonic()
+            await send(self.socket, Heartbeat(pid=os.getpid()))
+            for seq, (sent_at, inbound) in list(self.unacked.items()):
+                if now - sent_at > RESEND_AFTER:
+                    self.unacked[seq] = (now, inbound)
+                    await send(self.socket, inbound)
+            if now - self._last_heard > self.heartbeat_interval * SUPERVISOR_LIVENESS:
+                log.error("no word from the supervisor for %.1fs; exiting", now - self._last_heard)
+                self.lost.set()
+                return

@@ -1,0 +1,107 @@
+"""Where everything lives under VAI_HOME (SPEC section 2): pure path rules, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import msgspec
+
+# A Unix socket path must fit in sockaddr_un.sun_path (108 bytes with the NUL).
+MAX_SOCKET_PATH = 107
+
+
+class Layout(msgspec.Struct, frozen=True):
+    """The bridge's files for one VAI_HOME."""
+
+    home: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.home)
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "vai.toml"
+
+    @property
+    def env_file(self) -> Path:
+        return self.root / ".env"
+
+    @property
+    def sessions_file(self) -> Path:
+        return self.root / "sessions.json"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.root / "attachments"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def monitoring_dir(self) -> Path:
+        return self.root / "monitoring"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    @property
+    def inbox_db(self) -> Path:
+        return self.state_dir / "inbox.sqlite3"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "supervisor.pid"
+
+    @property
+    def bus_socket(self) -> Path:
+        return self.run_dir / "bus.sock"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.run_dir / "control.sock"
+
+    def session_attachments(self, session: int) -> Path:
+        return self.attachments_dir / f"session_{session}"
+
+    def session_log(self, session: int) -> Path:
+        return self.logs_dir / f"session_{session}.log"
+
+    def process_log(self, name: str) -> Path:
+        return self.logs_dir / f"{name}.log"
+
+    def hook_socket(self, session: int) -> Path:
+        return self.run_dir / f"hook-{session}.sock"
+
+    def hook_spool(self, session: int) -> Path:
+        """Hook events the client could not hand to a live worker wait here."""
+        return self.run_dir / f"hook-{session}.spool"
+
+    def claude_settings(self, session: int) -> Path:
+        return self.run_dir / f"claude-settings-{session}.json"
+
+    def session_state(self, session: int) -> Path:
+        return self.state_dir / f"session_{session}.json"
+
+    def default_tmux_socket(self) -> str:
+        """A tmux `-L` name private to this VAI_HOME, so two bridges never share panes."""
+        digest = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:10]
+        return f"vai-{digest}"
+
+    def socket_paths(self) -> list[Path]:
+        return [self.bus_socket, self.control_socket, self.hook_socket(99999)]
+
+
+def tmux_session_name(session: int) -> str:
+    return f"claude-session-{session}"
+
+
+def ipc_endpoint(path: Path) -> str:
+    return f"ipc://{path}"

@@ -1,0 +1,273 @@
+"""Every message that crosses a process boundary, as one tagged union of msgspec Structs.
+
+Schema evolution rules (msgspec's): new fields get defaults, a tag is never reused, and
+the `v` field carries the protocol's major version so a peer from another release is
+refused with a clear error rather than misread.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+
+
+class Message(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    """Base of every wire message."""
+
+    v: int = PROTOCOL_VERSION
+
+
+# --- shared data -------------------------------------------------------------------------
+
+
+class AttachmentRef(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A file attached to a Discord message; the worker downloads it itself."""
+
+    filename: str
+    url: str
+    size: int
+    content_type: str = ""
+
+
+class Author(msgspec.Struct, frozen=True, omit_defaults=True):
+    id: int
+    name: str
+    bot: bool = False
+    role_ids: tuple[int, ...] = ()
+
+
+class ChatMessage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A Discord message as the bridge needs it (no discord.py objects cross processes)."""
+
+    message_id: int
+    channel_id: int
+    author: Author
+    content: str
+    attachments: tuple[AttachmentRef, ...] = ()
+    created_at: float = 0.0
+
+
+class Route(msgspec.Struct, frozen=True):
+    session: int
+    channel_id: int
+
+
+ClaudeState = Literal[
+    "unknown", "starting", "idle", "busy", "permission", "question", "dialog", "dead"
+]
+ProcessState = Literal["STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL"]
+PromptStage = Literal["received", "accepted", "done", "failed"]
+
+
+# --- gateway <-> supervisor ---------------------------------------------------------------
+
+
+class GatewayHello(Message, tag="gateway_hello"):
+    pid: int
+
+
+class SessionMap(Message, tag="session_map"):
+    """Which channel belongs to which session; sent to the gateway on hello and on change."""
+
+    routes: list[Route]
+    default_session: int | None = None
+    route_unmapped: bool = False
+
+
+class Inbound(Message, tag="inbound"):
+    """A Discord message for a session; `seq` lets the gateway match the acknowledgement."""
+
+    seq: int
+    session: int
+    message: ChatMessage
+
+
+class InboundAck(Message, tag="inbound_ack"):
+    seq: int
+    message_id: int
+    duplicate: bool = False
+
+
+class PromptProgress(Message, tag="prompt_progress"):
+    """Where a user's message is, so the gateway can show it (reactions, failure replies)."""
+
+    channel_id: int
+    message_id: int
+    stage: PromptStage
+    detail: str = ""
+
+
+class Typing(Message, tag="typing"):
+    channel_id: int
+    active: bool
+
+
+class PostReply(Message, tag="post_reply"):
+    """Text (or a file) to post; `reply_id` is stable so a repost can be deduplicated."""
+
+    reply_id: str
+    channel_id: int
+    text: str = ""
+    file_path: str = ""
+    reference_message_id: int | None = None
+
+
+class ReplyPosted(Message, tag="reply_posted"):
+    reply_id: str
+    ok: bool = True
+    error: str = ""
+
+
+# --- supervisor <-> worker ----------------------------------------------------------------
+
+
+class WorkerHello(Message, tag="worker_hello"):
+    """A worker announces itself; `ready` means its Claude pane is up and idle."""
+
+    session: int
+    pid: int
+    ready: bool
+    claude_state: ClaudeState = "unknown"
+
+
+class Deliver(Message, tag="deliver"):
+    """One inbound message for the worker to type into Claude."""
+
+    message: ChatMessage
+
+
+class DeliveryUpdate(Message, tag="delivery_update"):
+    session: int
+    message_id: int
+    stage: PromptStage
+    detail: str = ""
+
+
+class TurnEnded(Message, tag="turn_ended"):
+    """Claude finished a turn (Stop hook); its final text goes back to the channel."""
+
+    session: int
+    turn_id: str
+    text: str
+    message_ids: list[int] = msgspec.field(default_factory=list)
+
+
+class ClaudeStatus(Message, tag="claude_status"):
+    session: int
+    state: ClaudeState
+    pane_pid: int | None = None
+    conversation_id: str = ""
+
+
+class Heartbeat(Message, tag="heartbeat"):
+    pid: int
+
+
+class Shutdown(Message, tag="shutdown"):
+    """Ask a worker to exit; `stop_claude` also ends its pane (remove-session, vai stop)."""
+
+    stop_claude: bool = False
+
+
+# --- CLI (vai, dp) <-> supervisor control API ---------------------------------------------
+
+
+class StatusRequest(Message, tag="status_request"):
+    pass
+
+
+class AddSession(Message, tag="add_session"):
+    channel_id: int
+
+
+class RemoveSession(Message, tag="remove_session"):
+    session: int
+    purge: bool = False
+
+
+class ListSessions(Message, tag="list_sessions"):
+    pass
+
+
+class RecoverSession(Message, tag="recover_session"):
+    session: int
+
+
+class StopAll(Message, tag="stop_all"):
+    pass
+
+
+class PostMessage(Message, tag="post_message"):
+    """`dp`: post text or a file to a session's channel (or a channel id) through the gateway."""
+
+    session: int | None = None
+    channel_id: int | None = None
+    text: str = ""
+    file_path: str = ""
+
+
+class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
+    session: int
+    channel_id: int
+    work_dir: str
+    state: ProcessState = "STOPPED"
+    pid: int | None = None
+    uptime_s: float | None = None
+    claude_state: ClaudeState = "unknown"
+    queued: int = 0
+    memory_bytes: int | None = None
+    detail: str = ""
+
+
+class StatusReply(Message, tag="status_reply"):
+    supervisor_pid: int
+    uptime_s: float
+    gateway_state: ProcessState
+    gateway_pid: int | None
+    sessions: list[SessionInfo]
+
+
+class SessionsReply(Message, tag="sessions_reply"):
+    sessions: list[SessionInfo]
+
+
+class OkReply(Message, tag="ok"):
+    text: str = ""
+    session: int | None = None
+
+
+class ErrorReply(Message, tag="error"):
+    text: str
+
+
+WireMessage = (
+    GatewayHello
+    | SessionMap
+    | Inbound
+    | InboundAck
+    | PromptProgress
+    | Typing
+    | PostReply
+    | ReplyPosted
+    | WorkerHello
+    | Deliver
+    | DeliveryUpdate
+    | TurnEnded
+    | ClaudeStatus
+    | Heartbeat
+    | Shutdown
+    | StatusRequest
+    | AddSession
+    | RemoveSession
+    | ListSessions
+    | RecoverSession
+    | StopAll
+    | PostMessage
+    | StatusReply
+    | SessionsReply
+    | OkReply
+    | ErrorReply
+)

@@ -1,0 +1,159 @@
+"""Configuration from vai.toml, .env and the environment (env wins), as SPEC section 2.
+
+Only the supervisor (and the CLI) read these files; the gateway and workers receive the
+parts they need from the supervisor, so secrets go only where they are used.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from protocol.layout import Layout
+from supervisor.errors import ConfigError
+
+DEFAULT_API_URL = "https://discord.com/api/v10"
+DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
+SECRET_ENV = ("DISCORD_BOT_TOKEN", "ENCRYPTION_KEY")
+
+
+class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    api_url: str = DEFAULT_API_URL
+    gateway_url: str = DEFAULT_GATEWAY_URL
+    route_unmapped: Literal["ignore", "default"] = "ignore"
+    default_session: int = 1
+    allowed_users: list[int] = msgspec.field(default_factory=list)
+    allowed_roles: list[int] = msgspec.field(default_factory=list)
+    local_port: int = 8765
+
+
+class ClaudeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    command: str = "claude"
+    work_dir: str = ""
+    ready_timeout: float = 30.0
+
+
+class TmuxSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    socket: str = ""
+
+
+class SupervisorSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    start_retries: int = 3
+    start_secs: float = 1.0
+    backoff_base: float = 1.0
+    backoff_max: float = 30.0
+    stop_grace: float = 5.0
+    heartbeat_interval: float = 1.0
+
+
+class FileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    discord: DiscordSection = msgspec.field(default_factory=DiscordSection)
+    claude: ClaudeSection = msgspec.field(default_factory=ClaudeSection)
+    tmux: TmuxSection = msgspec.field(default_factory=TmuxSection)
+    supervisor: SupervisorSection = msgspec.field(default_factory=SupervisorSection)
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything resolved: file values, then .env, then the environment."""
+
+    layout: Layout
+    token: str | None
+    encryption_key: str | None
+    api_url: str
+    gateway_url: str
+    claude_command: list[str]
+    claude_work_dir: str
+    tmux_socket: str
+    file: FileConfig
+
+    @property
+    def uses_local_discord(self) -> bool:
+        """No token: the gateway embeds a local Discord-compatible server."""
+        return not self.token
+
+
+def home_from_env(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    raw = environ.get("VAI_HOME") or "~/.claude-discord-bridge"
+    return Path(raw).expanduser().absolute()
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    """`.env` lines: KEY=VALUE, optional `export `, quotes and # comments."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read: {exc}") from None
+    values: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise ConfigError(path, f"line {number} is not KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def load_file_config(path: Path) -> FileConfig:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return FileConfig()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, f"invalid TOML: {exc}") from None
+    try:
+        return msgspec.convert(raw, FileConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(path, str(exc)) from None
+
+
+def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Config:
+    environ = dict(os.environ if environ is None else environ)
+    layout = Layout(str(home_from_env(environ)))
+    file = load_file_config(layout.config_file)
+    dotenv = parse_env_file(layout.env_file)
+
+    def setting(name: str, fallback: str) -> str:
+        return environ.get(name) or dotenv.get(name) or fallback
+
+    command = setting("VAI_CLAUDE_COMMAND", file.claude.command)
+    try:
+        claude_command = shlex.split(command)
+    except ValueError as exc:
+        raise ConfigError(layout.config_file, f"claude command {command!r}: {exc}") from None
+    if not claude_command:
+        raise ConfigError(layout.config_file, "the claude command is empty")
+    work_dir = setting("VAI_CLAUDE_WORK_DIR", file.claude.work_dir) or str(cwd or Path.cwd())
+    return Config(
+        layout=layout,
+        token=setting("DISCORD_BOT_TOKEN", "") or None,
+        encryption_key=setting("ENCRYPTION_KEY", "") or None,
+        api_url=setting("VAI_DISCORD_API_URL", file.discord.api_url).rstrip("/"),
+        gateway_url=setting("VAI_DISCORD_GATEWAY_URL", file.discord.gateway_url),
+        claude_command=claude_command,
+        claude_work_dir=str(Path(work_dir).expanduser().absolute()),
+        tmux_socket=setting("VAI_TMUX_SOCKET", file.tmux.socket) or layout.default_tmux_socket(),
+        file=file,
+    )
+
+
+def pane_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The supervisor's environment minus every secret of the bridge (SPEC section 2)."""
+    return {k: v for k, v in environ.items() if k not in SECRET_ENV}

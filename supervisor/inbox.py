@@ -1,0 +1,146 @@
+"""The durable inbox and outbox: SQLite in WAL mode with full fsync.
+
+A message is acknowledged to the gateway only after it is committed here, and it leaves
+the inbox only when its turn in Claude has ended. Replies are kept until the gateway says
+they were posted. Callers batch a loop pass of messages into one transaction (group
+commit), so durability costs one fsync per batch rather than per message.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import msgspec
+
+from protocol.messages import ChatMessage, PostReply, PromptStage
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inbound (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id INTEGER NOT NULL UNIQUE,
+    session INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    stage TEXT NOT NULL DEFAULT 'received',
+    received_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS inbound_open ON inbound (session, stage, seq);
+CREATE TABLE IF NOT EXISTS outbound (
+    reply_id TEXT PRIMARY KEY,
+    channel_id INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    posted INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbound_open ON outbound (posted, created_at);
+"""
+
+_OPEN_STAGES = ("received", "accepted")
+
+
+class Inbox:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._encode = msgspec.msgpack.Encoder().encode
+        self._decode_message = msgspec.msgpack.Decoder(ChatMessage).decode
+        self._decode_reply = msgspec.msgpack.Decoder(PostReply).decode
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- inbound ---------------------------------------------------------------------------
+
+    def add_messages(self, items: Iterable[tuple[int, ChatMessage]]) -> list[bool]:
+        """Store (session, message) pairs in one transaction; False marks a duplicate."""
+        now = time.time()
+        added: list[bool] = []
+        with self._transaction():
+            for session, message in items:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO inbound"
+                    " (message_id, session, payload, received_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (message.message_id, session, self._encode(message), now, now),
+                )
+                added.append(cursor.rowcount == 1)
+        return added
+
+    def open_messages(self, session: int) -> list[tuple[ChatMessage, PromptStage]]:
+        """Messages not yet done, in arrival (channel) order."""
+        rows = self._db.execute(
+            "SELECT payload, stage FROM inbound WHERE session = ? AND stage IN (?, ?) ORDER BY seq",
+            (session, *_OPEN_STAGES),
+        ).fetchall()
+        return [(self._decode_message(payload), stage) for payload, stage in rows]
+
+    def set_stage(self, message_id: int, stage: PromptStage) -> bool:
+        """Move a message forward; never backwards, never out of a final stage."""
+        allowed = {"accepted": ("received",), "done": _OPEN_STAGES, "failed": _OPEN_STAGES}
+        previous = allowed.get(stage)
+        if previous is None:
+            return False
+        marks = ",".join("?" * len(previous))
+        with self._transaction():
+            cursor = self._db.execute(
+                f"UPDATE inbound SET stage = ?, updated_at = ? WHERE message_id = ?"
+                f" AND stage IN ({marks})",
+                (stage, time.time(), message_id, *previous),
+            )
+        return cursor.rowcount == 1
+
+    def queued(self, session: int) -> int:
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM inbound WHERE session = ? AND stage IN (?, ?)",
+            (session, *_OPEN_STAGES),
+        ).fetchone()
+        return int(row[0])
+
+    def channel_of(self, message_id: int) -> int | None:
+        row = self._db.execute(
+            "SELECT payload FROM inbound WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return None if row is None else self._decode_message(row[0]).channel_id
+
+    # -- outbound --------------------------------------------------------------------------
+
+    def add_reply(self, reply: PostReply) -> bool:
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO outbound (reply_id, channel_id, payload, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (reply.reply_id, reply.channel_id, self._encode(reply), time.time()),
+            )
+        return cursor.rowcount == 1
+
+    def unposted_replies(self) -> list[PostReply]:
+        rows = self._db.execute(
+            "SELECT payload FROM outbound WHERE posted = 0 ORDER BY created_at"
+        ).fetchall()
+        return [self._decode_reply(payload) for (payload,) in rows]
+
+    def mark_posted(self, reply_id: str) -> None:
+        with self._transaction():
+            self._db.execute("UPDATE outbound SET posted = 1 WHERE reply_id = ?", (reply_id,))
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")

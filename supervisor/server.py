@@ -1,0 +1,501 @@
+"""The supervisor process: children, the durable inbox, routing, and the control API.
+
+One asyncio loop. Children's exits, frames on the two ROUTER sockets and timers all wake
+the same loop; policies (supervisor.process_policy) decide, this module acts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import zmq
+import zmq.asyncio
+
+from protocol.codec import ProtocolError
+from protocol.framing import (
+    GATEWAY_IDENTITY,
+    parse_routed,
+    router_socket,
+    send_to,
+    session_from_identity,
+    worker_identity,
+)
+from protocol.layout import MAX_SOCKET_PATH, ipc_endpoint, tmux_session_name
+from protocol.messages import (
+    ClaudeState,
+    ClaudeStatus,
+    Deliver,
+    DeliveryUpdate,
+    GatewayHello,
+    Heartbeat,
+    Inbound,
+    InboundAck,
+    PostReply,
+    PromptProgress,
+    ReplyPosted,
+    Route,
+    SessionMap,
+    Shutdown,
+    TurnEnded,
+    WireMessage,
+    WorkerHello,
+)
+from supervisor.child_process import ChildProcess, describe_exit
+from supervisor.config import Config
+from supervisor.errors import BridgeError
+from supervisor.inbox import Inbox
+from supervisor.notify import sd_notify
+from supervisor.process_policy import Action, BackoffPolicy, ProcessPolicy, State, Transition
+from supervisor.sessions_file import load_sessions
+from supervisor.spawn_specs import gateway_command, worker_command
+from worker.tmux_control import tmux_run
+
+log = logging.getLogger("supervisor")
+
+GATEWAY = "gateway"
+# Missed heartbeats before a live but silent child counts as hung.
+CHILD_LIVENESS = 5
+BATCH = 512
+
+
+@dataclass
+class Child:
+    """One supervised process and what the supervisor knows of it."""
+
+    name: str
+    session: int | None
+    policy: ProcessPolicy
+    process: ChildProcess | None = None
+    connected: bool = False
+    last_seen: float = 0.0
+    claude_state: ClaudeState = "unknown"
+    hello_waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+    @property
+    def identity(self) -> bytes:
+        return GATEWAY_IDENTITY if self.session is None else worker_identity(self.session)
+
+
+class Supervisor:
+    def __init__(self, config: Config, clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.layout = config.layout
+        self.clock = clock
+        self.started = clock()
+        self.sessions: dict[int, int] = {}
+        self.children: dict[str, Child] = {}
+        self.inbox: Inbox | None = None
+        self.context = zmq.asyncio.Context()
+        self.bus: zmq.asyncio.Socket | None = None
+        self.wake = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self._lock_fd: int | None = None
+        self._gateway_connected = False
+        self._notified_ready = False
+        self._background: set[asyncio.Task[bool]] = set()
+        self._watchers: set[asyncio.Task[None]] = set()
+
+    # -- start and stop ----------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Directories, the single-instance lock, the inbox: everything before sockets."""
+        for directory in (self.layout.root, self.layout.run_dir, self.layout.state_dir):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(directory, 0o700)
+        for directory in (self.layout.logs_dir, self.layout.attachments_dir):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        too_long = [p for p in self.layout.socket_paths() if len(str(p)) > MAX_SOCKET_PATH]
+        if too_long:
+            raise BridgeError(
+                f"VAI_HOME {self.layout.home} is too long for Unix socket paths"
+                f" ({len(str(too_long[0]))} > {MAX_SOCKET_PATH} bytes); choose a shorter one"
+            )
+        self._lock_fd = os.open(self.layout.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(self._lock_fd, 32, 0).decode().strip() or "?"
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise BridgeError(
+                f"a supervisor is already running for {self.layout.home} (pid {other})"
+            ) from None
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode(), 0)
+        self.sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
+        self.inbox = Inbox(self.layout.inbox_db)
+
+    async def run(self) -> int:
+        from supervisor.control import ControlServer
+
+        self.prepare()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.add_signal_handler(sig, self.stopping.set)
+        for path in (self.layout.bus_socket, self.layout.control_socket):
+            path.unlink(missing_ok=True)
+        self.bus = router_socket(self.context, ipc_endpoint(self.layout.bus_socket))
+        control = ControlServer(self)
+        control.bind()
+        log.info(
+            "supervisor %d for %s: %d sessions", os.getpid(), self.layout.home, len(self.sessions)
+        )
+        self._add_child(GATEWAY, None)
+        for session in sorted(self.sessions):
+            self._add_child(f"session-{session}", session)
+        for child in list(self.children.values()):
+            await self._act(child, child.policy.start("boot"))
+        tasks = [
+            asyncio.create_task(self._bus_loop()),
+            asyncio.create_task(control.serve()),
+            asyncio.create_task(self._supervise_loop()),
+        ]
+        try:
+            stop = asyncio.create_task(self.stopping.wait())
+            done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stop and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            sd_notify("STOPPING=1")
+            for task in tasks:
+                task.cancel()
+            await self.shutdown()
+            control.close()
+            self.bus.close(linger=0)
+            self.context.term()
+            if self.inbox is not None:
+                self.inbox.close()
+            self.layout.pid_file.unlink(missing_ok=True)
+        log.info("supervisor stopped")
+        return 0
+
+    async def shutdown(self) -> None:
+        """Stop every child: workers end their Claude panes, then the gateway goes."""
+        grace = self.config.file.supervisor.stop_grace
+        workers = [c for c in self.children.values() if c.session is not None]
+        for child in workers:
+            await self._send(child, Shutdown(stop_claude=True))
+        await asyncio.gather(*(self._stop_child(child, grace) for child in workers))
+        if GATEWAY in self.children:
+            await self._stop_child(self.children[GATEWAY], grace)
+        tmux_run(self.config.tmux_socket, "kill-server")
+
+    async def _stop_child(self, child: Child, grace: float) -> None:
+        child.policy.stop("supervisor stopping")
+        if child.process is not None:
+            await child.process.stop(grace)
+
+    # -- children ------------------------------------------------------------------------------
+
+    def _add_child(self, name: str, session: int | None) -> Child:
+        sup = self.config.file.supervisor
+
+        def transition(change: Transition, name: str = name) -> None:
+            log.info("%s: %s -> %s (%s)", name, change.old.value, change.new.value, change.reason)
+            if change.new is State.FATAL and session is not None:
+                self._alert(
+                    session,
+                    f"Session {session} stopped: {change.reason}. Use `vai recover {session}`.",
+                )
+
+        child = Child(
+            name=name,
+            session=session,
+            policy=ProcessPolicy(
+                clock=self.clock,
+                start_retries=sup.start_retries,
+                start_secs=min(sup.start_secs, 0.5) if session is None else sup.start_secs,
+                backoff=BackoffPolicy(base=sup.backoff_base, cap=sup.backoff_max),
+                on_transition=transition,
+            ),
+        )
+        self.children[name] = child
+        return child
+
+    async def _act(self, child: Child, action: Action) -> None:
+        if action is Action.SPAWN:
+            await self._spawn(child)
+        elif action is Action.KILL and child.process is not None:
+            await child.process.stop(self.config.file.supervisor.stop_grace)
+
+    async def _spawn(self, child: Child) -> None:
+        if child.session is None:
+            argv, env = gateway_command(self.config)
+            log_path = self.layout.process_log(GATEWAY)
+        else:
+            argv, env = worker_command(self.config, child.session, self.sessions[child.session])
+            log_path = self.layout.session_log(child.session)
+        process = ChildProcess(child.name, argv, env, log_path)
+        child.process = process
+        child.connected = False
+        child.last_seen = self.clock()
+        try:
+            pid = await process.spawn(self.layout.root)
+        except OSError as exc:
+            log.error("%s: cannot start: %s", child.name, exc)
+            await self._act(child, child.policy.exited(f"spawn failed: {exc}"))
+            return
+        log.info("%s: started pid %d", child.name, pid)
+        watcher = asyncio.create_task(self._watch_exit(child, process))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+
+    async def _watch_exit(self, child: Child, process: ChildProcess) -> None:
+        code = await process.wait()
+        if child.process is not process:
+            return
+        child.connected = False
+        if child.session is None:
+            self._gateway_connected = False
+        how = describe_exit(code)
+        log.info("%s: pid %s %s", child.name, process.pid, how)
+        await self._act(child, child.policy.exited(how))
+        self.wake.set()
+
+    async def _supervise_loop(self) -> None:
+        interval = self.config.file.supervisor.heartbeat_interval
+        next_beat = self.clock()
+        while True:
+            now = self.clock()
+            for child in list(self.children.values()):
+                await self._act(child, child.policy.tick())
+                if (
+                    child.process is not None
+                    and child.policy.state in (State.STARTING, State.RUNNING)
+                    and now - child.last_seen > interval * CHILD_LIVENESS
+                ):
+                    log.warning(
+                        "%s: silent for %.1fs; killing it", child.name, now - child.last_seen
+                    )
+                    child.last_seen = now
+                    await self._act(child, child.policy.hung("no heartbeat"))
+            if now >= next_beat:
+                next_beat = now + interval
+                for child in self.children.values():
+                    if child.connected:
+                        await self._send(child, Heartbeat(pid=os.getpid()))
+            self._maybe_notify_ready()
+            deadlines = [d for c in self.children.values() if (d := c.policy.next_deadline())]
+            timeout = max(0.0, min([next_beat, *deadlines]) - self.clock())
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout)
+
+    def _maybe_notify_ready(self) -> None:
+        if self._notified_ready:
+            return
+        if all(c.policy.state is State.RUNNING for c in self.children.values()):
+            self._notified_ready = True
+            sd_notify("READY=1")
+            log.info("all %d sessions running", len(self.sessions))
+
+    # -- bus: gateway and workers ----------------------------------------------------------------
+
+    async def _send(self, child: Child, message: WireMessage) -> bool:
+        assert self.bus is not None
+        try:
+            await send_to(self.bus, child.identity, message)
+            return True
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            return False
+
+    async def send_gateway(self, message: WireMessage) -> bool:
+        gateway = self.children.get(GATEWAY)
+        if gateway is None or not self._gateway_connected:
+            return False
+        return await self._send(gateway, message)
+
+    async def _bus_loop(self) -> None:
+        assert self.bus is not None
+        while True:
+            batch = [await self.bus.recv_multipart()]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(await self.bus.recv_multipart(flags=zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+            inbound: list[Inbound] = []
+            for frames in batch:
+                try:
+                    identity, message = parse_routed(frames)
+                except ProtocolError as exc:
+                    log.warning("dropped a malformed frame on the bus: %s", exc)
+                    continue
+                if isinstance(message, Inbound):
+                    inbound.append(message)
+                else:
+                    await self._on_bus(identity, message)
+            if inbound:
+                await self._on_inbound(inbound)
+            self.wake.set()
+
+    def _child_for(self, identity: bytes) -> Child | None:
+        if identity == GATEWAY_IDENTITY:
+            return self.children.get(GATEWAY)
+        session = session_from_identity(identity)
+        return None if session is None else self.children.get(f"session-{session}")
+
+    async def _on_bus(self, identity: bytes, message: WireMessage) -> None:
+        child = self._child_for(identity)
+        if child is None:
+            log.warning("message from unknown peer %r dropped", identity)
+            return
+        child.last_seen = self.clock()
+        match message:
+            case Heartbeat():
+                pass
+            case GatewayHello():
+                child.connected = True
+                self._gateway_connected = True
+                child.policy.ready()
+                await self._send(child, self.session_map())
+                assert self.inbox is not None
+                for reply in self.inbox.unposted_replies():
+                    await self._send(child, reply)
+            case WorkerHello(ready=ready, claude_state=state):
+                child.connected = True
+                child.claude_state = state
+                for waiter in child.hello_waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                child.hello_waiters.clear()
+                if ready:
+                    child.policy.ready()
+                    await self._deliver_open(child)
+            case ClaudeStatus(state=state):
+                child.claude_state = state
+            case DeliveryUpdate():
+                await self._on_delivery_update(message)
+            case TurnEnded():
+                await self._on_turn_ended(message)
+            case ReplyPosted(reply_id=reply_id, ok=ok, error=error):
+                assert self.inbox is not None
+                self.inbox.mark_posted(reply_id)
+                if not ok:
+                    log.warning("reply %s could not be posted: %s", reply_id, error)
+            case _:
+                log.warning("unexpected %s from %s", type(message).__name__, child.name)
+
+    async def _on_inbound(self, batch: list[Inbound]) -> None:
+        assert self.inbox is not None
+        accepted = [m for m in batch if m.session in self.sessions]
+        added = self.inbox.add_messages((m.session, m.message) for m in accepted)
+        gateway = self.children[GATEWAY]
+        gateway.last_seen = self.clock()
+        for message in batch:
+            await self._send(
+                gateway, InboundAck(seq=message.seq, message_id=message.message.message_id)
+            )
+        for message, new in zip(accepted, added, strict=True):
+            if new:
+                worker = self.children.get(f"session-{message.session}")
+                if worker is not None and worker.connected:
+                    await self._send(worker, Deliver(message=message.message))
+        for message in batch:
+            if message.session not in self.sessions:
+                log.warning(
+                    "message %d for unknown session %d dropped",
+                    message.message.message_id,
+                    message.session,
+                )
+
+    async def _deliver_open(self, child: Child) -> None:
+        assert self.inbox is not None and child.session is not None
+        for chat, _stage in self.inbox.open_messages(child.session):
+            await self._send(child, Deliver(message=chat))
+
+    async def _on_delivery_update(self, update: DeliveryUpdate) -> None:
+        assert self.inbox is not None
+        self.inbox.set_stage(update.message_id, update.stage)
+        channel = self.inbox.channel_of(update.message_id)
+        if channel is not None:
+            await self.send_gateway(
+                PromptProgress(
+                    channel_id=channel,
+                    message_id=update.message_id,
+                    stage=update.stage,
+                    detail=update.detail,
+                )
+            )
+
+    async def _on_turn_ended(self, turn: TurnEnded) -> None:
+        assert self.inbox is not None
+        for message_id in turn.message_ids:
+            self.inbox.set_stage(message_id, "done")
+        channel = self.sessions.get(turn.session)
+        if channel is None:
+            return
+        reply = PostReply(
+            reply_id=f"s{turn.session}-{turn.turn_id}",
+            channel_id=channel,
+            text=turn.text,
+            reference_message_id=turn.message_ids[-1] if turn.message_ids else None,
+        )
+        if self.inbox.add_reply(reply):
+            await self.send_gateway(reply)
+
+    def _alert(self, session: int, text: str) -> None:
+        channel = self.sessions.get(session)
+        if channel is None or self.inbox is None:
+            return
+        reply = PostReply(
+            reply_id=f"alert-{session}-{time.time_ns()}", channel_id=channel, text=f"⚠️ {text}"
+        )
+        if self.inbox.add_reply(reply):
+            task = asyncio.get_running_loop().create_task(self.send_gateway(reply))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    def session_map(self) -> SessionMap:
+        discord = self.config.file.discord
+        return SessionMap(
+            routes=[Route(session=s, channel_id=c) for s, c in sorted(self.sessions.items())],
+            default_session=discord.default_session,
+            route_unmapped=discord.route_unmapped == "default",
+        )
+
+    # -- live session changes (used by the control API) ---------------------------------------
+
+    async def start_session(self, session: int, channel_id: int) -> Child:
+        self.sessions[session] = channel_id
+        self.layout.session_attachments(session).mkdir(mode=0o700, parents=True, exist_ok=True)
+        child = self._add_child(f"session-{session}", session)
+        await self._act(child, child.policy.start("added"))
+        await self.send_gateway(self.session_map())
+        return child
+
+    async def end_session(self, session: int) -> None:
+        child = self.children.pop(f"session-{session}", None)
+        self.sessions.pop(session, None)
+        if child is not None:
+            await self._send(child, Shutdown(stop_claude=True))
+            await self._stop_child(child, self.config.file.supervisor.stop_grace)
+        tmux_run(self.config.tmux_socket, "kill-session", "-t", f"={tmux_session_name(session)}")
+        await self.send_gateway(self.session_map())
+
+    async def recover(self, session: int) -> Child | None:
+        """Restart a session's worker now, whatever its state; clears FATAL."""
+        child = self.children.get(f"session-{session}")
+        if child is None:
+            return None
+        process, child.process = child.process, None  # its exit is no longer news
+        if process is not None:
+            child.policy.stop("recover")
+            await process.stop(self.config.file.supervisor.stop_grace)
+            child.policy.exited("stopped for recovery")
+        await self._act(child, child.policy.start("recover"))
+        return child
+
+    def open_message_count(self, session: int) -> int:
+        return 0 if self.inbox is None else self.inbox.queued(session)

@@ -1,0 +1,81 @@
+"""sessions.json in the original format, `{"1": "<channel id>"}`, written atomically.
+
+When ENCRYPTION_KEY is set the channel ids are stored Fernet-encrypted (seed DR-003);
+plain ids are still read, so a file can be migrated either way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from supervisor.atomic import write_atomic
+from supervisor.errors import ConfigError
+
+
+def _fernet(key: str | None, path: Path) -> Fernet | None:
+    if not key:
+        return None
+    try:
+        return Fernet(key.encode())
+    except (ValueError, TypeError):
+        raise ConfigError(path, "ENCRYPTION_KEY is not a valid Fernet key") from None
+
+
+def load_sessions(path: Path, key: str | None = None) -> dict[int, int]:
+    """Session number -> channel id; a missing file is no sessions, a bad one an error."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(path, f"invalid JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(path, 'expected an object like {"1": "<channel id>"}')
+    fernet = _fernet(key, path)
+    sessions: dict[int, int] = {}
+    for number, value in raw.items():
+        if not (isinstance(number, str) and number.isdigit() and int(number) > 0):
+            raise ConfigError(path, f"session number {number!r} is not a positive integer")
+        if not isinstance(value, str | int):
+            raise ConfigError(path, f"session {number}: channel id must be a string")
+        text = str(value)
+        if not text.isdigit():
+            if fernet is None:
+                raise ConfigError(
+                    path, f"session {number}: channel id is encrypted but ENCRYPTION_KEY is not set"
+                )
+            try:
+                text = fernet.decrypt(text.encode()).decode()
+            except InvalidToken:
+                raise ConfigError(
+                    path, f"session {number}: channel id does not decrypt with ENCRYPTION_KEY"
+                ) from None
+            if not text.isdigit():
+                raise ConfigError(path, f"session {number}: decrypted channel id is not a number")
+        sessions[int(number)] = int(text)
+    channels = list(sessions.values())
+    if len(set(channels)) != len(channels):
+        raise ConfigError(path, "a channel is mapped to more than one session")
+    return sessions
+
+
+def save_sessions(path: Path, sessions: dict[int, int], key: str | None = None) -> None:
+    fernet = _fernet(key, path)
+    data = {
+        str(number): (fernet.encrypt(str(channel).encode()).decode() if fernet else str(channel))
+        for number, channel in sorted(sessions.items())
+    }
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode(), mode=0o600)
+
+
+def next_session_number(sessions: dict[int, int]) -> int:
+    """The lowest free number (seed design: numbered sessions, DR-001)."""
+    number = 1
+    while number in sessions:
+        number += 1
+    return number

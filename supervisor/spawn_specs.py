@@ -1,0 +1,52 @@
+"""The command line and environment of each child: what it may know, and nothing more."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from gateway.spec import SPEC_ENV as GATEWAY_SPEC_ENV
+from gateway.spec import TOKEN_ENV, GatewaySpec
+from gateway.spec import encode_spec as encode_gateway_spec
+from supervisor.config import Config, pane_environment
+from worker.spec import SPEC_ENV as WORKER_SPEC_ENV
+from worker.spec import WorkerSpec
+from worker.spec import encode_spec as encode_worker_spec
+
+
+def worker_command(
+    config: Config, session: int, channel_id: int
+) -> tuple[list[str], dict[str, str]]:
+    spec = WorkerSpec(
+        session=session,
+        channel_id=channel_id,
+        home=config.layout.home,
+        tmux_socket=config.tmux_socket,
+        claude_command=config.claude_command,
+        work_dir=config.claude_work_dir,
+        ready_timeout=config.file.claude.ready_timeout,
+        heartbeat_interval=config.file.supervisor.heartbeat_interval,
+    )
+    env = pane_environment(os.environ)
+    env[WORKER_SPEC_ENV] = encode_worker_spec(spec)
+    env["PYTHONUNBUFFERED"] = "1"
+    return [sys.executable, "-m", "worker"], env
+
+
+def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
+    spec = GatewaySpec(
+        home=config.layout.home,
+        api_url=config.api_url,
+        gateway_url=config.gateway_url,
+        local_discord=config.uses_local_discord,
+        local_port=config.file.discord.local_port,
+        allowed_users=config.file.discord.allowed_users,
+        allowed_roles=config.file.discord.allowed_roles,
+        heartbeat_interval=config.file.supervisor.heartbeat_interval,
+    )
+    env = pane_environment(os.environ)
+    env[GATEWAY_SPEC_ENV] = encode_gateway_spec(spec)
+    env["PYTHONUNBUFFERED"] = "1"
+    if config.token:
+        env[TOKEN_ENV] = config.token
+    return [sys.executable, "-m", "gateway"], env

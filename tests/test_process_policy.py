@@ -1,0 +1,162 @@
+"""The supervision state machine, driven by a fake clock: no processes, no sleeps."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from supervisor.process_policy import (
+    Action,
+    BackoffPolicy,
+    IllegalTransition,
+    ProcessPolicy,
+    State,
+    Transition,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make(clock: FakeClock, **kwargs: object) -> tuple[ProcessPolicy, list[Transition]]:
+    seen: list[Transition] = []
+    backoff = BackoffPolicy(base=1.0, cap=30.0, jitter=0.0)
+    policy = ProcessPolicy(clock=clock, backoff=backoff, on_transition=seen.append, **kwargs)  # type: ignore[arg-type]
+    return policy, seen
+
+
+def test_running_only_after_ready_and_start_secs() -> None:
+    clock = FakeClock()
+    policy, _ = make(clock, start_secs=0.5)
+    assert policy.start() is Action.SPAWN
+    assert policy.state is State.STARTING
+    clock.advance(1.0)
+    policy.tick()
+    assert policy.state is State.STARTING  # alive but never said READY
+    policy.ready()
+    policy.tick()
+    assert policy.state is State.RUNNING
+
+
+def test_failed_starts_back_off_exponentially_then_fatal() -> None:
+    clock = FakeClock()
+    policy, seen = make(clock, start_retries=3)
+    policy.start()
+    delays = []
+    for _ in range(2):
+        policy.exited("exit 1")
+        assert policy.state is State.BACKOFF
+        assert policy.retry_at is not None
+        delays.append(policy.retry_at - clock.now)
+        clock.advance(delays[-1] - 0.01)
+        assert policy.tick() is Action.NONE  # not yet
+        clock.advance(0.01)
+        assert policy.tick() is Action.SPAWN
+    policy.exited("exit 1")
+    assert delays == [1.0, 2.0]
+    assert policy.state is State.FATAL
+    assert "gave up after 3" in seen[-1].reason
+    clock.advance(3600)
+    assert policy.tick() is Action.NONE  # FATAL stays until an operator acts
+    assert policy.start("recover") is Action.SPAWN
+    assert policy.failures == 0
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    backoff = BackoffPolicy(base=1.0, cap=4.0, jitter=0.1, rng=random.Random(1))
+    delays = [backoff.delay(n) for n in range(1, 10)]
+    assert all(0.9 <= d <= 4.4 for d in delays)
+    assert max(delays) > 3.5
+    assert len(set(delays)) == len(delays)
+
+
+def test_death_after_quiet_period_restarts_at_once() -> None:
+    clock = FakeClock()
+    policy, _ = make(clock, quiet_period=10.0)
+    policy.start()
+    policy.ready()
+    clock.advance(1)
+    policy.tick()
+    clock.advance(60)
+    assert policy.exited("killed") is Action.SPAWN
+    assert policy.state is State.STARTING
+    assert policy.failures == 0
+
+
+def test_crash_loop_after_running_backs_off() -> None:
+    clock = FakeClock()
+    policy, _ = make(clock, quiet_period=10.0, start_retries=3)
+    policy.start()
+    for _ in range(3):
+        policy.ready()
+        clock.advance(1)
+        policy.tick()
+        assert policy.state is State.RUNNING
+        clock.advance(1)
+        policy.exited("crash")
+        if policy.state is State.FATAL:
+            break
+        assert policy.state is State.BACKOFF
+        assert policy.retry_at is not None
+        clock.now = policy.retry_at
+        assert policy.tick() is Action.SPAWN
+    assert policy.state is State.FATAL
+
+
+def test_stop_kills_and_exit_ends_stopped() -> None:
+    clock = FakeClock()
+    policy, _ = make(clock)
+    policy.start()
+    assert policy.stop() is Action.KILL
+    assert policy.state is State.STOPPING
+    assert policy.exited("signal 15") is Action.NONE
+    assert policy.state is State.STOPPED
+
+
+def test_stop_during_backoff_cancels_the_retry() -> None:
+    clock = FakeClock()
+    policy, _ = make(clock)
+    policy.start()
+    policy.exited("exit 1")
+    assert policy.stop() is Action.NONE
+    assert policy.state is State.STOPPED
+    clock.advance(100)
+    assert policy.tick() is Action.NONE
+
+
+def test_hung_child_is_killed_and_its_exit_counts() -> None:
+    clock = FakeClock()
+    policy, _ = make(clock)
+    policy.start()
+    assert policy.hung("no heartbeat for 5s") is Action.KILL
+    policy.exited("killed")
+    assert policy.state is State.BACKOFF
+
+
+def test_illegal_transition_is_refused() -> None:
+    clock = FakeClock()
+    policy, _ = make(clock)
+    with pytest.raises(IllegalTransition):
+        policy._move(State.RUNNING, "skip the start")
+
+
+def test_next_deadline_tells_the_loop_when_to_wake() -> None:
+    clock = FakeClock()
+    policy, _ = make(clock, start_secs=0.5)
+    policy.start()
+    assert policy.next_deadline() is None
+    policy.ready()
+    assert policy.next_deadline() == pytest.approx(clock.now + 0.5)
+    clock.advance(0.5)
+    policy.tick()
+    policy.exited("crash")
+    assert policy.next_deadline() == policy.retry_at

@@ -1,0 +1,173 @@
+"""The session's tmux pane with Claude in it: create or adopt it, read it, type into it.
+
+The pane belongs to the tmux server, not to this process, so a worker's death leaves
+Claude running and the next worker adopts the same pane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import shlex
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from protocol.layout import tmux_session_name
+from supervisor.atomic import write_atomic
+from worker.hook_events import HOOK_EVENTS
+from worker.screen import Screen, read_screen
+from worker.spec import WorkerSpec
+from worker.tmux_control import TmuxControl, TmuxError, tmux_run
+
+PANE_WIDTH, PANE_HEIGHT = 200, 50
+
+
+class ConversationState(msgspec.Struct):
+    """Persisted per session so a new Claude resumes the same conversation."""
+
+    conversation_id: str = ""
+
+
+class PaneInfo(msgspec.Struct, frozen=True):
+    dead: bool
+    pid: int | None
+
+
+class ClaudePane:
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self.layout = spec.layout
+        self.name = tmux_session_name(spec.session)
+        self.target = f"={self.name}:"
+        self.control = TmuxControl(spec.tmux_socket, self.name)
+        self._paste_file = self.layout.run_dir / f"paste-{spec.session}.txt"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> bool:
+        """Adopt the session's tmux session, or create it with Claude. True if created."""
+        created = False
+        if not self.exists():
+            self._create()
+            created = True
+        await self.control.start()
+        return created
+
+    def exists(self) -> bool:
+        return tmux_run(self.spec.tmux_socket, "has-session", "-t", f"={self.name}").returncode == 0
+
+    def _create(self) -> None:
+        command = self.claude_command_line()
+        done = tmux_run(
+            self.spec.tmux_socket,
+            "new-session", "-d", "-s", self.name,
+            "-x", str(PANE_WIDTH), "-y", str(PANE_HEIGHT),
+            "-c", self.spec.work_dir,
+            "-e", f"VAI_SESSION={self.spec.session}",
+            "-e", f"VAI_HOME={self.spec.home}",
+            command,
+            ";", "set-option", "-w", "-t", self.target, "remain-on-exit", "on",
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise TmuxError(f"cannot create tmux session {self.name}: {done.stderr.strip()}")
+
+    async def respawn(self) -> None:
+        """Start Claude again in the same pane (it died), resuming its conversation."""
+        await self.control.command(
+            "respawn-pane", "-k", "-t", self.target, self.claude_command_line()
+        )
+
+    async def close(self, stop_claude: bool = False) -> None:
+        if stop_claude:
+            try:
+                await self.control.command("kill-session", "-t", f"={self.name}")
+            except TmuxError:
+                tmux_run(self.spec.tmux_socket, "kill-session", "-t", f"={self.name}")
+        await self.control.close()
+
+    # -- the command that starts Claude -------------------------------------------------------
+
+    def claude_command_line(self) -> str:
+        state = self.load_state()
+        args = [*self.spec.claude_command, "--settings", str(self.write_settings())]
+        if state.conversation_id:
+            args += ["--resume", state.conversation_id]
+        else:
+            state.conversation_id = str(uuid.uuid4())
+            self.save_state(state)
+            args += ["--session-id", state.conversation_id]
+        return "exec " + shlex.join(args)
+
+    def write_settings(self) -> Path:
+        """Claude settings that route every hook event to this session's worker."""
+        client = Path(__file__).with_name("hook_client.py")
+        command = shlex.join(
+            [
+                sys.executable, "-I", "-S", str(client),
+                str(self.layout.hook_socket(self.spec.session)),
+                str(self.layout.hook_spool(self.spec.session)),
+            ]
+        )  # fmt: skip
+        hook = [{"hooks": [{"type": "command", "command": command, "timeout": 600}]}]
+        settings = {"hooks": {event: hook for event in HOOK_EVENTS}}
+        path = self.layout.claude_settings(self.spec.session)
+        write_atomic(path, json.dumps(settings, indent=2).encode(), mode=0o600)
+        return path
+
+    def load_state(self) -> ConversationState:
+        try:
+            return msgspec.json.decode(
+                self.layout.session_state(self.spec.session).read_bytes(), type=ConversationState
+            )
+        except (FileNotFoundError, msgspec.DecodeError):
+            return ConversationState()
+
+    def save_state(self, state: ConversationState) -> None:
+        write_atomic(self.layout.session_state(self.spec.session), msgspec.json.encode(state))
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def screen(self) -> Screen:
+        lines = await self.control.command("capture-pane", "-p", "-t", self.target)
+        return read_screen("\n".join(lines))
+
+    async def info(self) -> PaneInfo:
+        lines = await self.control.command(
+            "display-message", "-p", "-t", self.target, "#{pane_dead} #{pane_pid}"
+        )
+        dead, _, pid = (lines[0] if lines else "1 ").partition(" ")
+        return PaneInfo(dead=dead == "1", pid=int(pid) if pid.isdigit() else None)
+
+    async def wait_screen(
+        self, accept: Callable[[Screen], bool], timeout: float, recheck: float = 0.25
+    ) -> Screen | None:
+        """Wait for a screen `accept` likes; woken by pane output, re-checked now and then."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.control.changed.clear()
+            screen = await self.screen()
+            if accept(screen):
+                return screen
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.control.changed.wait(), min(recheck, remaining))
+
+    # -- typing ------------------------------------------------------------------------------
+
+    async def paste(self, text: str) -> None:
+        """Bracketed paste of exact text (newlines stay newlines, nothing is submitted)."""
+        write_atomic(self._paste_file, text.encode(), mode=0o600)
+        buffer = f"vai-{self.spec.session}"
+        await self.control.command("load-buffer", "-b", buffer, str(self._paste_file))
+        await self.control.command("paste-buffer", "-p", "-d", "-b", buffer, "-t", self.target)
+
+    async def send_key(self, key: str) -> None:
+        await self.control.command("send-keys", "-t", self.target, key)

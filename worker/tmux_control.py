@@ -1,0 +1,145 @@
+"""One long-lived tmux control-mode client (`tmux -C`), spawned through pexpect.
+
+Every tmux command goes down the same pipe and its `%begin ... %end` block comes back in
+order, so driving the pane costs no process per keystroke. `%output` notifications for
+the pane set `changed`, which lets readers wait for the screen to change instead of
+polling it blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import subprocess
+from collections import deque
+
+import pexpect
+
+log = logging.getLogger(__name__)
+
+_SAFE = re.compile(r"^[A-Za-z0-9_./:=%@,+\-]+$")
+
+
+class TmuxError(RuntimeError):
+    """A tmux command answered %error, or the control client is gone."""
+
+
+def quote(arg: str) -> str:
+    """Quote one argument for tmux's command parser (single quotes are literal)."""
+    if "\n" in arg or "\r" in arg:
+        raise ValueError("tmux command arguments cannot contain line breaks")
+    if arg and _SAFE.match(arg):
+        return arg
+    return "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+def tmux_run(
+    socket_name: str, *args: str, timeout: float = 10.0
+) -> subprocess.CompletedProcess[str]:
+    """A one-off tmux command (used before a control client exists)."""
+    return subprocess.run(
+        ["tmux", "-L", socket_name, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+class TmuxControl:
+    def __init__(self, socket_name: str, session_name: str) -> None:
+        self.socket_name = socket_name
+        self.session_name = session_name
+        self.changed = asyncio.Event()
+        self.closed = asyncio.Event()
+        self._child: pexpect.spawn[bytes] | None = None
+        self._buffer = b""
+        self._waiting: deque[asyncio.Future[list[str]]] = deque()
+        self._block: list[str] | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self._child = pexpect.spawn(
+            "tmux",
+            ["-L", self.socket_name, "-C", "attach-session", "-t", f"={self.session_name}"],
+            echo=False,
+            env={**os.environ, "TERM": "xterm-256color"},
+        )
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self._child.child_fd, self._on_readable)
+        # The attach itself answers with one empty block; consume it like a command.
+        first: asyncio.Future[list[str]] = loop.create_future()
+        self._waiting.append(first)
+        await asyncio.wait_for(first, timeout=10)
+
+    async def command(self, *args: str, timeout: float = 10.0) -> list[str]:
+        """Run one tmux command and return its output lines."""
+        if self._child is None or self.closed.is_set():
+            raise TmuxError("tmux control client is not running")
+        line = " ".join(quote(a) for a in args)
+        async with self._lock:
+            future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+            self._waiting.append(future)
+            os.write(self._child.child_fd, line.encode() + b"\n")
+        return await asyncio.wait_for(future, timeout=timeout)
+
+    async def close(self) -> None:
+        child, self._child = self._child, None
+        if child is None:
+            return
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(child.child_fd)
+        with contextlib.suppress(Exception):
+            os.write(child.child_fd, b"detach-client\n")
+        child.close(force=True)
+        self._fail_waiting("tmux control client closed")
+        self.closed.set()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        assert self._child is not None
+        try:
+            data = os.read(self._child.child_fd, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self._child.child_fd)
+            self._fail_waiting("tmux control client exited")
+            self.closed.set()
+            return
+        self._buffer += data
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for raw in lines:
+            self._on_line(raw.rstrip(b"\r").decode("utf-8", "replace"))
+
+    def _on_line(self, line: str) -> None:
+        if self._block is not None:
+            if line.startswith(("%end ", "%error ")):
+                block, self._block = self._block, None
+                if self._waiting:
+                    future = self._waiting.popleft()
+                    if not future.done():
+                        if line.startswith("%error"):
+                            future.set_exception(TmuxError("\n".join(block) or line))
+                        else:
+                            future.set_result(block)
+            else:
+                self._block.append(line)
+            return
+        if line.startswith("%begin "):
+            self._block = []
+        elif line.startswith("%output "):
+            self.changed.set()
+        elif line.startswith("%exit"):
+            self._fail_waiting("tmux control client exited")
+            self.closed.set()
+
+    def _fail_waiting(self, reason: str) -> None:
+        while self._waiting:
+            future = self._waiting.popleft()
+            if not future.done():
+                future.set_exception(TmuxError(reason))
