@@ -16,6 +16,9 @@ from typing import Any
 
 import discord
 
+from gateway.local_discord import LocalDiscord
+from gateway.local_mode import ensure_channels
+from gateway.ordered import OrderedChannels
 from gateway.routing import AccessPolicy, Router
 from gateway.spec import GatewaySpec
 from gateway.supervisor_link import SupervisorLink
@@ -69,11 +72,12 @@ def chat_message(message: discord.Message) -> ChatMessage:
 
 
 class BridgeBot(discord.Client):
-    def __init__(self, spec: GatewaySpec) -> None:
+    def __init__(self, spec: GatewaySpec, local: LocalDiscord | None = None) -> None:
         intents = discord.Intents.default()
         intents.message_content = True
         super().__init__(intents=intents)
         self.spec = spec
+        self.local = local
         self.router = Router()
         self.access: AccessPolicy | None = None
         self.link = SupervisorLink(spec.layout, spec.heartbeat_interval, self.on_supervisor)
@@ -81,6 +85,7 @@ class BridgeBot(discord.Client):
         self._pending_ack: dict[int, discord.Message] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
+        self._ordered = OrderedChannels()
 
     async def setup_hook(self) -> None:
         self._tasks = [
@@ -88,7 +93,7 @@ class BridgeBot(discord.Client):
             asyncio.create_task(self.link.upkeep_loop()),
             asyncio.create_task(self._exit_when_orphaned()),
         ]
-        await self.link.start()
+        await self.link.start(self.local.base_url if self.local else "")
 
     async def _exit_when_orphaned(self) -> None:
         await self.link.lost.wait()
@@ -99,6 +104,7 @@ class BridgeBot(discord.Client):
             task.cancel()
         for typing in self._typing.values():
             typing.cancel()
+        self._ordered.close()
         await super().close()
         self.link.close()
 
@@ -132,6 +138,8 @@ class BridgeBot(discord.Client):
         match message:
             case SessionMap():
                 self.router.update(message)
+                if self.local is not None:
+                    ensure_channels(self.local, message)
             case InboundAck(message_id=message_id):
                 original = self._pending_ack.pop(message_id, None)
                 if original is not None:
@@ -139,7 +147,8 @@ class BridgeBot(discord.Client):
             case PromptProgress():
                 self._spawn(self._on_progress(message))
             case PostReply():
-                self._spawn(self._post_reply(message))
+                reply = message
+                self._ordered.submit(reply.channel_id, lambda: self._post_reply(reply))
             case Typing(channel_id=channel_id, active=active):
                 self._set_typing(channel_id, active)
             case _:

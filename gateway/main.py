@@ -37,9 +37,7 @@ async def run(spec: GatewaySpec, token: str | None) -> int:
             "no bot token: set DISCORD_BOT_TOKEN in %s or the environment", spec.layout.env_file
         )
         return 2
-    bot = BridgeBot(spec)
-    if local is not None:
-        bot.local_discord = local  # type: ignore[attr-defined]
+    bot = BridgeBot(spec, local)
     try:
         await bot.start(token)
     except discord.LoginFailure:

@@ -48,8 +48,8 @@ class SupervisorLink:
         self._last_heard = time.monotonic()
         self.lost = asyncio.Event()
 
-    async def start(self) -> None:
-        await send(self.socket, GatewayHello(pid=os.getpid()))
+    async def start(self, local_url: str = "") -> None:
+        await send(self.socket, GatewayHello(pid=os.getpid(), local_url=local_url))
 
     def close(self) -> None:
         self.socket.close(linger=0)

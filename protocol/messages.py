@@ -67,6 +67,7 @@ PromptStage = Literal["received", "accepted", "done", "failed"]
 
 class GatewayHello(Message, tag="gateway_hello"):
     pid: int
+    local_url: str = ""  # set when the gateway runs the embedded local Discord
 
 
 class SessionMap(Message, tag="session_map"):

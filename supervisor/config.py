@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -157,3 +159,30 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
 def pane_environment(environ: Mapping[str, str]) -> dict[str, str]:
     """The supervisor's environment minus every secret of the bridge (SPEC section 2)."""
     return {k: v for k, v in environ.items() if k not in SECRET_ENV}
+
+
+STANDIN_CLAUDE = Path(__file__).resolve().parent.parent / "worker" / "standin_claude.py"
+
+
+def resolve_claude(config: Config, environ: Mapping[str, str] | None = None) -> tuple[Config, str]:
+    """Check the Claude command exists; in local demo mode fall back to the stand-in.
+
+    Returns the config to use and a note for the operator (empty when nothing changed).
+    """
+    environ = os.environ if environ is None else environ
+    program = config.claude_command[0]
+    if shutil.which(program) or Path(program).is_file():
+        return config, ""
+    explicit = bool(environ.get("VAI_CLAUDE_COMMAND")) or config.file.claude.command != "claude"
+    if config.uses_local_discord and not explicit:
+        command = [sys.executable, str(STANDIN_CLAUDE)]
+        note = (
+            "`claude` is not installed: the local demo uses the offline stand-in"
+            " (install Claude Code, or set VAI_CLAUDE_COMMAND, for the real thing)"
+        )
+        return msgspec.structs.replace(config, claude_command=command), note
+    raise ConfigError(
+        config.layout.config_file,
+        f"the claude command {program!r} was not found: install Claude Code"
+        " (npm install -g @anthropic-ai/claude-code) or set VAI_CLAUDE_COMMAND",
+    )

@@ -49,18 +49,20 @@ from protocol.messages import (
     WorkerHello,
 )
 from supervisor.child_process import ChildProcess, describe_exit
-from supervisor.config import Config
+from supervisor.config import Config, resolve_claude
 from supervisor.errors import BridgeError
 from supervisor.inbox import Inbox
 from supervisor.notify import sd_notify
 from supervisor.process_policy import Action, BackoffPolicy, ProcessPolicy, State, Transition
-from supervisor.sessions_file import load_sessions
+from supervisor.sessions_file import load_sessions, save_sessions
 from supervisor.spawn_specs import gateway_command, worker_command
 from worker.tmux_control import tmux_run
 
 log = logging.getLogger("supervisor")
 
 GATEWAY = "gateway"
+# The channel of session 1 when the embedded local Discord starts with no sessions.
+LOCAL_DEMO_CHANNEL = 100000000000000001
 # Missed heartbeats before a live but silent child counts as hung.
 CHILD_LIVENESS = 5
 BATCH = 512
@@ -130,7 +132,14 @@ class Supervisor:
             ) from None
         os.ftruncate(self._lock_fd, 0)
         os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode(), 0)
+        self.config, note = resolve_claude(self.config)
+        if note:
+            log.warning("%s", note)
         self.sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
+        if not self.sessions and self.config.uses_local_discord:
+            self.sessions = {1: LOCAL_DEMO_CHANNEL}
+            save_sessions(self.layout.sessions_file, self.sessions, self.config.encryption_key)
+            log.info("no sessions yet: session 1 is the local demo channel %d", LOCAL_DEMO_CHANNEL)
         self.inbox = Inbox(self.layout.inbox_db)
 
     async def run(self) -> int:
@@ -355,7 +364,9 @@ class Supervisor:
         match message:
             case Heartbeat():
                 pass
-            case GatewayHello():
+            case GatewayHello(local_url=local_url):
+                if local_url:
+                    log.info("local Discord: open %s to chat with your sessions", local_url)
                 child.connected = True
                 self._gateway_connected = True
                 child.policy.ready()
@@ -399,6 +410,13 @@ class Supervisor:
             )
         for message, new in zip(accepted, added, strict=True):
             if new:
+                chat = message.message
+                log.info(
+                    "session %d <- %s: %s",
+                    message.session,
+                    chat.author.name,
+                    _preview(chat.content),
+                )
                 worker = self.children.get(f"session-{message.session}")
                 if worker is not None and worker.connected:
                     await self._send(worker, Deliver(message=message.message))
@@ -443,6 +461,7 @@ class Supervisor:
             reference_message_id=turn.message_ids[-1] if turn.message_ids else None,
         )
         if self.inbox.add_reply(reply):
+            log.info("session %d -> %s", turn.session, _preview(turn.text))
             await self.send_gateway(reply)
 
     def _alert(self, session: int, text: str) -> None:
@@ -499,3 +518,8 @@ class Supervisor:
 
     def open_message_count(self, session: int) -> int:
         return 0 if self.inbox is None else self.inbox.queued(session)
+
+
+def _preview(text: str, limit: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

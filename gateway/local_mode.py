@@ -1,0 +1,37 @@
+"""Running against the embedded local Discord-compatible server (no bot token given).
+
+The server runs in the gateway's own event loop, so `vai run` alone shows a message go in
+and an answer come out: open the printed URL and chat with the sessions.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.local_discord import LocalDiscord
+from gateway.spec import GatewaySpec
+from protocol.messages import SessionMap
+
+log = logging.getLogger("gateway.local")
+
+LOCAL_TOKEN = "local-bridge-token"
+
+
+async def start_local_discord(spec: GatewaySpec) -> tuple[LocalDiscord, str]:
+    server = LocalDiscord(port=spec.local_port, token=LOCAL_TOKEN, rate_limits=True)
+    try:
+        await server.start()
+    except OSError as exc:
+        log.warning("port %d is busy (%s); using a free one", spec.local_port, exc)
+        server = LocalDiscord(port=0, token=LOCAL_TOKEN, rate_limits=True)
+        await server.start()
+    log.info("local Discord at %s", server.base_url)
+    return server, LOCAL_TOKEN
+
+
+def ensure_channels(server: LocalDiscord, session_map: SessionMap) -> None:
+    """Every mapped channel exists in the local guild, named after its session."""
+    known = server.channels()
+    for route in session_map.routes:
+        if route.channel_id not in known:
+            server.add_channel(f"session-{route.session}", channel_id=route.channel_id)
