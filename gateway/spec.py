@@ -22,6 +22,7 @@ class GatewaySpec(msgspec.Struct, frozen=True, kw_only=True):
     allowed_users: list[int] = msgspec.field(default_factory=list)
     allowed_roles: list[int] = msgspec.field(default_factory=list)
     heartbeat_interval: float = 1.0
+    catch_up_max_age: float = 3600.0
 
     @property
     def layout(self) -> Layout:

@@ -50,9 +50,12 @@ class ChatMessage(msgspec.Struct, frozen=True, omit_defaults=True):
     created_at: float = 0.0
 
 
-class Route(msgspec.Struct, frozen=True):
+class Route(msgspec.Struct, frozen=True, omit_defaults=True):
     session: int
     channel_id: int
+    # The newest message the bridge already has from this channel; the gateway catches up
+    # on anything after it (posted while it was down).
+    last_message_id: int = 0
 
 
 ClaudeState = Literal[
@@ -148,12 +151,22 @@ class DeliveryUpdate(Message, tag="delivery_update"):
 
 
 class TurnEnded(Message, tag="turn_ended"):
-    """Claude finished a turn (Stop hook); its final text goes back to the channel."""
+    """Claude finished a turn (Stop hook); its final text goes back to the channel.
+
+    `interrupted` marks a turn that Claude took (its transcript holds the prompt) but never
+    answered because it died; the messages are done and the channel is told.
+    The worker resends this until the supervisor's `TurnAck`.
+    """
 
     session: int
     turn_id: str
     text: str
     message_ids: list[int] = msgspec.field(default_factory=list)
+    interrupted: bool = False
+
+
+class TurnAck(Message, tag="turn_ack"):
+    turn_id: str
 
 
 class ClaudeStatus(Message, tag="claude_status"):
@@ -257,6 +270,7 @@ WireMessage = (
     | Deliver
     | DeliveryUpdate
     | TurnEnded
+    | TurnAck
     | ClaudeStatus
     | Heartbeat
     | Shutdown

@@ -33,6 +33,7 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     allowed_users: list[int] = msgspec.field(default_factory=list)
     allowed_roles: list[int] = msgspec.field(default_factory=list)
     local_port: int = 8765
+    catch_up_max_age: float = 3600.0
 
 
 class ClaudeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -47,7 +48,7 @@ class TmuxSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class SupervisorSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     start_retries: int = 3
-    start_secs: float = 1.0
+    start_secs: float = 0.5
     backoff_base: float = 1.0
     backoff_max: float = 30.0
     stop_grace: float = 5.0

@@ -22,12 +22,14 @@ CREATE TABLE IF NOT EXISTS inbound (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id INTEGER NOT NULL UNIQUE,
     session INTEGER NOT NULL,
+    channel_id INTEGER NOT NULL,
     payload BLOB NOT NULL,
     stage TEXT NOT NULL DEFAULT 'received',
     received_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS inbound_open ON inbound (session, stage, seq);
+CREATE INDEX IF NOT EXISTS inbound_channel ON inbound (channel_id, message_id);
 CREATE TABLE IF NOT EXISTS outbound (
     reply_id TEXT PRIMARY KEY,
     channel_id INTEGER NOT NULL,
@@ -65,9 +67,16 @@ class Inbox:
             for session, message in items:
                 cursor = self._db.execute(
                     "INSERT OR IGNORE INTO inbound"
-                    " (message_id, session, payload, received_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (message.message_id, session, self._encode(message), now, now),
+                    " (message_id, session, channel_id, payload, received_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        message.message_id,
+                        session,
+                        message.channel_id,
+                        self._encode(message),
+                        now,
+                        now,
+                    ),
                 )
                 added.append(cursor.rowcount == 1)
         return added
@@ -104,9 +113,16 @@ class Inbox:
 
     def channel_of(self, message_id: int) -> int | None:
         row = self._db.execute(
-            "SELECT payload FROM inbound WHERE message_id = ?", (message_id,)
+            "SELECT channel_id FROM inbound WHERE message_id = ?", (message_id,)
         ).fetchone()
-        return None if row is None else self._decode_message(row[0]).channel_id
+        return None if row is None else int(row[0])
+
+    def last_message_ids(self) -> dict[int, int]:
+        """The newest message the bridge has per channel (where the gateway catches up)."""
+        rows = self._db.execute(
+            "SELECT channel_id, MAX(message_id) FROM inbound GROUP BY channel_id"
+        ).fetchall()
+        return {int(channel): int(last) for channel, last in rows}
 
     # -- outbound --------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from protocol.messages import (
     Route,
     SessionMap,
     Shutdown,
+    TurnAck,
     TurnEnded,
     WireMessage,
     WorkerHello,
@@ -52,7 +53,8 @@ from supervisor.child_process import ChildProcess, describe_exit
 from supervisor.config import Config, resolve_claude
 from supervisor.errors import BridgeError
 from supervisor.inbox import Inbox
-from supervisor.notify import sd_notify
+from supervisor.leftovers import ChildRegistry
+from supervisor.notify import sd_notify, watchdog_interval
 from supervisor.process_policy import Action, BackoffPolicy, ProcessPolicy, State, Transition
 from supervisor.sessions_file import load_sessions, save_sessions
 from supervisor.spawn_specs import gateway_command, worker_command
@@ -104,6 +106,7 @@ class Supervisor:
         self._notified_ready = False
         self._background: set[asyncio.Task[bool]] = set()
         self._watchers: set[asyncio.Task[None]] = set()
+        self.registry = ChildRegistry(self.layout.run_dir / "children.json")
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -141,6 +144,7 @@ class Supervisor:
             save_sessions(self.layout.sessions_file, self.sessions, self.config.encryption_key)
             log.info("no sessions yet: session 1 is the local demo channel %d", LOCAL_DEMO_CHANNEL)
         self.inbox = Inbox(self.layout.inbox_db)
+        self.registry.end_leftovers(self.config.file.supervisor.stop_grace)
 
     async def run(self) -> int:
         from supervisor.control import ControlServer
@@ -254,12 +258,15 @@ class Supervisor:
             await self._act(child, child.policy.exited(f"spawn failed: {exc}"))
             return
         log.info("%s: started pid %d", child.name, pid)
+        self.registry.record(child.name, pid)
         watcher = asyncio.create_task(self._watch_exit(child, process))
         self._watchers.add(watcher)
         watcher.add_done_callback(self._watchers.discard)
 
     async def _watch_exit(self, child: Child, process: ChildProcess) -> None:
         code = await process.wait()
+        if process.pid is not None:
+            self.registry.forget(child.name, process.pid)
         if child.process is not process:
             return
         child.connected = False
@@ -272,9 +279,13 @@ class Supervisor:
 
     async def _supervise_loop(self) -> None:
         interval = self.config.file.supervisor.heartbeat_interval
-        next_beat = self.clock()
+        watchdog = watchdog_interval()
+        next_beat = next_watchdog = self.clock()
         while True:
             now = self.clock()
+            if watchdog is not None and now >= next_watchdog:
+                sd_notify("WATCHDOG=1")
+                next_watchdog = now + watchdog
             for child in list(self.children.values()):
                 await self._act(child, child.policy.tick())
                 if (
@@ -294,6 +305,8 @@ class Supervisor:
                         await self._send(child, Heartbeat(pid=os.getpid()))
             self._maybe_notify_ready()
             deadlines = [d for c in self.children.values() if (d := c.policy.next_deadline())]
+            if watchdog is not None:
+                deadlines.append(next_watchdog)
             timeout = max(0.0, min([next_beat, *deadlines]) - self.clock())
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
@@ -389,7 +402,7 @@ class Supervisor:
             case DeliveryUpdate():
                 await self._on_delivery_update(message)
             case TurnEnded():
-                await self._on_turn_ended(message)
+                await self._on_turn_ended(child, message)
             case ReplyPosted(reply_id=reply_id, ok=ok, error=error):
                 assert self.inbox is not None
                 self.inbox.mark_posted(reply_id)
@@ -447,22 +460,29 @@ class Supervisor:
                 )
             )
 
-    async def _on_turn_ended(self, turn: TurnEnded) -> None:
+    async def _on_turn_ended(self, child: Child, turn: TurnEnded) -> None:
+        """Persist the answer (and the messages' end), then acknowledge to the worker."""
         assert self.inbox is not None
         for message_id in turn.message_ids:
             self.inbox.set_stage(message_id, "done")
         channel = self.sessions.get(turn.session)
-        if channel is None:
-            return
-        reply = PostReply(
-            reply_id=f"s{turn.session}-{turn.turn_id}",
-            channel_id=channel,
-            text=turn.text,
-            reference_message_id=turn.message_ids[-1] if turn.message_ids else None,
-        )
-        if self.inbox.add_reply(reply):
-            log.info("session %d -> %s", turn.session, _preview(turn.text))
-            await self.send_gateway(reply)
+        text = turn.text
+        if turn.interrupted and not text:
+            text = (
+                "⚠️ Claude restarted during this turn: your message is in its conversation,"
+                " but the answer was lost. Ask again to continue."
+            )
+        if channel is not None and text.strip():
+            reply = PostReply(
+                reply_id=f"s{turn.session}-{turn.turn_id}",
+                channel_id=channel,
+                text=text,
+                reference_message_id=turn.message_ids[-1] if turn.message_ids else None,
+            )
+            if self.inbox.add_reply(reply):
+                log.info("session %d -> %s", turn.session, _preview(text))
+                await self.send_gateway(reply)
+        await self._send(child, TurnAck(turn_id=turn.turn_id))
 
     def _alert(self, session: int, text: str) -> None:
         channel = self.sessions.get(session)
@@ -478,8 +498,12 @@ class Supervisor:
 
     def session_map(self) -> SessionMap:
         discord = self.config.file.discord
+        last = self.inbox.last_message_ids() if self.inbox is not None else {}
         return SessionMap(
-            routes=[Route(session=s, channel_id=c) for s, c in sorted(self.sessions.items())],
+            routes=[
+                Route(session=s, channel_id=c, last_message_id=last.get(c, 0))
+                for s, c in sorted(self.sessions.items())
+            ],
             default_session=discord.default_session,
             route_unmapped=discord.route_unmapped == "default",
         )

@@ -43,6 +43,7 @@ def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
         allowed_users=config.file.discord.allowed_users,
         allowed_roles=config.file.discord.allowed_roles,
         heartbeat_interval=config.file.supervisor.heartbeat_interval,
+        catch_up_max_age=config.file.discord.catch_up_max_age,
     )
     env = pane_environment(os.environ)
     env[GATEWAY_SPEC_ENV] = encode_gateway_spec(spec)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -147,13 +148,20 @@ def test_worker_death_leaves_claude_and_the_next_worker_adopts_it(rig: WorkerRig
 def test_claude_death_restarts_it_resuming_the_conversation(rig: WorkerRig) -> None:
     rig.start_worker()
     rig.expect(WorkerHello, ready=True)
-    conversation = rig.layout.session_state(SESSION).read_text()
+    conversation = json.loads(rig.layout.session_state(SESSION).read_text())["conversation_id"]
     crash = rig.deliver("!crash")
     rig.expect(ClaudeStatus, state="dead")
     rig.expect(ClaudeStatus, state="idle", timeout=15)
-    assert rig.layout.session_state(SESSION).read_text() == conversation
-    # The message Claude died on is typed again into the resumed conversation.
-    rig.expect(DeliveryUpdate, message_id=crash.message_id, stage="accepted")
+    state = json.loads(rig.layout.session_state(SESSION).read_text())
+    assert state["conversation_id"] == conversation
+    # Claude's transcript holds the prompt it died on: delivered once, never typed again.
+    turn = rig.expect(TurnEnded, message_ids=[crash.message_id])
+    assert isinstance(turn, TurnEnded) and turn.interrupted
+    after = rig.deliver("are you back?")
+    turn = rig.expect(TurnEnded, message_ids=[after.message_id])
+    assert isinstance(turn, TurnEnded) and turn.text == "echo: are you back?"
+    transcript = Path(state["transcript_path"]).read_text()
+    assert transcript.count('"!crash"') == 1
 
 
 def test_shutdown_with_stop_claude_ends_the_pane(rig: WorkerRig) -> None:

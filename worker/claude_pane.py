@@ -22,16 +22,12 @@ from protocol.layout import tmux_session_name
 from supervisor.atomic import write_atomic
 from worker.hook_events import HOOK_EVENTS
 from worker.screen import Screen, read_screen
+from worker.session_state import SessionState
 from worker.spec import WorkerSpec
 from worker.tmux_control import TmuxControl, TmuxError, tmux_run
+from worker.transcript import transcript_path
 
 PANE_WIDTH, PANE_HEIGHT = 200, 50
-
-
-class ConversationState(msgspec.Struct):
-    """Persisted per session so a new Claude resumes the same conversation."""
-
-    conversation_id: str = ""
 
 
 class PaneInfo(msgspec.Struct, frozen=True):
@@ -50,11 +46,11 @@ class ClaudePane:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def open(self) -> bool:
+    async def open(self, state: SessionState) -> bool:
         """Adopt the session's tmux session, or create it with Claude. True if created."""
         created = False
         if not self.exists():
-            self._create()
+            self._create(state)
             created = True
         await self.control.start()
         return created
@@ -62,8 +58,8 @@ class ClaudePane:
     def exists(self) -> bool:
         return tmux_run(self.spec.tmux_socket, "has-session", "-t", f"={self.name}").returncode == 0
 
-    def _create(self) -> None:
-        command = self.claude_command_line()
+    def _create(self, state: SessionState) -> None:
+        command = self.claude_command_line(state)
         done = tmux_run(
             self.spec.tmux_socket,
             "new-session", "-d", "-s", self.name,
@@ -77,11 +73,10 @@ class ClaudePane:
         if done.returncode != 0:
             raise TmuxError(f"cannot create tmux session {self.name}: {done.stderr.strip()}")
 
-    async def respawn(self) -> None:
+    async def respawn(self, state: SessionState) -> None:
         """Start Claude again in the same pane (it died), resuming its conversation."""
-        await self.control.command(
-            "respawn-pane", "-k", "-t", self.target, self.claude_command_line()
-        )
+        command = self.claude_command_line(state)
+        await self.control.command("respawn-pane", "-k", "-t", self.target, command)
 
     async def close(self, stop_claude: bool = False) -> None:
         if stop_claude:
@@ -93,16 +88,26 @@ class ClaudePane:
 
     # -- the command that starts Claude -------------------------------------------------------
 
-    def claude_command_line(self) -> str:
-        state = self.load_state()
+    def claude_command_line(self, state: SessionState) -> str:
+        """`claude --settings F` plus `--resume ID` when the conversation exists, else a new one.
+
+        The conversation id lives in the session's journal (a new one is set in `state`
+        for the caller to save), so a Claude that dies, or a whole machine that restarts,
+        continues the same conversation.
+        """
+        if not state.conversation_id:
+            state.conversation_id = str(uuid.uuid4())
         args = [*self.spec.claude_command, "--settings", str(self.write_settings())]
-        if state.conversation_id:
+        if self.transcript(state).exists():
             args += ["--resume", state.conversation_id]
         else:
-            state.conversation_id = str(uuid.uuid4())
-            self.save_state(state)
             args += ["--session-id", state.conversation_id]
         return "exec " + shlex.join(args)
+
+    def transcript(self, state: SessionState) -> Path:
+        if state.transcript_path:
+            return Path(state.transcript_path)
+        return transcript_path(Path.home(), self.spec.work_dir, state.conversation_id)
 
     def write_settings(self) -> Path:
         """Claude settings that route every hook event to this session's worker."""
@@ -119,17 +124,6 @@ class ClaudePane:
         path = self.layout.claude_settings(self.spec.session)
         write_atomic(path, json.dumps(settings, indent=2).encode(), mode=0o600)
         return path
-
-    def load_state(self) -> ConversationState:
-        try:
-            return msgspec.json.decode(
-                self.layout.session_state(self.spec.session).read_bytes(), type=ConversationState
-            )
-        except (FileNotFoundError, msgspec.DecodeError):
-            return ConversationState()
-
-    def save_state(self, state: ConversationState) -> None:
-        write_atomic(self.layout.session_state(self.spec.session), msgspec.json.encode(state))
 
     # -- reading -----------------------------------------------------------------------------
 

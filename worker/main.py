@@ -1,7 +1,9 @@
 """The worker process: one per session, between the supervisor and Claude's pane.
 
 It owns the pane's input: messages from the supervisor wait in its queue and are typed one
-at a time when Claude is idle; hook events tell it what Claude did and go upstream.
+at a time when Claude is idle; hook events tell it what Claude did and go upstream. What
+it must not forget if it is killed (the message in flight, unacknowledged turn ends) is in
+the session's journal, so the next worker neither types a message twice nor drops one.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import signal
 import sys
 import time
 import uuid
+from pathlib import Path
 
-import zmq
 import zmq.asyncio
 
 from protocol.codec import ProtocolError
@@ -30,6 +32,7 @@ from protocol.messages import (
     Heartbeat,
     PromptStage,
     Shutdown,
+    TurnAck,
     TurnEnded,
     WireMessage,
     WorkerHello,
@@ -40,15 +43,17 @@ from worker.claude_pane import ClaudePane
 from worker.hook_events import HookEvent
 from worker.hook_server import HookServer
 from worker.prompt_queue import PromptQueue
-from worker.screen import Screen
+from worker.session_state import InFlight, StateFile
 from worker.spec import SPEC_ENV, WorkerSpec, decode_spec
 from worker.tmux_control import TmuxError
+from worker.transcript import holds_prompt, size_of
 
 log = logging.getLogger("worker")
 
 # Missing supervisor heartbeats tolerated before the worker concludes it was orphaned.
 SUPERVISOR_LIVENESS = 5
 ENTER_ATTEMPTS = 5
+RESEND_TURNS_EVERY = 1.0
 
 
 def prompt_text(message: ChatMessage) -> str:
@@ -63,8 +68,11 @@ class Worker:
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
         self.pane = ClaudePane(spec)
+        self.state_file = StateFile(spec.layout.session_state(spec.session))
+        self.state = self.state_file.load()
         self.queue = PromptQueue()
-        self.state: ClaudeState = "starting"
+        self.queue.restore(self.state.in_flight)
+        self.claude: ClaudeState = "starting"
         self.context = zmq.asyncio.Context()
         self.bus = dealer_socket(
             self.context, ipc_endpoint(spec.layout.bus_socket), worker_identity(spec.session)
@@ -77,7 +85,6 @@ class Worker:
         self.wakeup = asyncio.Event()
         self.stopping = asyncio.Event()
         self.stop_claude = False
-        self._expected_prompt: str | None = None
         self._prompt_seen = asyncio.Event()
         self._supervisor_seen = time.monotonic()
 
@@ -91,9 +98,11 @@ class Worker:
             mode=0o700, parents=True, exist_ok=True
         )
         await self.hooks.start()
-        created = await self.pane.open()
+        created = await self.pane.open(self.state)
+        self.save()
         log.info("%s tmux session %s", "created" if created else "adopted", self.pane.name)
         await self.send(WorkerHello(session=self.spec.session, pid=os.getpid(), ready=False))
+        # Events Claude fired while no worker listened come first, in order.
         replayed = await self.hooks.replay_spool()
         if replayed:
             log.info("replayed %d spooled hook events", replayed)
@@ -105,14 +114,16 @@ class Worker:
             if not await self.wait_until_ready():
                 log.error("Claude did not become ready within %.0fs", self.spec.ready_timeout)
                 return 2
+            await self.reconcile_in_flight()
             await self.send(
                 WorkerHello(
-                    session=self.spec.session, pid=os.getpid(), ready=True, claude_state=self.state
+                    session=self.spec.session, pid=os.getpid(), ready=True, claude_state=self.claude
                 )
             )
             tasks += [
                 asyncio.create_task(self.typing_loop()),
                 asyncio.create_task(self.pane_watch_loop()),
+                asyncio.create_task(self.resend_turns_loop()),
             ]
             stop = asyncio.create_task(self.stopping.wait())
             closed = asyncio.create_task(self.pane.control.closed.wait())
@@ -136,10 +147,46 @@ class Worker:
         )
         if screen is None:
             return False
-        await self.set_state(screen.state)
+        await self.set_claude(screen.state)
         if screen.state == "dialog":
             log.warning("Claude shows a dialog at start: %s", screen.dialog.replace("\n", " | "))
         return True
+
+    # -- the journal -----------------------------------------------------------------------------
+
+    def save(self) -> None:
+        self.state.in_flight = self.queue.current
+        self.state_file.save(self.state)
+
+    def transcript(self) -> Path:
+        return self.pane.transcript(self.state)
+
+    def held(self, in_flight: InFlight) -> bool:
+        """Does Claude's conversation durably hold this prompt?"""
+        return holds_prompt(self.transcript(), in_flight.transcript_offset, in_flight.text)
+
+    async def reconcile_in_flight(self) -> None:
+        """After a worker or Claude restart: finish, keep waiting for, or retype the message."""
+        current = self.queue.current
+        if current is None:
+            return
+        if self.held(current):
+            if self.claude == "busy":
+                current.submitted = True
+                log.info("message %d is Claude's current turn", current.message.message_id)
+            else:
+                log.warning(
+                    "message %d was taken by Claude but its turn never ended",
+                    current.message.message_id,
+                )
+                await self.end_turn(text="", interrupted=True)
+        elif self.claude == "busy" and current.submitted:
+            log.info("message %d is being taken by Claude", current.message.message_id)
+        else:
+            log.info("message %d did not reach Claude; typing it again", current.message.message_id)
+            self.queue.retry()
+        self.save()
+        self.wakeup.set()
 
     # -- supervisor link -----------------------------------------------------------------------
 
@@ -160,6 +207,13 @@ class Worker:
                     if self.queue.offer(chat):
                         log.info("queued message %d (%d waiting)", chat.message_id, len(self.queue))
                         self.wakeup.set()
+                case TurnAck(turn_id=turn_id):
+                    before = len(self.state.unacked_turns)
+                    self.state.unacked_turns = [
+                        t for t in self.state.unacked_turns if t.turn_id != turn_id
+                    ]
+                    if len(self.state.unacked_turns) != before:
+                        self.save()
                 case Shutdown(stop_claude=stop_claude):
                     self.stop_claude = stop_claude
                     self.stopping.set()
@@ -179,6 +233,13 @@ class Worker:
                 self.stopping.set()
                 return
 
+    async def resend_turns_loop(self) -> None:
+        """Turn ends are the one message the worker must not lose: resend until acked."""
+        while True:
+            for turn in list(self.state.unacked_turns):
+                await self.send(turn)
+            await asyncio.sleep(RESEND_TURNS_EVERY)
+
     async def update(self, message: ChatMessage, stage: PromptStage, detail: str = "") -> None:
         await self.send(
             DeliveryUpdate(
@@ -186,12 +247,26 @@ class Worker:
             )
         )
 
-    async def set_state(self, state: ClaudeState, pane_pid: int | None = None) -> None:
-        if state != self.state:
-            log.info("claude %s -> %s", self.state, state)
-            self.state = state
+    async def set_claude(self, state: ClaudeState, pane_pid: int | None = None) -> None:
+        if state != self.claude:
+            log.info("claude %s -> %s", self.claude, state)
+            self.claude = state
             await self.send(ClaudeStatus(session=self.spec.session, state=state, pane_pid=pane_pid))
             self.wakeup.set()
+
+    async def end_turn(self, text: str, interrupted: bool = False, turn_id: str = "") -> None:
+        """Record a turn's end durably, then tell the supervisor (resent until acked)."""
+        done = self.queue.finish()
+        turn = TurnEnded(
+            session=self.spec.session,
+            turn_id=turn_id or str(uuid.uuid4()),
+            text=text,
+            message_ids=[done.message.message_id] if done is not None else [],
+            interrupted=interrupted,
+        )
+        self.state.unacked_turns.append(turn)
+        self.save()
+        await self.send(turn)
 
     # -- typing --------------------------------------------------------------------------------
 
@@ -199,26 +274,29 @@ class Worker:
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
-            while self.state == "idle":
-                message = self.queue.next_prompt()
-                if message is None:
-                    break
-                await self.type_message(message)
+            while self.claude == "idle" and self.queue.peek() is not None:
+                await self.type_next()
 
-    async def type_message(self, message: ChatMessage) -> None:
+    async def type_next(self) -> None:
+        message = self.queue.peek()
+        if message is None:
+            return
         text = prompt_text(message)
         if not text.strip():
-            self.queue.finished_without_turn()
+            self.queue.take(text, 0)
+            self.queue.finish()
+            self.save()
             await self.update(message, "failed", "the message has no text to send")
             return
         screen = await self.pane.wait_screen(lambda s: s.state == "idle", 5.0)
         if screen is None:
-            self.queue.typing_failed()
             return
         if screen.input_text:
             # Someone typed in the pane by hand; clear the box before pasting.
             await self.pane.send_key("C-u")
-        self._expected_prompt = text
+        in_flight = self.queue.take(text, size_of(self.transcript()))
+        assert in_flight is not None
+        self.save()  # before the first key: a new worker must know what may be in Claude
         self._prompt_seen.clear()
         await self.pane.paste(text)
         echoed = await self.pane.wait_screen(
@@ -226,18 +304,22 @@ class Worker:
         )
         if echoed is None:
             log.warning("message %d was not echoed in the input box", message.message_id)
-            self.queue.typing_failed()
-            self.wakeup.set()
+            await self.pane.send_key("C-u")
+            self.queue.retry()
+            self.save()
             return
         if await self.submit(text):
             if text.startswith("/") and not self._prompt_seen.is_set():
-                self.queue.finished_without_turn()
+                # A slash command Claude ran itself: no model turn, no Stop.
+                self.queue.finish()
+                self.save()
                 await self.update(message, "done", "slash command")
             return
-        self.queue.typing_failed()
         log.warning(
             "message %d was not submitted after %d Enters", message.message_id, ENTER_ATTEMPTS
         )
+        self.queue.retry()
+        self.save()
 
     async def submit(self, text: str) -> bool:
         """The lost-Enter recipe: Enter, confirm by hook (or an emptied box), else Enter again."""
@@ -263,36 +345,41 @@ class Worker:
     async def on_hook(self, event: HookEvent) -> bytes:
         name = event.hook_event_name
         if name == "SessionStart" and event.session_id:
-            state = self.pane.load_state()
-            if state.conversation_id != event.session_id:
-                state.conversation_id = event.session_id
-                self.pane.save_state(state)
+            if (event.session_id, event.transcript_path) != (
+                self.state.conversation_id,
+                self.state.transcript_path,
+            ):
+                self.state.conversation_id = event.session_id
+                self.state.transcript_path = event.transcript_path
+                self.save()
                 log.info("conversation is now %s (%s)", event.session_id, event.source)
         elif name == "UserPromptSubmit":
-            await self.set_state("busy")
-            if self._expected_prompt is not None and _same_prompt(
-                self._expected_prompt, event.prompt
-            ):
-                self._expected_prompt = None
-                message = self.queue.submitted()
+            await self.set_claude("busy")
+            current = self.queue.current
+            if current is not None and _same_prompt(current.text, event.prompt):
+                if not current.submitted:
+                    current.submitted = True
+                    self.save()
+                    await self.update(current.message, "accepted")
                 self._prompt_seen.set()
-                if message is not None:
-                    await self.update(message, "accepted")
             else:
                 log.info("a prompt typed in the pane by hand started a turn")
         elif name == "Stop":
-            done = self.queue.turn_ended()
-            await self.send(
-                TurnEnded(
-                    session=self.spec.session,
-                    turn_id=event.prompt_id or str(uuid.uuid4()),
-                    text=event.last_assistant_message or "",
-                    message_ids=[m.message_id for m in done],
+            current = self.queue.current
+            if current is not None and not current.submitted:
+                log.info("a turn ended before message %d was taken", current.message.message_id)
+                await self.send(
+                    TurnEnded(
+                        session=self.spec.session,
+                        turn_id=event.prompt_id or str(uuid.uuid4()),
+                        text=event.last_assistant_message or "",
+                    )
                 )
-            )
-            await self.set_state("idle")
+            else:
+                await self.end_turn(event.last_assistant_message or "", turn_id=event.prompt_id)
+            await self.set_claude("idle")
         elif name == "Notification" and event.notification_type == "permission_prompt":
-            await self.set_state("permission")
+            await self.set_claude("permission")
         return b""
 
     # -- pane health ---------------------------------------------------------------------------
@@ -302,17 +389,18 @@ class Worker:
             await asyncio.sleep(0.5)
             info = await self.pane.info()
             if info.dead:
-                back = self.queue.abandon_turn()
-                log.warning("Claude exited; restarting it (%d messages to retype)", len(back))
-                await self.set_state("dead")
-                await self.pane.respawn()
+                log.warning("Claude exited; restarting it in the same pane")
+                await self.set_claude("dead")
+                await self.pane.respawn(self.state)
+                self.save()
                 if not await self.wait_until_ready():
                     log.error("Claude did not come back")
                     return
-            elif self.state in ("permission", "dialog", "busy"):
-                screen: Screen = await self.pane.screen()
-                if screen.state == "idle" and self.state != "busy":
-                    await self.set_state("idle")
+                await self.reconcile_in_flight()
+            elif self.claude in ("permission", "dialog"):
+                screen = await self.pane.screen()
+                if screen.state == "idle":
+                    await self.set_claude("idle")
 
 
 def main() -> int:

@@ -1,8 +1,8 @@
-"""Which message the worker types next, and which messages a turn answered: pure rules.
+"""Which message the worker types next: pure rules.
 
-One prompt at a time: the next message is typed only when the previous one was accepted
-by Claude (UserPromptSubmit) and its turn ended (Stop). Messages wait here, in the bridge,
-rather than in Claude's own queue, which dies with Claude.
+One prompt at a time: the next message is typed only when the one in flight has finished
+(its turn ended, or Claude is known to hold it). Messages wait here, in the bridge, rather
+than in Claude's own input queue, which dies with Claude.
 """
 
 from __future__ import annotations
@@ -10,14 +10,20 @@ from __future__ import annotations
 from collections import deque
 
 from protocol.messages import ChatMessage
+from worker.session_state import InFlight
 
 
 class PromptQueue:
     def __init__(self) -> None:
         self._pending: deque[ChatMessage] = deque()
         self._known: set[int] = set()
-        self.typing: ChatMessage | None = None
-        self.in_turn: list[ChatMessage] = []
+        self.current: InFlight | None = None
+
+    def restore(self, in_flight: InFlight | None) -> None:
+        """Take back the message a previous worker had in flight."""
+        self.current = in_flight
+        if in_flight is not None:
+            self._known.add(in_flight.message.message_id)
 
     def offer(self, message: ChatMessage) -> bool:
         """Queue a message unless this worker already has it (the supervisor resends)."""
@@ -27,44 +33,27 @@ class PromptQueue:
         self._pending.append(message)
         return True
 
-    def next_prompt(self) -> ChatMessage | None:
-        """The message to type now, if the previous turn is over."""
-        if self.typing is not None or self.in_turn or not self._pending:
+    def take(self, text: str, transcript_offset: int) -> InFlight | None:
+        """The next message becomes the one in flight, if none is."""
+        if self.current is not None or not self._pending:
             return None
-        self.typing = self._pending.popleft()
-        return self.typing
+        message = self._pending.popleft()
+        self.current = InFlight(message=message, text=text, transcript_offset=transcript_offset)
+        return self.current
 
-    def submitted(self) -> ChatMessage | None:
-        """Claude took the typed message as a prompt; its turn has begun."""
-        message, self.typing = self.typing, None
-        if message is not None:
-            self.in_turn.append(message)
-        return message
+    def peek(self) -> ChatMessage | None:
+        return self._pending[0] if self.current is None and self._pending else None
 
-    def typing_failed(self) -> None:
-        """Typing did not go through; the message goes back to the front."""
-        if self.typing is not None:
-            self._pending.appendleft(self.typing)
-            self.typing = None
-
-    def finished_without_turn(self) -> ChatMessage | None:
-        """A slash command that Claude ran without a model turn."""
-        message, self.typing = self.typing, None
-        return message
-
-    def turn_ended(self) -> list[ChatMessage]:
-        done, self.in_turn = self.in_turn, []
+    def finish(self) -> InFlight | None:
+        """The message in flight is done (answered, or held by the conversation)."""
+        done, self.current = self.current, None
         return done
 
-    def abandon_turn(self) -> list[ChatMessage]:
-        """Claude died mid-turn: what it had taken goes back to be typed again."""
-        back, self.in_turn = self.in_turn, []
-        if self.typing is not None:
-            back.append(self.typing)
-            self.typing = None
-        for message in reversed(back):
-            self._pending.appendleft(message)
-        return back
+    def retry(self) -> None:
+        """The message in flight did not reach Claude; it goes back to the front."""
+        if self.current is not None:
+            self._pending.appendleft(self.current.message)
+            self.current = None
 
     def __len__(self) -> int:
-        return len(self._pending) + len(self.in_turn) + (self.typing is not None)
+        return len(self._pending) + (self.current is not None)

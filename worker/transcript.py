@@ -1,0 +1,67 @@
+"""Reading Claude's transcript: does the conversation durably hold a prompt?
+
+UserPromptSubmit is not durable acceptance (a Claude killed just after it never sent the
+prompt); the transcript line is. The format is Claude's internal one, so reading is
+lenient: unknown lines are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def transcript_path(home: Path, cwd: str, conversation_id: str) -> Path:
+    """Where Claude keeps a conversation: ~/.claude/projects/<cwd, / and _ as ->/<id>.jsonl."""
+    munged = cwd.replace("/", "-").replace("_", "-")
+    return home / ".claude" / "projects" / munged / f"{conversation_id}.jsonl"
+
+
+def size_of(path: Path | None) -> int:
+    if path is None:
+        return 0
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _user_text(entry: object) -> str | None:
+    if not isinstance(entry, dict) or entry.get("type") != "user":
+        return None
+    message = entry.get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [
+            b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"
+        ]
+        return "\n".join(texts) if texts else None
+    return None
+
+
+def holds_prompt(path: Path | None, offset: int, prompt: str) -> bool:
+    """True if a user prompt equal to `prompt` was written after byte `offset`."""
+    if path is None:
+        return False
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except OSError:
+        return False
+    wanted = _normalise(prompt)
+    for line in data.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        text = _user_text(entry)
+        if text is not None and _normalise(text) == wanted:
+            return True
+    return False
