@@ -180,6 +180,47 @@ class Heartbeat(Message, tag="heartbeat"):
     pid: int
 
 
+class ChoiceRequest(Message, tag="choice_request"):
+    """A decision for the channel, shown as buttons: a permission prompt or Claude's question.
+
+    The worker sends it (channel_id 0); the supervisor fills in the session's channel and
+    forwards it to the gateway, which posts it with one button per option.
+    """
+
+    request_id: str
+    session: int
+    kind: Literal["permission", "question"]
+    text: str
+    options: list[str]
+    channel_id: int = 0
+    timeout_s: float = 300.0
+
+
+class ChoiceAnswer(Message, tag="choice_answer"):
+    """The option an allowed user clicked; `option` is empty when the request expired."""
+
+    request_id: str
+    session: int
+    option: str
+    user_id: int = 0
+    user_name: str = ""
+
+
+class ToolProgress(Message, tag="tool_progress"):
+    """What Claude is doing in a turn (PreToolUse/PostToolUse), for the channel to show."""
+
+    session: int
+    turn_id: str
+    tool_name: str
+    summary: str
+    channel_id: int = 0
+    done: bool = False
+
+
+class Interrupt(Message, tag="interrupt"):
+    """Ask the worker to interrupt Claude's current turn (Escape)."""
+
+
 class Shutdown(Message, tag="shutdown"):
     """Ask a worker to exit; `stop_claude` also ends its pane (remove-session, vai stop)."""
 
@@ -212,6 +253,10 @@ class RecoverSession(Message, tag="recover_session"):
 
 class StopAll(Message, tag="stop_all"):
     pass
+
+
+class InterruptSession(Message, tag="interrupt_session"):
+    session: int
 
 
 class PostMessage(Message, tag="post_message"):
@@ -273,6 +318,10 @@ WireMessage = (
     | TurnAck
     | ClaudeStatus
     | Heartbeat
+    | ChoiceRequest
+    | ChoiceAnswer
+    | ToolProgress
+    | Interrupt
     | Shutdown
     | StatusRequest
     | AddSession
@@ -280,6 +329,7 @@ WireMessage = (
     | ListSessions
     | RecoverSession
     | StopAll
+    | InterruptSession
     | PostMessage
     | StatusReply
     | SessionsReply

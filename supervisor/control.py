@@ -21,6 +21,7 @@ from protocol.layout import ipc_endpoint
 from protocol.messages import (
     AddSession,
     ErrorReply,
+    InterruptSession,
     ListSessions,
     OkReply,
     PostMessage,
@@ -99,6 +100,12 @@ class ControlServer:
                 if await self.sup.recover(session) is None:
                     return ErrorReply(text=f"no session {session}")
                 return OkReply(text=f"Session {session} restarting", session=session)
+            case InterruptSession(session=session):
+                if session not in self.sup.sessions:
+                    return ErrorReply(text=f"no session {session}")
+                if not await self.sup.interrupt(session):
+                    return ErrorReply(text=f"session {session} is not running")
+                return OkReply(text=f"Session {session} interrupted", session=session)
             case StopAll():
                 asyncio.get_running_loop().call_soon(self.sup.stopping.set)
                 return OkReply(text="stopping")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import msgspec
 import zmq
 import zmq.asyncio
 
@@ -30,6 +31,8 @@ from protocol.framing import (
 )
 from protocol.layout import MAX_SOCKET_PATH, ipc_endpoint, tmux_session_name
 from protocol.messages import (
+    ChoiceAnswer,
+    ChoiceRequest,
     ClaudeState,
     ClaudeStatus,
     Deliver,
@@ -38,12 +41,14 @@ from protocol.messages import (
     Heartbeat,
     Inbound,
     InboundAck,
+    Interrupt,
     PostReply,
     PromptProgress,
     ReplyPosted,
     Route,
     SessionMap,
     Shutdown,
+    ToolProgress,
     TurnAck,
     TurnEnded,
     WireMessage,
@@ -107,6 +112,7 @@ class Supervisor:
         self._background: set[asyncio.Task[bool]] = set()
         self._watchers: set[asyncio.Task[None]] = set()
         self.registry = ChildRegistry(self.layout.run_dir / "children.json")
+        self._open_choices: dict[str, ChoiceRequest] = {}
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -387,6 +393,8 @@ class Supervisor:
                 assert self.inbox is not None
                 for reply in self.inbox.unposted_replies():
                     await self._send(child, reply)
+                for choice in self._open_choices.values():
+                    await self._send(child, choice)
             case WorkerHello(ready=ready, claude_state=state):
                 child.connected = True
                 child.claude_state = state
@@ -403,6 +411,15 @@ class Supervisor:
                 await self._on_delivery_update(message)
             case TurnEnded():
                 await self._on_turn_ended(child, message)
+            case ChoiceRequest() | ToolProgress():
+                await self._to_channel(message)
+            case ChoiceAnswer(session=session, request_id=request_id):
+                self._open_choices.pop(request_id, None)
+                worker = self.children.get(f"session-{session}")
+                if worker is None or not await self._send(worker, message):
+                    log.warning(
+                        "answer to %s for session %d could not be delivered", request_id, session
+                    )
             case ReplyPosted(reply_id=reply_id, ok=ok, error=error):
                 assert self.inbox is not None
                 self.inbox.mark_posted(reply_id)
@@ -483,6 +500,21 @@ class Supervisor:
                 log.info("session %d -> %s", turn.session, _preview(text))
                 await self.send_gateway(reply)
         await self._send(child, TurnAck(turn_id=turn.turn_id))
+
+    async def _to_channel(self, message: ChoiceRequest | ToolProgress) -> None:
+        """A worker's request or progress, addressed to its session's channel, to the gateway."""
+        channel = self.sessions.get(message.session)
+        if channel is None:
+            return
+        addressed = msgspec.structs.replace(message, channel_id=channel)
+        if isinstance(addressed, ChoiceRequest):
+            # Re-offered if the gateway restarts before someone answers.
+            self._open_choices[addressed.request_id] = addressed
+        await self.send_gateway(addressed)
+
+    async def interrupt(self, session: int) -> bool:
+        worker = self.children.get(f"session-{session}")
+        return worker is not None and worker.connected and await self._send(worker, Interrupt())
 
     def _alert(self, session: int, text: str) -> None:
         channel = self.sessions.get(session)

@@ -30,6 +30,7 @@ from protocol.messages import (
     Deliver,
     DeliveryUpdate,
     Heartbeat,
+    Interrupt,
     PromptStage,
     Shutdown,
     TurnAck,
@@ -214,6 +215,9 @@ class Worker:
                     ]
                     if len(self.state.unacked_turns) != before:
                         self.save()
+                case Interrupt():
+                    log.info("interrupting Claude (Escape)")
+                    await self.pane.send_key("Escape")
                 case Shutdown(stop_claude=stop_claude):
                     self.stop_claude = stop_claude
                     self.stopping.set()
