@@ -105,3 +105,11 @@ def tmux_session_name(session: int) -> str:
 
 def ipc_endpoint(path: Path) -> str:
     return f"ipc://{path}"
+
+
+DISCORD_EPOCH_MS = 1_420_070_400_000
+
+
+def snowflake_at(unix_seconds: float) -> int:
+    """The smallest Discord id of a message created at that time (ids are time-ordered)."""
+    return max(0, int(unix_seconds * 1000) - DISCORD_EPOCH_MS) << 22

@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS inbound (
 );
 CREATE INDEX IF NOT EXISTS inbound_open ON inbound (session, stage, seq);
 CREATE INDEX IF NOT EXISTS inbound_channel ON inbound (channel_id, message_id);
+CREATE TABLE IF NOT EXISTS cursors (
+    channel_id INTEGER PRIMARY KEY,
+    after INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbound (
     reply_id TEXT PRIMARY KEY,
     channel_id INTEGER NOT NULL,
@@ -117,12 +121,27 @@ class Inbox:
         ).fetchone()
         return None if row is None else int(row[0])
 
+    def start_cursor(self, channel_id: int, after: int) -> None:
+        """Where catching up begins for a channel never seen before (its session's start)."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR IGNORE INTO cursors (channel_id, after) VALUES (?, ?)",
+                (channel_id, after),
+            )
+
     def last_message_ids(self) -> dict[int, int]:
-        """The newest message the bridge has per channel (where the gateway catches up)."""
+        """Per channel, the newest message the bridge has (or its start cursor): the gateway
+        catches up on anything after it."""
+        last = {
+            int(channel): int(after)
+            for channel, after in self._db.execute("SELECT channel_id, after FROM cursors")
+        }
         rows = self._db.execute(
             "SELECT channel_id, MAX(message_id) FROM inbound GROUP BY channel_id"
         ).fetchall()
-        return {int(channel): int(last) for channel, last in rows}
+        for channel, newest in rows:
+            last[int(channel)] = max(int(newest), last.get(int(channel), 0))
+        return last
 
     # -- outbound --------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ from protocol.framing import (
     session_from_identity,
     worker_identity,
 )
-from protocol.layout import MAX_SOCKET_PATH, ipc_endpoint, tmux_session_name
+from protocol.layout import MAX_SOCKET_PATH, ipc_endpoint, snowflake_at, tmux_session_name
 from protocol.messages import (
     ChoiceAnswer,
     ChoiceRequest,
@@ -150,6 +150,8 @@ class Supervisor:
             save_sessions(self.layout.sessions_file, self.sessions, self.config.encryption_key)
             log.info("no sessions yet: session 1 is the local demo channel %d", LOCAL_DEMO_CHANNEL)
         self.inbox = Inbox(self.layout.inbox_db)
+        for channel in self.sessions.values():
+            self.inbox.start_cursor(channel, snowflake_at(time.time()))
         self.registry.end_leftovers(self.config.file.supervisor.stop_grace)
 
     async def run(self) -> int:
@@ -544,6 +546,8 @@ class Supervisor:
 
     async def start_session(self, session: int, channel_id: int) -> Child:
         self.sessions[session] = channel_id
+        if self.inbox is not None:
+            self.inbox.start_cursor(channel_id, snowflake_at(time.time()))
         self.layout.session_attachments(session).mkdir(mode=0o700, parents=True, exist_ok=True)
         child = self._add_child(f"session-{session}", session)
         await self._act(child, child.policy.start("added"))

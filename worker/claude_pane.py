@@ -127,9 +127,11 @@ class ClaudePane:
 
     # -- reading -----------------------------------------------------------------------------
 
+    async def lines(self) -> list[str]:
+        return await self.control.command("capture-pane", "-p", "-t", self.target)
+
     async def screen(self) -> Screen:
-        lines = await self.control.command("capture-pane", "-p", "-t", self.target)
-        return read_screen("\n".join(lines))
+        return read_screen("\n".join(await self.lines()))
 
     async def info(self) -> PaneInfo:
         lines = await self.control.command(

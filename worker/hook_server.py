@@ -35,9 +35,16 @@ class HookServer:
         os.chmod(self._socket_path, 0o600)
 
     async def replay_spool(self) -> int:
-        """Hand spooled events to the handler, then drop the spool. Returns the count."""
+        """Hand spooled events to the handler, in order. Returns the count.
+
+        The spool is renamed before it is read, so a hook client appending at that moment
+        starts a new spool (read on the next pass) instead of writing into one being dropped.
+        """
+        taken = self._spool_path.with_suffix(".replaying")
         try:
-            data = self._spool_path.read_bytes()
+            if not taken.exists():
+                self._spool_path.rename(taken)
+            data = taken.read_bytes()
         except FileNotFoundError:
             return 0
         count = 0
@@ -45,7 +52,7 @@ class HookServer:
             if line.strip():
                 await self._dispatch(line)
                 count += 1
-        self._spool_path.unlink(missing_ok=True)
+        taken.unlink(missing_ok=True)
         return count
 
     async def close(self) -> None:

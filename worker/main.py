@@ -72,7 +72,10 @@ class Worker:
         self.state_file = StateFile(spec.layout.session_state(spec.session))
         self.state = self.state_file.load()
         self.queue = PromptQueue()
-        self.queue.restore(self.state.in_flight)
+        self.queue.restore(
+            self.state.in_flight,
+            [i for turn in self.state.unacked_turns for i in turn.message_ids],
+        )
         self.claude: ClaudeState = "starting"
         self.context = zmq.asyncio.Context()
         self.bus = dealer_socket(
@@ -100,8 +103,11 @@ class Worker:
         )
         await self.hooks.start()
         created = await self.pane.open(self.state)
-        self.save()
         log.info("%s tmux session %s", "created" if created else "adopted", self.pane.name)
+        if not created and (await self.pane.info()).dead:
+            log.info("Claude's pane is dead; starting Claude again")
+            await self.pane.respawn(self.state)
+        self.save()
         await self.send(WorkerHello(session=self.spec.session, pid=os.getpid(), ready=False))
         # Events Claude fired while no worker listened come first, in order.
         replayed = await self.hooks.replay_spool()
@@ -113,7 +119,6 @@ class Worker:
         ]
         try:
             if not await self.wait_until_ready():
-                log.error("Claude did not become ready within %.0fs", self.spec.ready_timeout)
                 return 2
             await self.reconcile_in_flight()
             await self.send(
@@ -136,18 +141,29 @@ class Worker:
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await self.pane.close(stop_claude=self.stop_claude)
             await self.hooks.close()
             self.bus.close(linger=0)
             self.context.term()
 
     async def wait_until_ready(self) -> bool:
-        screen = await self.pane.wait_screen(
-            lambda s: s.state in ("idle", "busy", "permission", "dialog"),
-            self.spec.ready_timeout,
-        )
-        if screen is None:
-            return False
+        """Wait for Claude's screen; give up at once if Claude exits (a restart storm must
+        reach the supervisor's backoff quickly, not after the ready timeout)."""
+        deadline = time.monotonic() + self.spec.ready_timeout
+        while True:
+            screen = await self.pane.wait_screen(
+                lambda s: s.state in ("idle", "busy", "permission", "dialog"),
+                min(1.0, max(0.0, deadline - time.monotonic())),
+            )
+            if screen is not None:
+                break
+            if (await self.pane.info()).dead:
+                last = [line for line in await self.pane.lines() if line.strip()][-5:]
+                log.error("Claude exited at start: %s", " | ".join(last) or "no output")
+                return False
+            if time.monotonic() >= deadline:
+                return False
         await self.set_claude(screen.state)
         if screen.state == "dialog":
             log.warning("Claude shows a dialog at start: %s", screen.dialog.replace("\n", " | "))
@@ -167,26 +183,26 @@ class Worker:
         return holds_prompt(self.transcript(), in_flight.transcript_offset, in_flight.text)
 
     async def reconcile_in_flight(self) -> None:
-        """After a worker or Claude restart: finish, keep waiting for, or retype the message."""
+        """After a worker or Claude restart: finish, wait for, or retype the message in flight.
+
+        Claude busy: a turn is running; its Stop decides (by the transcript) whether it was
+        this message's. Claude idle: the transcript decides. Held means delivered, even if
+        the turn was cut off; not held means Claude never had it (even if UserPromptSubmit
+        fired), so it is typed again.
+        """
         current = self.queue.current
-        if current is None:
+        if current is None or self.claude == "busy":
             return
         if self.held(current):
-            if self.claude == "busy":
-                current.submitted = True
-                log.info("message %d is Claude's current turn", current.message.message_id)
-            else:
-                log.warning(
-                    "message %d was taken by Claude but its turn never ended",
-                    current.message.message_id,
-                )
-                await self.end_turn(text="", interrupted=True)
-        elif self.claude == "busy" and current.submitted:
-            log.info("message %d is being taken by Claude", current.message.message_id)
+            log.warning(
+                "message %d was taken by Claude but its turn never ended",
+                current.message.message_id,
+            )
+            await self.end_turn(text="", interrupted=True)
         else:
             log.info("message %d did not reach Claude; typing it again", current.message.message_id)
             self.queue.retry()
-        self.save()
+            self.save()
         self.wakeup.set()
 
     # -- supervisor link -----------------------------------------------------------------------
@@ -370,8 +386,8 @@ class Worker:
                 log.info("a prompt typed in the pane by hand started a turn")
         elif name == "Stop":
             current = self.queue.current
-            if current is not None and not current.submitted:
-                log.info("a turn ended before message %d was taken", current.message.message_id)
+            if current is not None and not (current.submitted or self.held(current)):
+                log.info("a turn ended that was not message %d's", current.message.message_id)
                 await self.send(
                     TurnEnded(
                         session=self.spec.session,
@@ -391,6 +407,9 @@ class Worker:
     async def pane_watch_loop(self) -> None:
         while True:
             await asyncio.sleep(0.5)
+            if self.spec.layout.hook_spool(self.spec.session).exists():
+                # A hook client that found no worker listening, just before this one did.
+                await self.hooks.replay_spool()
             info = await self.pane.info()
             if info.dead:
                 log.warning("Claude exited; restarting it in the same pane")

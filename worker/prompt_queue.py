@@ -19,9 +19,11 @@ class PromptQueue:
         self._known: set[int] = set()
         self.current: InFlight | None = None
 
-    def restore(self, in_flight: InFlight | None) -> None:
-        """Take back the message a previous worker had in flight."""
+    def restore(self, in_flight: InFlight | None, finished: list[int]) -> None:
+        """Take back what a previous worker had: its message in flight, and the ids of
+        messages whose turn ended but which the supervisor may still resend."""
         self.current = in_flight
+        self._known.update(finished)
         if in_flight is not None:
             self._known.add(in_flight.message.message_id)
 
