@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -67,13 +68,13 @@ def test_restart_storm_ends_fatal_with_an_alert_and_no_busy_loop(
         assert stack.process is not None
         supervisor = psutil.Process(stack.process.pid)
         started = time.monotonic()
-        alert = stack.discord.wait_for(
-            lambda: next(
-                (m for m in stack.bot_messages(chan) if "Session 1 stopped" in m["content"]), None
-            ),
-            30,
-            "the FATAL alert in the session's channel",
-        )
+
+        def fatal_alert() -> dict[str, Any]:
+            return next(
+                (m for m in stack.bot_messages(chan) if "Session 1 stopped" in m["content"]), {}
+            )
+
+        alert = stack.discord.wait_for(fatal_alert, 30, "the FATAL alert in the session's channel")
         elapsed = time.monotonic() - started
         assert "vai recover 1" in alert["content"]
         status = stack.vai("status")
