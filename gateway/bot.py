@@ -10,13 +10,14 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import discord
 
+from gateway.catch_up import CatchUp
 from gateway.local_discord import LocalDiscord
 from gateway.local_mode import ensure_channels
 from gateway.ordered import OrderedChannels
@@ -88,10 +89,7 @@ class BridgeBot(discord.Client):
         self._background: set[asyncio.Task[None]] = set()
         self._ordered = OrderedChannels()
         self._map_ready = asyncio.Event()
-        self._known_last: dict[int, int] = {}
-        self._last_seen: dict[int, int] = {}
-        self._catching: set[int] = set()
-        self._buffered: dict[int, list[discord.Message]] = {}
+        self.catch_up = CatchUp(self._forward, self._history, self._oldest_allowed)
 
     async def setup_hook(self) -> None:
         self._tasks = [
@@ -117,57 +115,34 @@ class BridgeBot(discord.Client):
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("logged in as %s (%d)", self.user, self.user.id)
+        self.catch_up.reset()
         self._spawn(self._catch_up_all())
 
     # -- Discord -> supervisor -----------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
-        channel_id = message.channel.id
-        if channel_id in self._catching:
-            self._buffered.setdefault(channel_id, []).append(message)
-            return
-        await self._forward(message)
+        if not self.catch_up.hold(message):
+            await self._forward(message)
 
     async def _catch_up_all(self) -> None:
-        """Forward what was posted while the gateway was away (a full reconnect loses events).
-
-        Starts after the newest message the supervisor already has per channel, never older
-        than the configured maximum age; channels never seen before are not replayed.
-        Live messages of a channel wait while its history is read, so order holds.
-        """
         await self._map_ready.wait()
-        cutoff = discord.utils.time_snowflake(
-            datetime.now(UTC) - timedelta(seconds=self.spec.catch_up_max_age)
-        )
-        for channel_id in self.router.channels:
-            after = max(self._last_seen.get(channel_id, 0), self._known_last.get(channel_id, 0))
-            if after == 0:
-                continue
-            self._catching.add(channel_id)
-            count = 0
-            try:
-                channel = self.get_partial_messageable(channel_id)
-                async for message in channel.history(
-                    after=discord.Object(max(after, cutoff)), oldest_first=True, limit=None
-                ):
-                    count += await self._forward(message)
-            except discord.HTTPException as exc:
-                log.warning("catching up on channel %d failed: %s", channel_id, exc)
-            finally:
-                self._catching.discard(channel_id)
-                for message in sorted(self._buffered.pop(channel_id, []), key=lambda m: m.id):
-                    await self._forward(message)
-            if count:
-                log.info("caught up on %d messages in channel %d", count, channel_id)
+        await self.catch_up.run(self.router.channels)
+
+    def _history(self, channel_id: int, after: int) -> AsyncIterator[discord.Message]:
+        channel = self.get_partial_messageable(channel_id)
+        return channel.history(after=discord.Object(after), oldest_first=True, limit=None)
+
+    def _oldest_allowed(self) -> int:
+        age = timedelta(seconds=self.spec.catch_up_max_age)
+        return discord.utils.time_snowflake(datetime.now(UTC) - age)
 
     async def _forward(self, message: discord.Message) -> int:
         """Send a message to its session if it is new, mapped and allowed; 1 if sent."""
         if self.user is None:
             return 0
         channel_id = message.channel.id
-        if message.id <= self._last_seen.get(channel_id, 0):
+        if not self.catch_up.is_new(message):
             return 0
-        self._last_seen[channel_id] = message.id
         if self.access is None:
             self.access = AccessPolicy(
                 self.user.id, self.spec.allowed_users, self.spec.allowed_roles
@@ -190,9 +165,10 @@ class BridgeBot(discord.Client):
         match message:
             case SessionMap():
                 self.router.update(message)
-                for route in message.routes:
-                    self._known_last[route.channel_id] = route.last_message_id
+                self.catch_up.update_map(message)
                 self._map_ready.set()
+                if self.is_ready():
+                    self._spawn(self._catch_up_all())
                 if self.local is not None:
                     ensure_channels(self.local, message)
             case InboundAck(message_id=message_id):

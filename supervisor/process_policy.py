@@ -3,8 +3,9 @@
 States follow supervisord. A child is RUNNING only after it said READY and stayed up
 `start_secs`. A child that dies before that is a failed start: it waits in BACKOFF
 (exponential, jittered, capped) and after `start_retries` failed starts in a row it is
-FATAL until an operator recovers it. A child that dies after running a quiet period is
-restarted at once; one that dies sooner counts as a failure, so a crash loop backs off.
+FATAL until an operator recovers it. A child that dies after running is not a failed
+start: after a quiet period it restarts at once; sooner, it backs off with growing delays,
+so a crash loop cannot become a restart storm, yet outside kills never make it FATAL.
 The clock and the random source are injected, so every timing rule is tested without
 processes or sleeps.
 """
@@ -43,7 +44,7 @@ class Action(enum.Enum):
 _ALLOWED: dict[State, set[State]] = {
     State.STOPPED: {State.STARTING},
     State.STARTING: {State.RUNNING, State.BACKOFF, State.FATAL, State.STOPPING},
-    State.RUNNING: {State.STARTING, State.BACKOFF, State.STOPPING, State.EXITED, State.FATAL},
+    State.RUNNING: {State.STARTING, State.BACKOFF, State.STOPPING, State.EXITED},
     State.BACKOFF: {State.STARTING, State.STOPPED, State.FATAL},
     State.STOPPING: {State.STOPPED},
     State.EXITED: {State.STARTING, State.STOPPED},
@@ -98,6 +99,7 @@ class ProcessPolicy:
         self._on_transition = on_transition
         self.state = State.STOPPED
         self.failures = 0
+        self.quick_exits = 0
         self.spawned_at: float | None = None
         self.ready_at: float | None = None
         self.running_since: float | None = None
@@ -107,10 +109,11 @@ class ProcessPolicy:
     # -- events --------------------------------------------------------------------------
 
     def start(self, reason: str = "start") -> Action:
-        """Operator or boot start; clears FATAL and the failure count."""
+        """Operator or boot start; clears FATAL and the failure counts."""
         if self.state in (State.STARTING, State.RUNNING, State.STOPPING):
             return Action.NONE
         self.failures = 0
+        self.quick_exits = 0
         return self._spawn(reason)
 
     def ready(self) -> None:
@@ -126,10 +129,12 @@ class ProcessPolicy:
         if self.state is State.RUNNING:
             ran = now - (self.running_since or now)
             if ran >= self.quiet_period:
-                self.failures = 0
+                self.quick_exits = 0
                 return self._spawn(f"{how}; restarting")
-            self.failures += 1
-            return self._back_off(now, how)
+            self.quick_exits += 1
+            self.retry_at = now + self.backoff.delay(self.quick_exits)
+            self._move(State.BACKOFF, f"{how} after {ran:.1f}s; retry in {self.retry_at - now:.1f}s")
+            return Action.NONE
         if self.state is State.STARTING:
             self.failures += 1
             return self._back_off(now, how)
@@ -160,6 +165,7 @@ class ProcessPolicy:
             and now - self.spawned_at >= self.start_secs
         ):
             self.running_since = now
+            self.failures = 0
             self._move(State.RUNNING, "ready")
         elif self.state is State.BACKOFF and self.retry_at is not None and now >= self.retry_at:
             return self._spawn(f"retry {self.failures}/{self.start_retries}")

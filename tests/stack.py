@@ -136,9 +136,9 @@ class Stack:
 
 @contextlib.contextmanager
 def running_stack(
-    home: Path, tmux: TmuxServer, channels: int = 2, **kwargs: Any
+    home: Path, tmux: TmuxServer, channels: int = 2, rate_limits: bool = True, **kwargs: Any
 ) -> Iterator[tuple[Stack, list[int]]]:
-    with LocalDiscordThread(token=TOKEN) as discord:
+    with LocalDiscordThread(token=TOKEN, rate_limits=rate_limits) as discord:
         ids = [discord.add_channel(f"channel-{i}") for i in range(1, channels + 1)]
         stack = Stack(home, tmux, discord, **kwargs)
         stack.write_sessions({n: c for n, c in enumerate(ids, start=1)})

@@ -97,24 +97,38 @@ def test_death_after_quiet_period_restarts_at_once() -> None:
     assert policy.failures == 0
 
 
-def test_crash_loop_after_running_backs_off() -> None:
+def test_quick_deaths_after_running_back_off_but_never_go_fatal() -> None:
     clock = FakeClock()
     policy, _ = make(clock, quiet_period=10.0, start_retries=3)
     policy.start()
-    for _ in range(3):
+    delays = []
+    for _ in range(6):
         policy.ready()
         clock.advance(1)
         policy.tick()
         assert state_of(policy) is State.RUNNING
         clock.advance(1)
-        policy.exited("crash")
-        if state_of(policy) is State.FATAL:
-            break
+        assert policy.exited("killed") is Action.NONE
         assert state_of(policy) is State.BACKOFF
         assert policy.retry_at is not None
+        delays.append(policy.retry_at - clock.now)
         clock.now = policy.retry_at
         assert policy.tick() is Action.SPAWN
-    assert state_of(policy) is State.FATAL
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0]
+
+
+def test_a_failed_start_after_running_counts_toward_fatal_from_zero() -> None:
+    clock = FakeClock()
+    policy, _ = make(clock, start_retries=2)
+    policy.start()
+    policy.exited("exit 1")  # failed start 1
+    clock.now = policy.retry_at or clock.now
+    policy.tick()
+    policy.ready()
+    clock.advance(1)
+    policy.tick()
+    assert state_of(policy) is State.RUNNING  # proved itself: failures reset
+    assert policy.failures == 0
 
 
 def test_stop_kills_and_exit_ends_stopped() -> None:
