@@ -156,7 +156,7 @@ class Inbox:
 
     def unposted_replies(self) -> list[PostReply]:
         rows = self._db.execute(
-            "SELECT payload FROM outbound WHERE posted = 0 ORDER BY created_at"
+            "SELECT payload FROM outbound WHERE posted = 0 ORDER BY rowid"
         ).fetchall()
         return [self._decode_reply(payload) for (payload,) in rows]
 

@@ -84,6 +84,8 @@ class Child:
     policy: ProcessPolicy
     process: ChildProcess | None = None
     connected: bool = False
+    # True once the backlog was sent after READY: live messages may follow it, in order.
+    taking_messages: bool = False
     last_seen: float = 0.0
     claude_state: ClaudeState = "unknown"
     hello_waiters: list[asyncio.Future[None]] = field(default_factory=list)
@@ -153,6 +155,21 @@ class Supervisor:
         for channel in self.sessions.values():
             self.inbox.start_cursor(channel, snowflake_at(time.time()))
         self.registry.end_leftovers(self.config.file.supervisor.stop_grace)
+        self.start_tmux_server()
+
+    def start_tmux_server(self) -> None:
+        """One tmux server for all panes, started before any worker.
+
+        Workers creating their sessions at the same moment would otherwise race to start
+        the server (and lose). `exit-empty off` keeps it up while no session exists.
+        """
+        done = tmux_run(
+            self.config.tmux_socket, "start-server", ";", "set-option", "-g", "exit-empty", "off"
+        )
+        if done.returncode != 0:
+            raise BridgeError(
+                f"cannot start tmux (socket {self.config.tmux_socket}): {done.stderr.strip()}"
+            )
 
     async def run(self) -> int:
         from supervisor.control import ControlServer
@@ -258,6 +275,7 @@ class Supervisor:
         process = ChildProcess(child.name, argv, env, log_path)
         child.process = process
         child.connected = False
+        child.taking_messages = False
         child.last_seen = self.clock()
         try:
             pid = await process.spawn(self.layout.root)
@@ -278,6 +296,7 @@ class Supervisor:
         if child.process is not process:
             return
         child.connected = False
+        child.taking_messages = False
         if child.session is None:
             self._gateway_connected = False
         how = describe_exit(code)
@@ -450,7 +469,7 @@ class Supervisor:
                     _preview(chat.content),
                 )
                 worker = self.children.get(f"session-{message.session}")
-                if worker is not None and worker.connected:
+                if worker is not None and worker.taking_messages:
                     await self._send(worker, Deliver(message=message.message))
         for message in batch:
             if message.session not in self.sessions:
@@ -464,6 +483,7 @@ class Supervisor:
         assert self.inbox is not None and child.session is not None
         for chat, _stage in self.inbox.open_messages(child.session):
             await self._send(child, Deliver(message=chat))
+        child.taking_messages = True
 
     async def _on_delivery_update(self, update: DeliveryUpdate) -> None:
         assert self.inbox is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -52,20 +53,28 @@ class Chaos:
     def remember(self) -> None:
         self.seen.update(p.pid for p in self.stack.descendants())
 
-    def kill(self, pid: int | None, what: str) -> None:
+    def kill(self, pid: int | None, what: str) -> bool:
         if pid is None:
-            return
+            return False
         try:
             os.kill(pid, signal.SIGKILL)
-            self.kills[what] += 1
         except ProcessLookupError:
-            pass
+            return False
+        self.kills[what] += 1
+        return True
 
     def claude_pid(self, session: int) -> int | None:
         out = self.tmux.run(
             "display-message", "-p", "-t", f"=claude-session-{session}:", "#{pane_pid}", check=False
         ).strip()
-        return int(out) if out.isdigit() else None
+        if not out.isdigit():
+            return None
+        try:  # a dead pane reports its old pid, which may belong to someone else by now
+            if "standin_claude" not in " ".join(psutil.Process(int(out)).cmdline()):
+                return None
+        except psutil.Error:
+            return None
+        return int(out)
 
     def run(self) -> None:
         try:
@@ -93,7 +102,11 @@ class Chaos:
             elif what == "gateway":
                 self.kill(gateway_pid(self.stack), "gateway")
             elif what == "claude":
-                self.kill(self.claude_pid(session), "claude")
+                # The pane may be between two Claudes right now; try for a moment.
+                deadline = time.monotonic() + 3
+                while not self.kill(self.claude_pid(session), "claude"):
+                    if time.monotonic() > deadline or self.stop.wait(0.05):
+                        break
             elif what == "supervisor":
                 assert self.stack.process is not None
                 self.kill(self.stack.process.pid, "supervisor")
@@ -101,7 +114,9 @@ class Chaos:
                 self.stack.start()
 
 
-def test_chaos_every_message_exactly_once_in_order(short_tmp: Path, tmux_server: TmuxServer) -> None:
+def test_chaos_every_message_exactly_once_in_order(
+    short_tmp: Path, tmux_server: TmuxServer
+) -> None:
     rng = random.Random(20261124)
     with running_stack(short_tmp, tmux_server, channels=SESSIONS, rate_limits=False) as (
         stack,
@@ -141,16 +156,20 @@ def test_chaos_every_message_exactly_once_in_order(short_tmp: Path, tmux_server:
             for session, channel in enumerate(channels, start=1):
                 got = {m["content"].removeprefix("echo: ") for m in stack.bot_messages(channel)}
                 missing = [t for t in posted[channel] if t not in got]
-                print(f"session {session}: {answered(channel)}/{len(posted[channel])} missing {missing[:5]}")
+                print(
+                    f"session {session}: {answered(channel)}/{len(posted[channel])} missing {missing[:5]}"
+                )
             print(stack.vai("status").stdout)
             print(f"kills {dict(chaos.kills)}")
             raise
         elapsed = time.monotonic() - started
 
         lost = duplicated = reordered = notices = 0
+        problems: list[str] = []
         for session, channel in enumerate(channels, start=1):
             expected = posted[channel]
-            prompts = [p for p in transcript_prompts(stack, session) if p in set(expected)]
+            all_prompts = transcript_prompts(stack, session)
+            prompts = [p for p in all_prompts if p in set(expected)]
             counts = Counter(prompts)
             lost += sum(1 for t in expected if counts[t] == 0)
             duplicated += sum(n - 1 for n in counts.values() if n > 1)
@@ -158,10 +177,24 @@ def test_chaos_every_message_exactly_once_in_order(short_tmp: Path, tmux_server:
                 reordered += 1
             replies = [m["content"] for m in stack.bot_messages(channel)]
             echoes = [r.removeprefix("echo: ") for r in replies if r.startswith("echo: ")]
-            notices += sum(1 for r in replies if INTERRUPTED_NOTICE in r)
-            assert len(echoes) == len(set(echoes)), f"session {session}: an answer posted twice"
-            assert echoes == [t for t in expected if t in set(echoes)], f"session {session} order"
-            assert len(echoes) + sum(1 for r in replies if INTERRUPTED_NOTICE in r) == len(expected)
+            session_notices = sum(1 for r in replies if INTERRUPTED_NOTICE in r)
+            notices += session_notices
+            if (
+                prompts != expected
+                or echoes != [t for t in expected if t in set(echoes)]
+                or len(echoes) != len(set(echoes))
+                or len(echoes) + session_notices != len(expected)
+            ):
+                problems.append(f"session {session}: prompts {all_prompts}\n  replies {replies}")
+                log = stack.layout.session_log(session).read_text(errors="replace")
+                problems.append("\n".join(log.splitlines()[-60:]))
+        if problems:
+            print("\n".join(problems))
+            kept = Path(f"/tmp/vai-chaos-logs-{os.getpid()}")
+            shutil.copytree(stack.layout.logs_dir, kept, dirs_exist_ok=True)
+            shutil.copy(stack.home / "vai-run.out", kept)
+            print(f"logs kept in {kept}")
+        assert not problems, f"{len(problems) // 2} sessions with problems (printed above)"
 
         print(
             f"chaos: {MESSAGES} messages over {SESSIONS} sessions in {elapsed:.1f}s;"
@@ -177,9 +210,7 @@ def test_chaos_every_message_exactly_once_in_order(short_tmp: Path, tmux_server:
         assert stopped.returncode == 0, stopped.stderr
         assert stack.process is not None
         stack.process.wait(timeout=30)
-        wait_until(
-            lambda: not [p for p in chaos.seen if _alive(p)], 15, "no process left behind"
-        )
+        wait_until(lambda: not [p for p in chaos.seen if _alive(p)], 15, "no process left behind")
         assert not any(tmux_server.has_session(f"claude-session-{s}") for s in range(1, 11))
 
 

@@ -90,6 +90,7 @@ class Worker:
         self.stopping = asyncio.Event()
         self.stop_claude = False
         self._prompt_seen = asyncio.Event()
+        self._typing: asyncio.Task[None] | None = None
         self._supervisor_seen = time.monotonic()
 
     # -- main --------------------------------------------------------------------------------
@@ -109,7 +110,9 @@ class Worker:
             await self.pane.respawn(self.state)
         self.save()
         await self.send(WorkerHello(session=self.spec.session, pid=os.getpid(), ready=False))
-        # Events Claude fired while no worker listened come first, in order.
+        # Turns a previous worker ended are older than anything spooled: they go first.
+        await self.send_unacked_turns()
+        # Events Claude fired while no worker listened come next, in order.
         replayed = await self.hooks.replay_spool()
         if replayed:
             log.info("replayed %d spooled hook events", replayed)
@@ -126,8 +129,8 @@ class Worker:
                     session=self.spec.session, pid=os.getpid(), ready=True, claude_state=self.claude
                 )
             )
+            self.start_typing()
             tasks += [
-                asyncio.create_task(self.typing_loop()),
                 asyncio.create_task(self.pane_watch_loop()),
                 asyncio.create_task(self.resend_turns_loop()),
             ]
@@ -139,6 +142,7 @@ class Worker:
                     raise task.exception()  # type: ignore[misc]
             return 0 if self.stopping.is_set() else 1
         finally:
+            await self.stop_typing()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -253,12 +257,16 @@ class Worker:
                 self.stopping.set()
                 return
 
+    async def send_unacked_turns(self) -> None:
+        """All unacknowledged turn ends, oldest first (the supervisor posts in arrival order)."""
+        for turn in list(self.state.unacked_turns):
+            await self.send(turn)
+
     async def resend_turns_loop(self) -> None:
         """Turn ends are the one message the worker must not lose: resend until acked."""
         while True:
-            for turn in list(self.state.unacked_turns):
-                await self.send(turn)
             await asyncio.sleep(RESEND_TURNS_EVERY)
+            await self.send_unacked_turns()
 
     async def update(self, message: ChatMessage, stage: PromptStage, detail: str = "") -> None:
         await self.send(
@@ -286,9 +294,25 @@ class Worker:
         )
         self.state.unacked_turns.append(turn)
         self.save()
-        await self.send(turn)
+        await self.send_unacked_turns()
 
     # -- typing --------------------------------------------------------------------------------
+
+    def start_typing(self) -> None:
+        self._typing = asyncio.create_task(self.typing_loop())
+        self._typing.add_done_callback(self._typing_ended)
+
+    def _typing_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("typing failed", exc_info=task.exception())
+            self.stopping.set()
+
+    async def stop_typing(self) -> None:
+        """Stop typing at whatever step it is; the journal says what may be in Claude."""
+        if self._typing is not None:
+            self._typing.cancel()
+            await asyncio.gather(self._typing, return_exceptions=True)
+            self._typing = None
 
     async def typing_loop(self) -> None:
         while True:
@@ -311,23 +335,27 @@ class Worker:
         screen = await self.pane.wait_screen(lambda s: s.state == "idle", 5.0)
         if screen is None:
             return
-        if screen.input_text:
-            # Someone typed in the pane by hand; clear the box before pasting.
-            await self.pane.send_key("C-u")
+        already_there = bool(screen.input_text) and _same_prompt(screen.input_text, text)
+        if screen.input_text and not already_there and not await self.clear_input():
+            return
         in_flight = self.queue.take(text, size_of(self.transcript()))
         assert in_flight is not None
         self.save()  # before the first key: a new worker must know what may be in Claude
         self._prompt_seen.clear()
-        await self.pane.paste(text)
-        echoed = await self.pane.wait_screen(
-            lambda s: s.state == "idle" and bool(s.input_text), 3.0
-        )
-        if echoed is None:
-            log.warning("message %d was not echoed in the input box", message.message_id)
-            await self.pane.send_key("C-u")
-            self.queue.retry()
-            self.save()
-            return
+        if already_there:
+            # A previous worker pasted it and died before Enter: submit what is there.
+            log.info("message %d is already in the input box", message.message_id)
+        else:
+            await self.pane.paste(text)
+            echoed = await self.pane.wait_screen(
+                lambda s: s.state == "idle" and bool(s.input_text), 3.0
+            )
+            if echoed is None:
+                log.warning("message %d was not echoed in the input box", message.message_id)
+                await self.clear_input()
+                self.queue.retry()
+                self.save()
+                return
         if await self.submit(text):
             if text.startswith("/") and not self._prompt_seen.is_set():
                 # A slash command Claude ran itself: no model turn, no Stop.
@@ -340,6 +368,15 @@ class Worker:
         )
         self.queue.retry()
         self.save()
+
+    async def clear_input(self) -> bool:
+        """Empty Claude's input box (Ctrl-C clears it when it holds text); True if empty."""
+        await self.pane.send_key("C-c")
+        cleared = await self.pane.wait_screen(lambda s: s.state != "idle" or not s.input_text, 2.0)
+        if cleared is None or cleared.state != "idle":
+            log.warning("could not clear Claude's input box")
+            return False
+        return True
 
     async def submit(self, text: str) -> bool:
         """The lost-Enter recipe: Enter, confirm by hook (or an emptied box), else Enter again."""
@@ -388,13 +425,15 @@ class Worker:
             current = self.queue.current
             if current is not None and not (current.submitted or self.held(current)):
                 log.info("a turn ended that was not message %d's", current.message.message_id)
-                await self.send(
+                self.state.unacked_turns.append(
                     TurnEnded(
                         session=self.spec.session,
                         turn_id=event.prompt_id or str(uuid.uuid4()),
                         text=event.last_assistant_message or "",
                     )
                 )
+                self.save()
+                await self.send_unacked_turns()
             else:
                 await self.end_turn(event.last_assistant_message or "", turn_id=event.prompt_id)
             await self.set_claude("idle")
@@ -413,6 +452,9 @@ class Worker:
             info = await self.pane.info()
             if info.dead:
                 log.warning("Claude exited; restarting it in the same pane")
+                # Nothing may be typed into the new Claude until the journal and the
+                # transcript have said what the old one took.
+                await self.stop_typing()
                 await self.set_claude("dead")
                 await self.pane.respawn(self.state)
                 self.save()
@@ -420,6 +462,7 @@ class Worker:
                     log.error("Claude did not come back")
                     return
                 await self.reconcile_in_flight()
+                self.start_typing()
             elif self.claude in ("permission", "dialog"):
                 screen = await self.pane.screen()
                 if screen.state == "idle":
