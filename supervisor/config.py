@@ -53,6 +53,8 @@ class SupervisorSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     backoff_max: float = 30.0
     stop_grace: float = 5.0
     heartbeat_interval: float = 1.0
+    # A child that dies after running this long restarts at once; sooner, it backs off.
+    quiet_period: float = 10.0
 
 
 class FileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

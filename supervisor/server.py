@@ -55,7 +55,7 @@ from protocol.messages import (
     WorkerHello,
 )
 from supervisor.child_process import ChildProcess, describe_exit
-from supervisor.config import Config, resolve_claude
+from supervisor.config import Config, pane_environment, resolve_claude
 from supervisor.errors import BridgeError
 from supervisor.inbox import Inbox
 from supervisor.leftovers import ChildRegistry
@@ -164,8 +164,10 @@ class Supervisor:
         the server (and lose). `exit-empty off` keeps it up while no session exists.
         """
         done = tmux_run(
-            self.config.tmux_socket, "start-server", ";", "set-option", "-g", "exit-empty", "off"
-        )
+            self.config.tmux_socket,
+            "start-server", ";", "set-option", "-g", "exit-empty", "off",
+            env=pane_environment(os.environ),  # panes never see the bridge's secrets
+        )  # fmt: skip
         if done.returncode != 0:
             raise BridgeError(
                 f"cannot start tmux (socket {self.config.tmux_socket}): {done.stderr.strip()}"
@@ -252,6 +254,7 @@ class Supervisor:
                 clock=self.clock,
                 start_retries=sup.start_retries,
                 start_secs=min(sup.start_secs, 0.5) if session is None else sup.start_secs,
+                quiet_period=sup.quiet_period,
                 backoff=BackoffPolicy(base=sup.backoff_base, cap=sup.backoff_max),
                 on_transition=transition,
             ),

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import os
 import shlex
+import subprocess
 import sys
 import time
 import uuid
@@ -59,9 +62,25 @@ class ClaudePane:
         return tmux_run(self.spec.tmux_socket, "has-session", "-t", f"={self.name}").returncode == 0
 
     def _create(self, state: SessionState) -> None:
+        """Create the session (and the tmux server, should it be gone: the supervisor starts
+        it, but tmux 3.3a can crash), one worker at a time, since concurrent server starts
+        on one socket fail."""
         command = self.claude_command_line(state)
-        done = tmux_run(
+        lock = os.open(self.layout.run_dir / "tmux.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.exists():
+                return
+            done = self._new_session(command)
+        finally:
+            os.close(lock)
+        if done.returncode != 0:
+            raise TmuxError(f"cannot create tmux session {self.name}: {done.stderr.strip()}")
+
+    def _new_session(self, command: str) -> subprocess.CompletedProcess[str]:
+        return tmux_run(
             self.spec.tmux_socket,
+            "start-server", ";", "set-option", "-g", "exit-empty", "off", ";",
             "new-session", "-d", "-s", self.name,
             "-x", str(PANE_WIDTH), "-y", str(PANE_HEIGHT),
             "-c", self.spec.work_dir,
@@ -70,8 +89,6 @@ class ClaudePane:
             command,
             ";", "set-option", "-w", "-t", self.target, "remain-on-exit", "on",
         )  # fmt: skip
-        if done.returncode != 0:
-            raise TmuxError(f"cannot create tmux session {self.name}: {done.stderr.strip()}")
 
     async def respawn(self, state: SessionState) -> None:
         """Start Claude again in the same pane (it died), resuming its conversation."""

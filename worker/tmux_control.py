@@ -37,15 +37,19 @@ def quote(arg: str) -> str:
 
 
 def tmux_run(
-    socket_name: str, *args: str, timeout: float = 10.0
+    socket_name: str, *args: str, timeout: float = 10.0, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """A one-off tmux command (used before a control client exists)."""
+    """A one-off tmux command (used before a control client exists).
+
+    A command that starts the server gives it `env`, which every pane inherits.
+    """
     return subprocess.run(
         ["tmux", "-L", socket_name, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env=env,
     )
 
 

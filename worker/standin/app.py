@@ -500,6 +500,7 @@ class App:
         self.transcript.assistant({"type": "text", "text": turn.answer})
         self.paint()
         fields = {"stop_hook_active": False, "last_assistant_message": turn.answer}
+        self.log("stop", prompt_id=turn.prompt_id)  # when Stop fires, for latency benchmarks
         self.hooks.fire("Stop", {**fields, "prompt_id": turn.prompt_id})
         self._end_turn(turn, interrupted=False)
 
