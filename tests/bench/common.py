@@ -44,9 +44,8 @@ def report(
     """Print `name: median, p99 (n) | target` and return the figures."""
     med = statistics.median(values_ms) if values_ms else float("nan")
     p99 = percentile(values_ms, 99)
-    print(
-        f"{name:<58} median {med:9.2f} {unit}  p99 {p99:9.2f} {unit}  n={len(values_ms):<4} target: {target}"
-    )
+    figures = f"median {med:9.2f} {unit}  p99 {p99:9.2f} {unit}  n={len(values_ms):<4}"
+    print(f"{name:<58} {figures} target: {target}")
     return {"median": med, "p99": p99, "n": float(len(values_ms))}
 
 
