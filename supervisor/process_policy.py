@@ -133,7 +133,8 @@ class ProcessPolicy:
                 return self._spawn(f"{how}; restarting")
             self.quick_exits += 1
             self.retry_at = now + self.backoff.delay(self.quick_exits)
-            self._move(State.BACKOFF, f"{how} after {ran:.1f}s; retry in {self.retry_at - now:.1f}s")
+            wait = self.retry_at - now
+            self._move(State.BACKOFF, f"{how} after {ran:.1f}s; retry in {wait:.1f}s")
             return Action.NONE
         if self.state is State.STARTING:
             self.failures += 1

@@ -156,9 +156,8 @@ def test_chaos_every_message_exactly_once_in_order(
             for session, channel in enumerate(channels, start=1):
                 got = {m["content"].removeprefix("echo: ") for m in stack.bot_messages(channel)}
                 missing = [t for t in posted[channel] if t not in got]
-                print(
-                    f"session {session}: {answered(channel)}/{len(posted[channel])} missing {missing[:5]}"
-                )
+                count = f"{answered(channel)}/{len(posted[channel])}"
+                print(f"session {session}: {count} missing {missing[:5]}")
             print(stack.vai("status").stdout)
             print(f"kills {dict(chaos.kills)}")
             raise
