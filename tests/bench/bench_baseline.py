@@ -113,9 +113,13 @@ def run_original_bot(
     async def on_message(message: discord.Message) -> None:
         if message.author.bot:
             return
-        async with lock, aiohttp.ClientSession() as http:
-            async with http.post(endpoint, json={"message": message.content}) as response:
-                await response.read()
+        payload = {"message": message.content}
+        async with (
+            lock,
+            aiohttp.ClientSession() as http,
+            http.post(endpoint, json=payload) as response,
+        ):
+            await response.read()
 
     asyncio.run(client.start("test-token"))
 
