@@ -1,103 +1,168 @@
 """The Discord side of the gateway: the only code that holds the token or talks to Discord.
 
-It turns Discord messages into `Inbound` messages for the supervisor and the supervisor's
-`PostReply`/`PromptProgress`/`Typing` into Discord posts, reactions and typing.
+BridgeBot only wires events to the modules that do one job each:
+
+- gateway.inbound: Discord messages -> `Inbound` for the supervisor (access, rate limits,
+  catch-up after a full reconnect);
+- gateway.replies: `PostReply` -> messages (split, files, nonces);
+- gateway.feedback: reactions, typing, short notices;
+- gateway.progress: one progress message per turn, edited as tools run;
+- gateway.choices: permission prompts and questions as buttons;
+- gateway.commands: /status, /sessions, /recover, /interrupt, /add-session;
+- gateway.preflight: problems only the operator can fix;
+- gateway.outbound + gateway.pacer: every request to Discord, paced and ordered.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 
-from gateway.catch_up import CatchUp
-from gateway.local_discord import LocalDiscord
-from gateway.local_mode import ensure_channels
-from gateway.ordered import OrderedChannels
-from gateway.routing import AccessPolicy, Router
+from gateway.access import AccessPolicy
+from gateway.choices import ChoiceButtons
+from gateway.commands import BridgeCommands
+from gateway.control import ControlClient
+from gateway.feedback import Feedback, TypingIndicators
+from gateway.inbound import InboundForwarder
+from gateway.outbound import Outbound
+from gateway.pacer import Pacer
+from gateway.preflight import ChannelCheck, interactions_endpoint_text, unreachable_text
+from gateway.progress import ProgressMessages
+from gateway.ratelimit import InboundLimiter, RateSettings
+from gateway.replies import ReplyPoster
+from gateway.routing import Router
 from gateway.spec import GatewaySpec
 from gateway.supervisor_link import SupervisorLink
 from protocol.messages import (
-    AttachmentRef,
-    Author,
     ChatMessage,
+    ChoiceRequest,
+    GatewayProblem,
     InboundAck,
     PostReply,
     PromptProgress,
-    ReplyPosted,
     SessionMap,
+    ToolProgress,
     Typing,
     WireMessage,
 )
-from protocol.text import split_for_discord
+
+if TYPE_CHECKING:  # the local server (aiohttp.web) is loaded only in local mode
+    from gateway.local_discord import LocalDiscord
 
 log = logging.getLogger("gateway")
 
-REACTION = {"received": "📥", "accepted": "✅", "failed": "❌"}
-# Discord's message nonce is at most 25 characters.
-NONCE_LENGTH = 25
-TYPING_LIMIT = 600.0
-
-
-def nonce_for(reply_id: str, part: int) -> str:
-    """A stable nonce per reply part, so a repost after a restart is deduplicated by Discord."""
-    return hashlib.sha256(f"{reply_id}:{part}".encode()).hexdigest()[:NONCE_LENGTH]
-
-
-def chat_message(message: discord.Message) -> ChatMessage:
-    roles = getattr(message.author, "roles", [])
-    return ChatMessage(
-        message_id=message.id,
-        channel_id=message.channel.id,
-        author=Author(
-            id=message.author.id,
-            name=str(message.author),
-            bot=message.author.bot,
-            role_ids=tuple(role.id for role in roles),
-        ),
-        content=message.content,
-        attachments=tuple(
-            AttachmentRef(
-                filename=a.filename, url=a.url, size=a.size, content_type=a.content_type or ""
-            )
-            for a in message.attachments
-        ),
-        created_at=message.created_at.timestamp(),
-    )
+PACER_BURST = 10.0
+MAX_RATELIMIT_WAIT = 30.0  # discord.py's minimum; longer waits come back to the outbound queue
+LOGIN_RETRY_CAP = 60.0
+# GatewayProblem topics that are not channels.
+TOPIC_INVALID = -1
+TOPIC_COMMANDS = -2
+TOPIC_UNREACHABLE = -3
+TOPIC_ENDPOINT = -4
 
 
 class BridgeBot(discord.Client):
-    def __init__(self, spec: GatewaySpec, local: LocalDiscord | None = None) -> None:
+    def __init__(
+        self,
+        spec: GatewaySpec,
+        local: LocalDiscord | None = None,
+        *,
+        pacer: Pacer | None = None,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        settings = spec.settings
+        self.pacer = pacer or Pacer(rate=settings.requests_per_second, burst=PACER_BURST)
+        self.pacer.on_level = self._on_invalid_level
         intents = discord.Intents.default()
         intents.message_content = True
-        super().__init__(intents=intents)
+        super().__init__(
+            intents=intents,
+            http_trace=self.pacer.trace_config(lambda: discord.http.Route.BASE),
+            max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
+            guild_ready_timeout=guild_ready_timeout,
+        )
         self.spec = spec
         self.local = local
         self.router = Router()
-        self.access: AccessPolicy | None = None
+        self.access = AccessPolicy(
+            0,
+            settings.allowed_users,
+            settings.allowed_roles,
+            admin_users=settings.admin_users,
+            admin_roles=settings.admin_roles,
+        )
         self.link = SupervisorLink(spec.layout, spec.heartbeat_interval, self.on_supervisor)
-        self._typing: dict[int, asyncio.Task[None]] = {}
-        self._pending_ack: dict[int, discord.Message] = {}
+        self.outbound = Outbound(self.pacer)
+        self.typing = TypingIndicators(self, self.outbound)
+        self.feedback = Feedback(self, self.outbound, self.typing)
+        self.limiter = InboundLimiter(
+            RateSettings(
+                user_burst=settings.user_burst,
+                user_per_minute=settings.user_per_minute,
+                session_burst=settings.session_burst,
+                session_per_minute=settings.session_per_minute,
+            )
+        )
+        self.inbound = InboundForwarder(
+            self,
+            self.router,
+            self.access,
+            self.limiter,
+            self.feedback,
+            send=self._send_inbound,
+            denied_reaction=settings.denied_reaction,
+            catch_up_max_age=spec.catch_up_max_age,
+        )
+        self.channel_check = ChannelCheck(self, self.router, self._report_channel)
+        self.replies = ReplyPoster(
+            self,
+            self.outbound,
+            self.link.send,
+            max_messages=settings.reply_max_messages,
+            upload_limit=settings.max_upload_bytes,
+            before_post=lambda channel_id: self.typing.set(channel_id, False),
+            blocked=self.channel_check.reason_blocked,
+            on_unusable=self.channel_check.mark_unusable,
+        )
+        self.progress = ProgressMessages(self, self.outbound, enabled=settings.progress)
+        self.choices = ChoiceButtons(
+            self,
+            self.outbound,
+            self._may_answer,
+            self.link.send,
+            on_posted=lambda channel_id: self.typing.set(channel_id, False),
+        )
+        self.control = ControlClient(spec.layout, self.link.context)
+        self.slash = BridgeCommands(
+            self, self.control, self.router, lambda: self.access, self._report_general
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
-        self._ordered = OrderedChannels()
         self._map_ready = asyncio.Event()
-        self.catch_up = CatchUp(self._forward, self._history, self._oldest_allowed)
+        self._link_started = False
+        self._catch_up_due = False
 
-    async def setup_hook(self) -> None:
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start_link(self) -> None:
+        """Heartbeats to the supervisor from before the login (idempotent)."""
+        if self._link_started:
+            return
+        self._link_started = True
         self._tasks = [
             asyncio.create_task(self.link.receive_loop()),
             asyncio.create_task(self.link.upkeep_loop()),
             asyncio.create_task(self._exit_when_orphaned()),
         ]
-        await self.link.start(self.local.base_url if self.local else "")
+
+    async def setup_hook(self) -> None:
+        self.start_link()
+        self.choices.start()
 
     async def _exit_when_orphaned(self) -> None:
         await self.link.lost.wait()
@@ -106,82 +171,144 @@ class BridgeBot(discord.Client):
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for typing in self._typing.values():
-            typing.cancel()
-        self._ordered.close()
+        self.typing.close()
+        self.progress.close()
+        self.choices.close()
+        self.outbound.close()
         await super().close()
-        self.link.close()
+
+    async def run_discord(self, token: str) -> None:
+        """Log in (patiently: Discord may be unreachable for a while), then stay connected.
+
+        discord.py reconnects by itself once connected; a login that cannot reach Discord
+        is retried here with a capped backoff, and reported for `vai status` meanwhile.
+        Refusals (bad token, intents) are raised to the caller.
+        """
+        delay = 1.0
+        while True:
+            try:
+                await self.login(token)
+                break
+            except (aiohttp.ClientConnectionError, TimeoutError, discord.DiscordServerError) as exc:
+                text = unreachable_text(discord.http.Route.BASE, exc)
+                log.error("%s; next attempt in %.0fs", text, delay)
+                await self.link.send(GatewayProblem(text=text, channel_id=TOPIC_UNREACHABLE))
+                await self.http.close()  # also closes its connector: the next login makes both
+                self.http.connector = discord.utils.MISSING
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, LOGIN_RETRY_CAP)
+        if delay > 1.0:
+            log.info("Discord is reachable again")
+            await self.link.send(GatewayProblem(text="", channel_id=TOPIC_UNREACHABLE))
+        endpoint = self.application.interactions_endpoint_url if self.application else None
+        if endpoint:
+            await self._report_general(interactions_endpoint_text(endpoint), TOPIC_ENDPOINT)
+        await self.connect(reconnect=True)
+
+    async def report_fatal(self, text: str) -> None:
+        """Tell the supervisor why the gateway cannot run, before exiting."""
+        self.start_link()
+        await self.link.send(GatewayProblem(text=text, fatal=True))
+
+    async def on_connect(self) -> None:
+        """Discord accepted the token and the intents (READY): now we are ready."""
+        assert self.user is not None
+        self.access.self_id = self.user.id
+        if not self.link.hello_sent:
+            log.info("connected to Discord as %s (%d)", self.user, self.user.id)
+            await self.link.hello(self.local.base_url if self.local else "")
+        # A new Discord session: what was posted while we were away is not replayed.
+        if self.inbound.map_known:
+            self._spawn(self.inbound.catch_up())
+        else:
+            self._catch_up_due = True
 
     async def on_ready(self) -> None:
         assert self.user is not None
-        log.info("logged in as %s (%d)", self.user, self.user.id)
-        self.catch_up.reset()
-        self._spawn(self._catch_up_all())
+        log.info("ready as %s (%d) in %d servers", self.user, self.user.id, len(self.guilds))
+        if self.access.wide_open:
+            log.warning(
+                "no allowed_users or allowed_roles in vai.toml: everyone who can post in a"
+                " mapped channel can talk to Claude"
+            )
+        self._spawn(self._after_ready())
 
-    # -- Discord -> supervisor -----------------------------------------------------------------
+    async def on_resumed(self) -> None:
+        log.info("Discord session resumed; missed events are replayed by Discord")
+
+    async def _after_ready(self) -> None:
+        await self._map_ready.wait()
+        await self.channel_check.run()
+        await self.slash.sync()
+
+    # -- Discord events -------------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
-        if not self.catch_up.hold(message):
-            await self._forward(message)
+        await self.inbound.on_message(message)
 
-    async def _catch_up_all(self) -> None:
-        await self._map_ready.wait()
-        await self.catch_up.run(self.router.channels)
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.choices.on_interaction(interaction)
 
-    def _history(self, channel_id: int, after: int) -> AsyncIterator[discord.Message]:
-        channel = self.get_partial_messageable(channel_id)
-        return channel.history(after=discord.Object(after), oldest_first=True, limit=None)
-
-    def _oldest_allowed(self) -> int:
-        age = timedelta(seconds=self.spec.catch_up_max_age)
-        return discord.utils.time_snowflake(datetime.now(UTC) - age)
-
-    async def _forward(self, message: discord.Message) -> int:
-        """Send a message to its session if it is new, mapped and allowed; 1 if sent."""
-        if self.user is None:
-            return 0
-        channel_id = message.channel.id
-        if not self.catch_up.is_new(message):
-            return 0
-        if self.access is None:
-            self.access = AccessPolicy(
-                self.user.id, self.spec.allowed_users, self.spec.allowed_roles
-            )
-        session = self.router.session_for(channel_id)
-        if session is None:
-            return 0
-        chat = chat_message(message)
-        verdict = self.access.check(chat.author, is_webhook=message.webhook_id is not None)
-        if not verdict.forward:
-            log.debug("not forwarding message %d: %s", message.id, verdict.reason)
-            return 0
-        self._pending_ack[message.id] = message
+    async def _send_inbound(self, session: int, chat: ChatMessage) -> None:
         await self.link.send_inbound(session, chat)
-        return 1
 
-    # -- supervisor -> Discord -----------------------------------------------------------------
+    async def _may_answer(self, user: discord.abc.User, session: int) -> bool:
+        if user.bot:
+            return False
+        roles = tuple(role.id for role in getattr(user, "roles", ()))
+        return self.access.user_allowed(user.id, roles, session)
+
+    async def _report_channel(self, channel_id: int, text: str) -> None:
+        await self.link.send(GatewayProblem(text=text, channel_id=channel_id))
+
+    async def _report_general(self, text: str, topic: int = TOPIC_COMMANDS) -> None:
+        log.error("%s", text)
+        await self.link.send(GatewayProblem(text=text, channel_id=topic))
+
+    def _on_invalid_level(self, level: str, count: int) -> None:
+        text = (
+            ""
+            if level == "ok"
+            else f"{count} invalid requests (401/403/429) to Discord in 10 minutes; Discord"
+            " bans a bot at 10,000 for a while: see `vai tail gateway` for what fails"
+        )
+        self._spawn(self.link.send(GatewayProblem(text=text, channel_id=TOPIC_INVALID)))
+
+    # -- supervisor -> Discord ------------------------------------------------------------------
 
     async def on_supervisor(self, message: WireMessage) -> None:
         match message:
             case SessionMap():
                 self.router.update(message)
-                self.catch_up.update_map(message)
-                self._map_ready.set()
-                if self.is_ready():
-                    self._spawn(self._catch_up_all())
+                self.access.update(message)
+                for route in message.routes:
+                    self.inbound.known_last[route.channel_id] = route.last_message_id
                 if self.local is not None:
+                    from gateway.local_mode import ensure_channels
+
                     ensure_channels(self.local, message)
+                first = not self._map_ready.is_set()
+                self._map_ready.set()
+                self.inbound.map_known = True
+                if self._catch_up_due:
+                    self._catch_up_due = False
+                    self._spawn(self.inbound.catch_up())
+                if not first and self.is_ready():
+                    self._spawn(self.channel_check.run())
             case InboundAck(message_id=message_id):
-                original = self._pending_ack.pop(message_id, None)
-                if original is not None:
-                    self._spawn(self._react(original.channel.id, message_id, REACTION["received"]))
+                self.inbound.acked(message_id)
             case PromptProgress():
-                self._spawn(self._on_progress(message))
+                self.feedback.on_prompt_progress(message)
             case PostReply():
-                reply = message
-                self._ordered.submit(reply.channel_id, lambda: self._post_reply(reply))
+                if message.turn_id:
+                    self.progress.on_turn_end(message.channel_id)
+                self.replies.submit(message)
             case Typing(channel_id=channel_id, active=active):
-                self._set_typing(channel_id, active)
+                self.typing.set(channel_id, active)
+            case ToolProgress():
+                self.progress.on_tool(message)
+            case ChoiceRequest():
+                self.choices.offer(message)
             case _:
                 log.warning("unexpected %s from the supervisor", type(message).__name__)
 
@@ -190,61 +317,6 @@ class BridgeBot(discord.Client):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         task.add_done_callback(_log_failure)
-
-    async def _react(self, channel_id: int, message_id: int, emoji: str) -> None:
-        channel = self.get_partial_messageable(channel_id)
-        with contextlib.suppress(discord.HTTPException):
-            await channel.get_partial_message(message_id).add_reaction(emoji)
-
-    async def _on_progress(self, progress: PromptProgress) -> None:
-        emoji = REACTION.get(progress.stage)
-        if emoji:
-            await self._react(progress.channel_id, progress.message_id, emoji)
-        if progress.stage == "accepted":
-            self._set_typing(progress.channel_id, True)
-        elif progress.stage == "failed":
-            self._set_typing(progress.channel_id, False)
-            channel = self.get_partial_messageable(progress.channel_id)
-            reference = channel.get_partial_message(progress.message_id)
-            with contextlib.suppress(discord.HTTPException):
-                await channel.send(
-                    f"❌ Not delivered to Claude: {progress.detail or 'unknown error'}",
-                    reference=reference,
-                    mention_author=False,
-                )
-
-    async def _post_reply(self, reply: PostReply) -> None:
-        channel = self.get_partial_messageable(reply.channel_id)
-        self._set_typing(reply.channel_id, False)
-        try:
-            parts = split_for_discord(reply.text)
-            if reply.file_path:
-                await channel.send(
-                    parts[0] if parts else None,
-                    file=discord.File(Path(reply.file_path)),
-                    nonce=nonce_for(reply.reply_id, 0),
-                )
-                parts = parts[1:]
-            for index, part in enumerate(parts):
-                await channel.send(part, nonce=nonce_for(reply.reply_id, index + 1))
-        except (discord.HTTPException, OSError) as exc:
-            log.warning("reply %s failed: %s", reply.reply_id, exc)
-            await self.link.send(ReplyPosted(reply_id=reply.reply_id, ok=False, error=str(exc)))
-            return
-        await self.link.send(ReplyPosted(reply_id=reply.reply_id))
-
-    def _set_typing(self, channel_id: int, active: bool) -> None:
-        current = self._typing.pop(channel_id, None)
-        if current is not None:
-            current.cancel()
-        if active:
-            self._typing[channel_id] = asyncio.create_task(self._type_in(channel_id))
-
-    async def _type_in(self, channel_id: int) -> None:
-        channel = self.get_partial_messageable(channel_id)
-        with contextlib.suppress(discord.HTTPException, TimeoutError):
-            async with asyncio.timeout(TYPING_LIMIT), channel.typing():
-                await asyncio.Event().wait()
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -1,4 +1,9 @@
-"""The gateway process: discord.py pointed at Discord, or at the embedded local server."""
+"""The gateway process: discord.py pointed at Discord, or at the embedded local server.
+
+Exit codes: 0 stopped cleanly, 1 an unexpected failure (the supervisor restarts it),
+EXIT_CONFIG (78) the operator must fix something first (bad token, Message Content
+intent off): the reason is logged in one line and sent to the supervisor for `vai status`.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +12,42 @@ import logging
 import os
 import sys
 
+import aiohttp
 import discord
 import yarl
 
 from gateway.bot import BridgeBot
-from gateway.spec import SPEC_ENV, TOKEN_ENV, GatewaySpec, decode_spec
+from gateway.preflight import bad_token_text, intent_text, malformed_token_text, unreachable_text
+from gateway.spec import EXIT_CONFIG, SPEC_ENV, TOKEN_ENV, GatewaySpec, decode_spec
 from supervisor.logs import setup_logging
 
 log = logging.getLogger("gateway")
+
+# Close codes after which reconnecting cannot help (discord.py raises ConnectionClosed).
+AUTH_FAILED = 4004
+BAD_INTENTS = (4013, 4014)
+REPORT_LINGER_MS = 1000
 
 
 def point_discord_at(api_url: str, gateway_url: str) -> None:
     """discord.py has no public switch for its endpoints; these class attributes are it."""
     discord.http.Route.BASE = api_url.rstrip("/")
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+def fatal_reason(exc: BaseException, spec: GatewaySpec) -> str | None:
+    """The operator-facing reason when `exc` means the configuration must change."""
+    env_file = spec.layout.env_file
+    if isinstance(exc, discord.LoginFailure):
+        return bad_token_text(env_file, "401 Unauthorized")
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        return intent_text()
+    if isinstance(exc, discord.ConnectionClosed):
+        if exc.code == AUTH_FAILED:
+            return bad_token_text(env_file, "gateway close 4004")
+        if exc.code in BAD_INTENTS:
+            return intent_text()
+    return None
 
 
 async def run(spec: GatewaySpec, token: str | None) -> int:
@@ -32,29 +59,44 @@ async def run(spec: GatewaySpec, token: str | None) -> int:
         point_discord_at(local.api_url, local.gateway_url)
     else:
         point_discord_at(spec.api_url, spec.gateway_url)
-    if not token:
-        log.error(
-            "no bot token: set DISCORD_BOT_TOKEN in %s or the environment", spec.layout.env_file
-        )
-        return 2
+    token = (token or "").strip()
     bot = BridgeBot(spec, local)
+    code = 0
+    reason: str | None = None
     try:
-        await bot.start(token)
-    except discord.LoginFailure:
-        log.error("Discord refused the bot token; check DISCORD_BOT_TOKEN")
-        return 2
-    except discord.PrivilegedIntentsRequired:
-        log.error(
-            "the Message Content intent is not enabled for this bot: enable it in the"
-            " Discord developer portal (Bot > Privileged Gateway Intents)"
-        )
-        return 2
+        if not token:
+            reason = (
+                f"no bot token: set DISCORD_BOT_TOKEN in {spec.layout.env_file} or the"
+                " environment (or remove it everywhere to use the local Discord)"
+            )
+        elif any(c.isspace() for c in token):
+            reason = malformed_token_text(spec.layout.env_file)
+        else:
+            bot.start_link()
+            await bot.run_discord(token)
+    except (
+        discord.LoginFailure,
+        discord.PrivilegedIntentsRequired,
+        discord.ConnectionClosed,
+    ) as exc:
+        reason = fatal_reason(exc, spec)
+        if reason is None:
+            log.error("Discord closed the connection: %s", exc)
+            code = 1
+    except (aiohttp.ClientConnectorError, aiohttp.ClientConnectionError, TimeoutError) as exc:
+        log.error("%s", unreachable_text(discord.http.Route.BASE, exc))
+        code = 1
     finally:
+        if reason is not None:
+            log.error("%s", reason)
+            await bot.report_fatal(reason)
+            code = EXIT_CONFIG
         if not bot.is_closed():
             await bot.close()
+        bot.link.close(REPORT_LINGER_MS if reason else 0)
         if local is not None:
             await local.stop()
-    return 0
+    return code
 
 
 def main() -> int:

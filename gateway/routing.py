@@ -1,13 +1,11 @@
-"""Which session a Discord message belongs to, and whether its author may talk to Claude.
+"""Which session a Discord channel belongs to. Pure rules over plain data.
 
-Pure rules over plain data, tested without Discord.
+Who may talk to Claude is gateway.access's job.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from protocol.messages import Author, SessionMap
+from protocol.messages import SessionMap
 
 
 class Router:
@@ -38,35 +36,3 @@ class Router:
     @property
     def channels(self) -> list[int]:
         return list(self._by_channel)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    forward: bool
-    reason: str = ""
-
-
-class AccessPolicy:
-    """Bots, webhooks and the bridge itself are never forwarded; then the allow lists.
-
-    With no allow list configured, every human in a mapped channel may talk to Claude,
-    as in the original bridge.
-    """
-
-    def __init__(self, self_id: int, allowed_users: list[int], allowed_roles: list[int]) -> None:
-        self.self_id = self_id
-        self.allowed_users = frozenset(allowed_users)
-        self.allowed_roles = frozenset(allowed_roles)
-
-    def check(self, author: Author, is_webhook: bool = False) -> Verdict:
-        if author.id == self.self_id:
-            return Verdict(False, "own message")
-        if author.bot or is_webhook:
-            return Verdict(False, "bot or webhook")
-        if not self.allowed_users and not self.allowed_roles:
-            return Verdict(True)
-        if author.id in self.allowed_users:
-            return Verdict(True)
-        if self.allowed_roles.intersection(author.role_ids):
-            return Verdict(True)
-        return Verdict(False, "user not allowed")

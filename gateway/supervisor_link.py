@@ -3,6 +3,11 @@
 Every inbound message is kept until the supervisor acknowledges it (it acks only after
 its inbox committed the message) and resent on a timer until then; the supervisor
 deduplicates by Discord message id, so a resend is harmless.
+
+The link runs (heartbeats) from before the Discord login, so the supervisor sees a live
+gateway while it logs in; the hello, which makes the supervisor send the session map and
+count the gateway as ready, goes only once Discord accepted the token and intents.
+Silence from the supervisor counts only after the hello (it does not talk to us before).
 """
 
 from __future__ import annotations
@@ -47,12 +52,16 @@ class SupervisorLink:
         self._seq = itertools.count(1)
         self._last_heard = time.monotonic()
         self.lost = asyncio.Event()
+        self.hello_sent = False
 
-    async def start(self, local_url: str = "") -> None:
+    async def hello(self, local_url: str = "") -> None:
+        self._last_heard = time.monotonic()
+        self.hello_sent = True
         await send(self.socket, GatewayHello(pid=os.getpid(), local_url=local_url))
 
-    def close(self) -> None:
-        self.socket.close(linger=0)
+    def close(self, linger_ms: int = 0) -> None:
+        """`linger_ms` > 0 lets queued messages (a last problem report) go out first."""
+        self.socket.close(linger=linger_ms)
         self.context.term()
 
     async def send_inbound(self, session: int, message: ChatMessage) -> None:
@@ -88,7 +97,8 @@ class SupervisorLink:
                 if now - sent_at > RESEND_AFTER:
                     self.unacked[seq] = (now, inbound)
                     await send(self.socket, inbound)
-            if now - self._last_heard > self.heartbeat_interval * SUPERVISOR_LIVENESS:
+            silent = now - self._last_heard > self.heartbeat_interval * SUPERVISOR_LIVENESS
+            if self.hello_sent and silent:
                 log.error("no word from the supervisor for %.1fs; exiting", now - self._last_heard)
                 self.lost.set()
                 return

@@ -56,6 +56,9 @@ class Route(msgspec.Struct, frozen=True, omit_defaults=True):
     # The newest message the bridge already has from this channel; the gateway catches up
     # on anything after it (posted while it was down).
     last_message_id: int = 0
+    # Who may talk to this session, when it has its own lists (None: the global lists).
+    allowed_users: tuple[int, ...] | None = None
+    allowed_roles: tuple[int, ...] | None = None
 
 
 ClaudeState = Literal[
@@ -117,6 +120,21 @@ class PostReply(Message, tag="post_reply"):
     text: str = ""
     file_path: str = ""
     reference_message_id: int | None = None
+    # Set when this is a turn's answer: the gateway closes that turn's progress message.
+    turn_id: str = ""
+
+
+class GatewayProblem(Message, tag="gateway_problem"):
+    """Something only the operator can fix, found by the gateway; `vai status` shows it.
+
+    `fatal`: the gateway cannot work at all (bad token, Message Content intent off) and
+    exits with EXIT_CONFIG; otherwise it concerns one channel (a negative `channel_id`
+    names a gateway-wide topic instead), and an empty `text` says the problem is gone.
+    """
+
+    text: str
+    channel_id: int = 0
+    fatal: bool = False
 
 
 class ReplyPosted(Message, tag="reply_posted"):
@@ -279,6 +297,7 @@ class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     queued: int = 0
     memory_bytes: int | None = None
     detail: str = ""
+    claude_pid: int | None = None  # the Claude pane's process (memory counts its tree)
 
 
 class StatusReply(Message, tag="status_reply"):
@@ -287,6 +306,7 @@ class StatusReply(Message, tag="status_reply"):
     gateway_state: ProcessState
     gateway_pid: int | None
     sessions: list[SessionInfo]
+    problems: list[str] = msgspec.field(default_factory=list)  # for the operator to fix
 
 
 class SessionsReply(Message, tag="sessions_reply"):
@@ -310,6 +330,7 @@ WireMessage = (
     | PromptProgress
     | Typing
     | PostReply
+    | GatewayProblem
     | ReplyPosted
     | WorkerHello
     | Deliver

@@ -25,6 +25,13 @@ DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
 SECRET_ENV = ("DISCORD_BOT_TOKEN", "ENCRYPTION_KEY")
 
 
+class SessionDiscord(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[discord.sessions.N]`: who may talk to session N (replaces the global lists)."""
+
+    allowed_users: list[int] | None = None
+    allowed_roles: list[int] | None = None
+
+
 class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     api_url: str = DEFAULT_API_URL
     gateway_url: str = DEFAULT_GATEWAY_URL
@@ -34,6 +41,27 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     allowed_roles: list[int] = msgspec.field(default_factory=list)
     local_port: int = 8765
     catch_up_max_age: float = 3600.0
+    # The gateway's front end (gateway.spec.GatewaySettings says what each does).
+    admin_users: list[int] = msgspec.field(default_factory=list)
+    admin_roles: list[int] = msgspec.field(default_factory=list)
+    denied_reaction: str = ""
+    user_burst: int = 600
+    user_per_minute: float = 300.0
+    session_burst: int = 600
+    session_per_minute: float = 300.0
+    progress: bool = True
+    max_upload_bytes: int = 10 * 1024 * 1024
+    reply_max_messages: int = 4
+    requests_per_second: float = 40.0
+    sessions: dict[str, SessionDiscord] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key in self.sessions:
+            if not (key.isdigit() and int(key) > 0):
+                raise ValueError(f"discord.sessions: {key!r} is not a session number")
+
+    def session_overrides(self, session: int) -> SessionDiscord | None:
+        return self.sessions.get(str(session))
 
 
 class ClaudeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -57,11 +85,51 @@ class SupervisorSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
     quiet_period: float = 10.0
 
 
+class MonitoringSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[monitoring]`: how often metrics are collected and where they are offered."""
+
+    interval: float = 5.0
+    response_window: int = 5  # turns averaged for the response-time figure
+    prometheus_port: int = 0  # 0: no Prometheus endpoint
+    prometheus_host: str = "127.0.0.1"
+
+
+class AlertsSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[alerts]`: thresholds that post an alert to the session's channel (seed design)."""
+
+    enabled: bool = True
+    memory_percent: float = 80.0  # of limits.session_memory_mb
+    disk_percent: float = 90.0  # of limits.attachments_quota_mb
+    response_ms: float = 3000.0
+    recovery_margin_percent: float = 5.0  # back under threshold * (1 - margin) to recover
+    sustain_s: float = 0.0  # over the threshold this long before alerting
+
+
+class LimitsSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[limits]`: resources per session and in total (seed design)."""
+
+    session_memory_mb: int = 512
+    total_memory_mb: int = 2048
+    attachments_quota_mb: int = 250
+    enforce: Literal["auto", "cgroup", "systemd", "off"] = "auto"
+
+
+class LogsSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[logs]`: size-based rotation of every file under logs/."""
+
+    max_bytes: int = 10 * 1024 * 1024
+    backups: int = 5
+
+
 class FileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     discord: DiscordSection = msgspec.field(default_factory=DiscordSection)
     claude: ClaudeSection = msgspec.field(default_factory=ClaudeSection)
     tmux: TmuxSection = msgspec.field(default_factory=TmuxSection)
     supervisor: SupervisorSection = msgspec.field(default_factory=SupervisorSection)
+    monitoring: MonitoringSection = msgspec.field(default_factory=MonitoringSection)
+    alerts: AlertsSection = msgspec.field(default_factory=AlertsSection)
+    limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
+    logs: LogsSection = msgspec.field(default_factory=LogsSection)
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,6 +15,7 @@ import uuid
 import zmq
 import zmq.asyncio
 
+from gateway.uploads import upload_problem
 from protocol.codec import ProtocolError
 from protocol.framing import parse_routed, router_socket, send_to
 from protocol.layout import ipc_endpoint
@@ -37,7 +38,6 @@ from protocol.messages import (
 )
 from supervisor.errors import BridgeError
 from supervisor.process_policy import wire_state
-from supervisor.resources import memory_of
 from supervisor.server import GATEWAY, Supervisor
 from supervisor.sessions_file import next_session_number, save_sessions
 
@@ -122,6 +122,7 @@ class ControlServer:
             child = self.sup.children.get(f"session-{session}")
             state = wire_state(child.policy.state) if child else "STOPPED"
             pid = child.process.pid if child and child.process and child.connected else None
+            claude_pid, memory = self.sup.monitor.session_memory(session, pid)
             infos.append(
                 SessionInfo(
                     session=session,
@@ -132,8 +133,9 @@ class ControlServer:
                     uptime_s=child.policy.uptime() if child else None,
                     claude_state=child.claude_state if child else "unknown",
                     queued=self.sup.open_message_count(session),
-                    memory_bytes=memory_of(pid) if pid else None,
+                    memory_bytes=memory,
                     detail=child.policy.last_reason if child else "",
+                    claude_pid=claude_pid,
                 )
             )
         return infos
@@ -146,6 +148,7 @@ class ControlServer:
             gateway_state=wire_state(gateway.policy.state) if gateway else "STOPPED",
             gateway_pid=gateway.process.pid if gateway and gateway.process else None,
             sessions=self.session_infos(),
+            problems=[text for _, text in sorted(self.sup.gateway_problems.items())],
         )
 
     async def add_session(self, channel_id: int) -> WireMessage:
@@ -191,6 +194,12 @@ class ControlServer:
             return ErrorReply(text="say which session or channel to post to")
         if not request.text.strip() and not request.file_path:
             return ErrorReply(text="nothing to post: give a message or --file")
+        if request.file_path:
+            problem = upload_problem(
+                request.file_path, self.sup.config.file.discord.max_upload_bytes
+            )
+            if problem:
+                return ErrorReply(text=problem)
         reply = PostReply(
             reply_id=f"dp-{uuid.uuid4().hex}",
             channel_id=channel,

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from protocol.messages import ErrorReply, OkReply, PostMessage
+from supervisor.commands._common import running_supervisor_pid
 from supervisor.config import load_config
-from supervisor.control_client import request
+from supervisor.control_client import SupervisorUnreachable, request
 from supervisor.errors import BridgeError
 
 # Discord snowflakes have 17+ digits; session numbers are small.
@@ -45,28 +46,45 @@ def build_request(target: str | None, text: str, file_path: str | None) -> PostM
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dp", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="dp",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="exit codes: 0 posted (or queued), 1 failed, 2 bad usage, 4 supervisor down",
+    )
     parser.add_argument("words", nargs="*", help="[session|channel id] message")
     parser.add_argument("--file", help="a file to upload")
     args = parser.parse_args(argv)
     words: list[str] = list(args.words)
-    target = (
-        words.pop(0) if words and words[0].isdigit() and (len(words) > 1 or args.file) else None
-    )
+    piped = not sys.stdin.isatty()
+    # A leading number is the target when something else is the message: more words,
+    # a file, or text on stdin (`echo hi | dp 2`).
+    takes_target = len(words) > 1 or bool(args.file) or (len(words) == 1 and piped)
+    target = words.pop(0) if words and words[0].isdigit() and takes_target else None
     text = " ".join(words)
     try:
-        if not text and not args.file and not sys.stdin.isatty():
+        if not text and not args.file and piped:
             text = sys.stdin.read()
         message = build_request(target, text, args.file)
-        reply = request(load_config().layout, message, timeout=10.0)
+        layout = load_config().layout
+        if running_supervisor_pid(layout) is None:
+            raise SupervisorUnreachable(
+                f"the supervisor is not running for {layout.home} (start it: `vai start`)"
+            )
+        reply = request(layout, message, timeout=10.0)
         if isinstance(reply, ErrorReply):
             raise BridgeError(reply.text)
         if isinstance(reply, OkReply):
             print(reply.text)
         return 0
+    except SupervisorUnreachable as exc:
+        print(f"dp: {exc}", file=sys.stderr)
+        return 4
     except BridgeError as exc:
         print(f"dp: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

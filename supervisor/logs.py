@@ -1,37 +1,130 @@
-"""Structured log lines for every process: `time level process key=value message`.
+"""Log lines for every process, the journal under systemd, and size-based rotation.
 
-Each process writes to stderr, which the supervisor points at that process's own file
-under logs/ (one per session), so a session's story can be read on its own.
+Every process logs `time level process logger: message` to stderr. The supervisor points
+each child's stderr at that child's own file under logs/ (opened O_APPEND), so a session's
+story can be read on its own; the supervisor itself also writes logs/supervisor.log.
+Under systemd (JOURNAL_STREAM names our stderr) the supervisor's stderr lines carry a
+`<priority>` prefix and no timestamp: the journal adds its own.
+
+Rotation is copytruncate: when a file passes `max_bytes` the supervisor copies it to
+`NAME.log.1` (older copies shift up to `backups`) and truncates it in place. Children
+keep their descriptors and, writing with O_APPEND, continue at the start of the emptied
+file; nothing has to reopen anything.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sys
 import time
+from pathlib import Path
+
+# syslog priorities, as the journal reads them from a `<N>` prefix (sd-daemon.h).
+_PRIORITY = {"CRITICAL": 2, "ERROR": 3, "WARNING": 4, "INFO": 6, "DEBUG": 7}
 
 
 class _Formatter(logging.Formatter):
-    def __init__(self, process: str) -> None:
+    def __init__(self, process: str, journal: bool = False) -> None:
         super().__init__()
         self._process = process
+        self._journal = journal
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-        line = (
-            f"{stamp}.{int(record.msecs):03d}Z {record.levelname:<7} {self._process}"
-            f" {record.name}: {record.getMessage()}"
-        )
+        text = f"{record.levelname:<7} {self._process} {record.name}: {record.getMessage()}"
         if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
-        return line
+            text += "\n" + self.formatException(record.exc_info)
+        if self._journal:
+            priority = _PRIORITY.get(record.levelname, 6)
+            return "\n".join(f"<{priority}>{line}" for line in text.splitlines())
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        return f"{stamp}.{int(record.msecs):03d}Z {text}"
 
 
-def setup_logging(process: str, level: int = logging.INFO) -> None:
+def stderr_is_journal(environ: dict[str, str] | None = None) -> bool:
+    """systemd sets JOURNAL_STREAM=dev:ino for the stream it connected to stderr."""
+    value = (os.environ if environ is None else environ).get("JOURNAL_STREAM", "")
+    device, _, inode = value.partition(":")
+    if not (device.isdigit() and inode.isdigit()):
+        return False
+    try:
+        st = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return False
+    return (st.st_dev, st.st_ino) == (int(device), int(inode))
+
+
+def _same_file(stream_fd: int, path: Path) -> bool:
+    try:
+        a, b = os.fstat(stream_fd), path.stat()
+    except (OSError, ValueError):
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def setup_logging(process: str, level: int = logging.INFO, log_file: Path | None = None) -> None:
+    """Log to stderr; also to `log_file` (append) unless stderr already is that file."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter(process))
+    handler.setFormatter(_Formatter(process, journal=stderr_is_journal()))
+    handlers: list[logging.Handler] = [handler]
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            stderr_fd = sys.stderr.fileno()
+        except (OSError, ValueError):
+            stderr_fd = -1
+        if not _same_file(stderr_fd, log_file):
+            fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.close(fd)  # created with the right mode; FileHandler appends (O_APPEND)
+            to_file = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+            to_file.setFormatter(_Formatter(process))
+            handlers.append(to_file)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    for old in root.handlers:
+        old.close()
+    root.handlers[:] = handlers
     root.setLevel(level)
     for noisy in ("discord", "aiohttp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def backup_path(path: Path, number: int) -> Path:
+    return path.with_name(f"{path.name}.{number}")
+
+
+def rotate_if_needed(path: Path, max_bytes: int, backups: int) -> bool:
+    """Copytruncate `path` when it passed `max_bytes`; True when it rotated."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    if max_bytes <= 0 or size < max_bytes:
+        return False
+    if backups <= 0:
+        os.truncate(path, 0)
+        return True
+    for number in range(backups - 1, 0, -1):
+        older = backup_path(path, number)
+        if older.exists():
+            os.replace(older, backup_path(path, number + 1))
+    first = backup_path(path, 1)
+    with open(path, "rb") as source, open(first, "wb") as copy:
+        os.fchmod(copy.fileno(), 0o600)
+        shutil.copyfileobj(source, copy, 1024 * 1024)
+        # Whatever arrived while copying goes into the copy too, then the file is emptied.
+        shutil.copyfileobj(source, copy, 1024 * 1024)
+        os.truncate(path, 0)
+    return True
+
+
+def rotate_logs(logs_dir: Path, max_bytes: int, backups: int) -> list[Path]:
+    """Rotate every `*.log` under logs/ that passed the limit; the ones rotated."""
+    rotated = []
+    for path in sorted(logs_dir.glob("*.log")):
+        try:
+            if rotate_if_needed(path, max_bytes, backups):
+                rotated.append(path)
+        except OSError as exc:
+            logging.getLogger("supervisor.logs").warning("cannot rotate %s: %s", path, exc)
+    return rotated

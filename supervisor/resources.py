@@ -1,7 +1,11 @@
-"""Resource readings of process trees (psutil), for status and monitoring."""
+"""Resource readings of process trees and directories (psutil), for status and monitoring."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+import msgspec
 import psutil
 
 
@@ -18,4 +22,78 @@ def memory_of(pid: int, include_children: bool = True) -> int | None:
             total += process.memory_info().rss
         except psutil.Error:
             continue
+    return total
+
+
+class TreeReading(msgspec.Struct, frozen=True):
+    """One process tree at one moment: resident memory, CPU since the last reading."""
+
+    memory_bytes: int
+    cpu_percent: float
+    processes: int
+
+
+class TreeSampler:
+    """CPU and memory of process trees, reading after reading.
+
+    psutil measures CPU between two calls on the same Process object, so the objects are
+    kept from one reading to the next (a reused pid is a new object: psutil compares
+    creation times). Not thread-safe: one collector uses it at a time.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[int, psutil.Process] = {}
+        self._seen: set[int] = set()
+
+    def _process(self, pid: int) -> psutil.Process:
+        process = self._known.get(pid)
+        if process is None or not process.is_running():
+            process = psutil.Process(pid)
+            process.cpu_percent(None)  # the first call only starts the measurement
+            self._known[pid] = process
+        self._seen.add(pid)
+        return process
+
+    def tree(self, pid: int) -> TreeReading | None:
+        try:
+            root = self._process(pid)
+            children = root.children(recursive=True)
+        except psutil.Error:
+            return None
+        memory, cpu, count = 0, 0.0, 0
+        for member in [root, *children]:
+            try:
+                process = self._process(member.pid)
+                with process.oneshot():
+                    memory += process.memory_info().rss
+                    cpu += process.cpu_percent(None)
+                count += 1
+            except psutil.Error:
+                continue
+        return TreeReading(memory_bytes=memory, cpu_percent=round(cpu, 1), processes=count)
+
+    def end_pass(self) -> None:
+        """Forget processes not read since the last call (they ended or left the trees)."""
+        for pid in set(self._known) - self._seen:
+            del self._known[pid]
+        self._seen.clear()
+
+
+def dir_size(path: Path) -> int:
+    """Bytes used by the regular files under `path` (symlinks not followed); 0 if missing."""
+    total = 0
+    stack = [path]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    total += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
     return total

@@ -20,6 +20,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 
+from gateway.spec import EXIT_CONFIG
 from protocol.codec import ProtocolError
 from protocol.framing import (
     GATEWAY_IDENTITY,
@@ -38,6 +39,7 @@ from protocol.messages import (
     Deliver,
     DeliveryUpdate,
     GatewayHello,
+    GatewayProblem,
     Heartbeat,
     Inbound,
     InboundAck,
@@ -51,6 +53,7 @@ from protocol.messages import (
     ToolProgress,
     TurnAck,
     TurnEnded,
+    Typing,
     WireMessage,
     WorkerHello,
 )
@@ -59,6 +62,7 @@ from supervisor.config import Config, pane_environment, resolve_claude
 from supervisor.errors import BridgeError
 from supervisor.inbox import Inbox
 from supervisor.leftovers import ChildRegistry
+from supervisor.monitor import Monitor
 from supervisor.notify import sd_notify, watchdog_interval
 from supervisor.process_policy import Action, BackoffPolicy, ProcessPolicy, State, Transition
 from supervisor.sessions_file import load_sessions, save_sessions
@@ -115,6 +119,11 @@ class Supervisor:
         self._watchers: set[asyncio.Task[None]] = set()
         self.registry = ChildRegistry(self.layout.run_dir / "children.json")
         self._open_choices: dict[str, ChoiceRequest] = {}
+        # Sessions that went FATAL or BACKOFF: their return to RUNNING is announced.
+        self._troubled: set[int] = set()
+        # What the gateway says only the operator can fix, by channel (0: the gateway).
+        self.gateway_problems: dict[int, str] = {}
+        self.monitor = Monitor(self)
 
     # -- start and stop ----------------------------------------------------------------------
 
@@ -146,6 +155,7 @@ class Supervisor:
         self.config, note = resolve_claude(self.config)
         if note:
             log.warning("%s", note)
+        self.config = self.monitor.apply_limits(self.config)
         self.sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
         if not self.sessions and self.config.uses_local_discord:
             self.sessions = {1: LOCAL_DEMO_CHANNEL}
@@ -197,6 +207,7 @@ class Supervisor:
             asyncio.create_task(self._bus_loop()),
             asyncio.create_task(control.serve()),
             asyncio.create_task(self._supervise_loop()),
+            asyncio.create_task(self.monitor.run()),
         ]
         try:
             stop = asyncio.create_task(self.stopping.wait())
@@ -209,6 +220,7 @@ class Supervisor:
             for task in tasks:
                 task.cancel()
             await self.shutdown()
+            await self.monitor.close()
             control.close()
             self.bus.close(linger=0)
             self.context.term()
@@ -246,6 +258,11 @@ class Supervisor:
                     session,
                     f"Session {session} stopped: {change.reason}. Use `vai recover {session}`.",
                 )
+            if session is not None and change.new in (State.FATAL, State.BACKOFF):
+                self._troubled.add(session)
+            elif change.new is State.RUNNING and session in self._troubled:
+                self._troubled.discard(session)
+                self._alert(session, f"Session {session} recovered: running again.", icon="✅")
 
         child = Child(
             name=name,
@@ -273,6 +290,7 @@ class Supervisor:
             argv, env = gateway_command(self.config)
             log_path = self.layout.process_log(GATEWAY)
         else:
+            self.monitor.session_starting(child.session)
             argv, env = worker_command(self.config, child.session, self.sessions[child.session])
             log_path = self.layout.session_log(child.session)
         process = ChildProcess(child.name, argv, env, log_path)
@@ -304,6 +322,10 @@ class Supervisor:
             self._gateway_connected = False
         how = describe_exit(code)
         log.info("%s: pid %s %s", child.name, process.pid, how)
+        if child.session is None and code == EXIT_CONFIG:
+            # A bad token or a missing intent: restarting cannot help (and piles up 401s).
+            how = self.gateway_problems.get(0) or "configuration error; see `vai tail gateway`"
+            child.policy.failures = max(child.policy.failures, child.policy.start_retries - 1)
         await self._act(child, child.policy.exited(how))
         self.wake.set()
 
@@ -412,6 +434,7 @@ class Supervisor:
                     log.info("local Discord: open %s to chat with your sessions", local_url)
                 child.connected = True
                 self._gateway_connected = True
+                self.gateway_problems.clear()  # a new gateway reports afresh
                 child.policy.ready()
                 await self._send(child, self.session_map())
                 assert self.inbox is not None
@@ -429,8 +452,20 @@ class Supervisor:
                 if ready:
                     child.policy.ready()
                     await self._deliver_open(child)
-            case ClaudeStatus(state=state):
+            case GatewayProblem(text=text, channel_id=channel_id):
+                if text:
+                    log.error("gateway: %s", text)
+                    self.gateway_problems[channel_id] = text
+                else:
+                    self.gateway_problems.pop(channel_id, None)
+            case ClaudeStatus(state=state, pane_pid=pane_pid):
+                if state != child.claude_state and child.session in self.sessions:
+                    # Typing while Claude works; not while it waits for the channel.
+                    await self.send_gateway(
+                        Typing(channel_id=self.sessions[child.session], active=state == "busy")
+                    )
                 child.claude_state = state
+                self.monitor.note_pane(child.session, pane_pid)
             case DeliveryUpdate():
                 await self._on_delivery_update(message)
             case TurnEnded():
@@ -491,6 +526,8 @@ class Supervisor:
     async def _on_delivery_update(self, update: DeliveryUpdate) -> None:
         assert self.inbox is not None
         self.inbox.set_stage(update.message_id, update.stage)
+        if update.stage == "accepted":
+            self.monitor.prompt_accepted(update.session, update.message_id)
         channel = self.inbox.channel_of(update.message_id)
         if channel is not None:
             await self.send_gateway(
@@ -505,6 +542,7 @@ class Supervisor:
     async def _on_turn_ended(self, child: Child, turn: TurnEnded) -> None:
         """Persist the answer (and the messages' end), then acknowledge to the worker."""
         assert self.inbox is not None
+        self.monitor.turn_ended(turn.session, turn.message_ids)
         for message_id in turn.message_ids:
             self.inbox.set_stage(message_id, "done")
         channel = self.sessions.get(turn.session)
@@ -520,6 +558,7 @@ class Supervisor:
                 channel_id=channel,
                 text=text,
                 reference_message_id=turn.message_ids[-1] if turn.message_ids else None,
+                turn_id=turn.turn_id,
             )
             if self.inbox.add_reply(reply):
                 log.info("session %d -> %s", turn.session, _preview(text))
@@ -541,12 +580,12 @@ class Supervisor:
         worker = self.children.get(f"session-{session}")
         return worker is not None and worker.connected and await self._send(worker, Interrupt())
 
-    def _alert(self, session: int, text: str) -> None:
+    def _alert(self, session: int, text: str, icon: str = "⚠️") -> None:
         channel = self.sessions.get(session)
         if channel is None or self.inbox is None:
             return
         reply = PostReply(
-            reply_id=f"alert-{session}-{time.time_ns()}", channel_id=channel, text=f"⚠️ {text}"
+            reply_id=f"alert-{session}-{time.time_ns()}", channel_id=channel, text=f"{icon} {text}"
         )
         if self.inbox.add_reply(reply):
             task = asyncio.get_running_loop().create_task(self.send_gateway(reply))
@@ -557,12 +596,22 @@ class Supervisor:
         discord = self.config.file.discord
         last = self.inbox.last_message_ids() if self.inbox is not None else {}
         return SessionMap(
-            routes=[
-                Route(session=s, channel_id=c, last_message_id=last.get(c, 0))
-                for s, c in sorted(self.sessions.items())
-            ],
+            routes=[self._route(s, c, last.get(c, 0)) for s, c in sorted(self.sessions.items())],
             default_session=discord.default_session,
             route_unmapped=discord.route_unmapped == "default",
+        )
+
+    def _route(self, session: int, channel: int, last_message_id: int) -> Route:
+        """A session's route, with its own allow lists when vai.toml gives it some."""
+        own = self.config.file.discord.session_overrides(session)
+        users = None if own is None else own.allowed_users
+        roles = None if own is None else own.allowed_roles
+        return Route(
+            session=session,
+            channel_id=channel,
+            last_message_id=last_message_id,
+            allowed_users=None if users is None else tuple(users),
+            allowed_roles=None if roles is None else tuple(roles),
         )
 
     # -- live session changes (used by the control API) ---------------------------------------
@@ -584,6 +633,7 @@ class Supervisor:
             await self._send(child, Shutdown(stop_claude=True))
             await self._stop_child(child, self.config.file.supervisor.stop_grace)
         tmux_run(self.config.tmux_socket, "kill-session", "-t", f"={tmux_session_name(session)}")
+        self.monitor.session_removed(session)
         await self.send_gateway(self.session_map())
 
     async def recover(self, session: int) -> Child | None:

@@ -6,7 +6,7 @@ import os
 import sys
 
 from gateway.spec import SPEC_ENV as GATEWAY_SPEC_ENV
-from gateway.spec import TOKEN_ENV, GatewaySpec
+from gateway.spec import TOKEN_ENV, GatewaySpec, gateway_settings
 from gateway.spec import encode_spec as encode_gateway_spec
 from supervisor.config import Config, pane_environment
 from worker.spec import SPEC_ENV as WORKER_SPEC_ENV
@@ -40,10 +40,9 @@ def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
         gateway_url=config.gateway_url,
         local_discord=config.uses_local_discord,
         local_port=config.file.discord.local_port,
-        allowed_users=config.file.discord.allowed_users,
-        allowed_roles=config.file.discord.allowed_roles,
         heartbeat_interval=config.file.supervisor.heartbeat_interval,
         catch_up_max_age=config.file.discord.catch_up_max_age,
+        settings=gateway_settings(config.file.discord),
     )
     env = pane_environment(os.environ)
     env[GATEWAY_SPEC_ENV] = encode_gateway_spec(spec)

@@ -1,12 +1,30 @@
-"""Rendering `vai status` and `vai list-sessions` like `supervisorctl status`: pure."""
+"""Rendering `vai status` and `vai list-sessions` like `supervisorctl status`: pure.
+
+Exit codes of `vai status` (SPEC section 3): 0 when the gateway and every session are
+RUNNING, 3 when something is not, 4 when the supervisor cannot be reached.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from protocol.messages import SessionInfo, StatusReply
 
 EXIT_ALL_RUNNING = 0
 EXIT_SOME_NOT_RUNNING = 3
 EXIT_UNREACHABLE = 4
+
+CLAUDE_STATES = {
+    "unknown": "-",
+    "starting": "starting",
+    "idle": "idle",
+    "busy": "busy",
+    "permission": "waiting for permission",
+    "question": "waiting for an answer",
+    "dialog": "dialog open",
+    "dead": "dead",
+}
+STATUS_COLUMNS = ["SESSION", "CHANNEL", "STATE", "PID", "UPTIME", "CLAUDE", "QUEUED", "MEMORY"]
 
 
 def format_uptime(seconds: float | None) -> str:
@@ -31,7 +49,8 @@ def format_bytes(value: int | None) -> str:
     return f"{size:.1f}G"
 
 
-def _table(rows: list[list[str]]) -> str:
+def table(rows: list[list[str]]) -> str:
+    """Left-aligned columns two spaces apart; trailing blanks trimmed."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
@@ -39,8 +58,13 @@ def _table(rows: list[list[str]]) -> str:
     )
 
 
+def _why(state: str, detail: str) -> str:
+    """supervisorctl's description column: only when something is not running."""
+    return detail if state != "RUNNING" and detail else ""
+
+
 def render_status(status: StatusReply) -> str:
-    rows = [["SESSION", "CHANNEL", "STATE", "PID", "UPTIME", "CLAUDE", "QUEUED", "MEMORY"]]
+    rows = [[*STATUS_COLUMNS, ""]]
     rows.append(
         [
             "gateway",
@@ -51,6 +75,7 @@ def render_status(status: StatusReply) -> str:
             "-",
             "-",
             "-",
+            "",
         ]
     )
     for info in status.sessions:
@@ -61,13 +86,54 @@ def render_status(status: StatusReply) -> str:
                 info.state,
                 str(info.pid or "-"),
                 format_uptime(info.uptime_s),
-                info.claude_state,
+                CLAUDE_STATES.get(info.claude_state, info.claude_state),
                 str(info.queued),
                 format_bytes(info.memory_bytes),
+                _why(info.state, info.detail),
             ]
         )
-    header = f"supervisor pid {status.supervisor_pid}, up {format_uptime(status.uptime_s)}"
-    return header + "\n" + _table(rows)
+    running = sum(1 for s in status.sessions if s.state == "RUNNING")
+    header = (
+        f"supervisor pid {status.supervisor_pid}, up {format_uptime(status.uptime_s)};"
+        f" {running} of {len(status.sessions)} sessions running"
+    )
+    lines = [header, table(rows)]
+    lines += [f"problem: {problem}" for problem in status.problems]
+    return "\n".join(lines)
+
+
+def status_document(status: StatusReply) -> dict[str, Any]:
+    """`vai status --json`: stable keys for scripts (not the wire format)."""
+    return {
+        "supervisor": {
+            "state": "RUNNING",
+            "pid": status.supervisor_pid,
+            "uptime_s": round(status.uptime_s, 3),
+        },
+        "gateway": {"state": status.gateway_state, "pid": status.gateway_pid},
+        "sessions": [
+            {
+                "session": s.session,
+                "channel_id": s.channel_id,
+                "state": s.state,
+                "pid": s.pid,
+                "uptime_s": None if s.uptime_s is None else round(s.uptime_s, 3),
+                "claude_state": s.claude_state,
+                "claude_pid": s.claude_pid,
+                "queued": s.queued,
+                "memory_bytes": s.memory_bytes,
+                "work_dir": s.work_dir,
+                "detail": s.detail,
+            }
+            for s in status.sessions
+        ],
+        "problems": list(status.problems),
+        "all_running": status_exit_code(status) == EXIT_ALL_RUNNING,
+    }
+
+
+def unreachable_document(error: str) -> dict[str, Any]:
+    return {"supervisor": {"state": "UNREACHABLE", "error": error}, "all_running": False}
 
 
 def render_sessions(sessions: list[SessionInfo]) -> str:
@@ -75,7 +141,7 @@ def render_sessions(sessions: list[SessionInfo]) -> str:
         return "no sessions (add one with `vai add-session <channel_id>`)"
     rows = [["SESSION", "CHANNEL", "WORK DIR"]]
     rows += [[str(s.session), str(s.channel_id), s.work_dir] for s in sessions]
-    return _table(rows)
+    return table(rows)
 
 
 def status_exit_code(status: StatusReply) -> int:

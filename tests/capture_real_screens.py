@@ -152,6 +152,75 @@ def capture_all(cap: Capture) -> None:
         pane.submit("/exit", confirm=pane.pane_dead)
         pane = cap.pane(fake, f"--resume {session}", reseed=False)
         cap.save("resumed_idle", pane.wait_idle())
+        capture_worker_screens(cap, fake)
+
+
+QUESTION = {
+    "question": "Which color should the button be?",
+    "header": "Color",
+    "options": [
+        {"label": "Red", "description": "A warm color"},
+        {"label": "Blue", "description": "A cool color"},
+    ],
+    "multiSelect": False,
+}
+SIZES = {
+    "question": "Which sizes?",
+    "header": "Size",
+    "options": [{"label": "Small", "description": "s"}, {"label": "Large", "description": "l"}],
+    "multiSelect": True,
+}
+
+
+def capture_worker_screens(cap: Capture, fake: FakeAnthropic) -> None:
+    """Screens the worker classifies beyond the first set: questions, shell mode, a long
+    input box, the bypass-permissions warning, a file-write permission, the rewind menu."""
+    fake.on("ask one", ToolCall("AskUserQuestion", {"questions": [QUESTION]}))
+    fake.on("ask two", ToolCall("AskUserQuestion", {"questions": [QUESTION, SIZES]}))
+    fake.on(
+        "write it",
+        ToolCall("Write", {"file_path": str(cap.root / "work" / "new.txt"), "content": "hi\n"}),
+    )
+    pane = cap.pane(fake, home_name="home-default", seed={"default_mode": "default"})
+    pane.wait_idle()
+    pane.paste("!ls")
+    cap.save("shell_mode", wait(pane, lambda s: "! for shell mode" in s, "shell mode"))
+    pane.press_until("C-u", lambda s: "!\u00a0ls" not in s, what="the box to clear")
+    pane.press_until("BSpace", lambda s: "! for shell mode" not in s, what="shell mode to end")
+    pane.wait_idle()
+    long_text = "".join(f"line {i:03d} of a long prompt\n" for i in range(60)) + "end"
+    for start in range(0, len(long_text), 60):
+        pane.paste(long_text[start : start + 60])
+    cap.save("long_box_scrolled", wait(pane, lambda s: "more ─" in s, "the scrolled box"))
+    pane.press_until("C-c", lambda s: box_text(s) == "", what="the box to clear")
+    pane.wait_idle()
+    pane.submit("ask one")
+    wait(pane, lambda s: "Enter to select" in s, "the question")
+    cap.save("question_single", pane.wait_stable())
+    pane.press_until("2", lambda s: "Enter to select" not in s, what="the answer")
+    pane.wait_event("Stop")
+    pane.wait_idle()
+    pane.submit("ask two")
+    wait(pane, lambda s: "Enter to select" in s, "the first question")
+    cap.save("question_tabs", pane.wait_stable())
+    pane.press_until("1", lambda s: "Which sizes?" in s, what="the second question")
+    cap.save("question_multiselect", pane.wait_stable())
+    pane.press_until("Escape", lambda s: "Enter to select" not in s, what="the cancel")
+    pane.wait_idle()
+    pane.submit("write it")
+    wait(pane, lambda s: "Do you want to create" in s, "the write permission")
+    cap.save("permission_write", pane.wait_stable())
+    pane.press_until("Escape", lambda s: "Do you want to create" not in s, what="the cancel")
+    pane.wait_idle()
+    pane.wait_stable()
+    pane.keys("Escape")
+    pane.keys("Escape")
+    cap.save("rewind_menu", wait(pane, lambda s: "Rewind" in s, "the rewind menu"))
+    pane.keys("Escape")
+
+    pane = cap.pane(fake, "--dangerously-skip-permissions", home_name="home-bypass")
+    wait(pane, lambda s: "Bypass Permissions mode" in s, "the bypass warning")
+    cap.save("bypass_dialog", pane.wait_stable())
 
 
 def main() -> None:

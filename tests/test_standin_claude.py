@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.conftest import TmuxServer
+from worker.standin.app import _ask_input
 from worker.standin.cli import long_answer
 from worker.standin.keys import ESC_WAIT, Key, KeyParser
 
@@ -153,6 +154,19 @@ class Pane:
         assert found
         return self.hooks(event)[count - 1]
 
+    def press(self, key: str, until: Callable[[], object], what: str = "") -> None:
+        """Send key, again every half second until `until()`: like the real CLI, a dialog
+        that has just appeared drops keys for a moment."""
+        deadline = time.monotonic() + 5
+        while True:
+            self.key(key)
+            try:
+                wait_until(until, 0.5, what)
+                return
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+
     def events(self) -> list[str]:
         """Names of the recorded hook events, in order."""
         return [h["hook_event_name"] for h in self.hooks()]
@@ -223,7 +237,9 @@ def test_prompt_fires_hooks_and_writes_transcript(pane: Pane) -> None:
     assert [p["prompt_id"] for p in prompts] == [submit["prompt_id"]]
 
 
-def test_bracketed_paste_arrives_exactly(pane: Pane, short_tmp: Path) -> None:
+def test_big_bracketed_paste_arrives_wrapped(pane: Pane, short_tmp: Path) -> None:
+    """Like the real CLI: over 3 lines a paste shows as a reference and is submitted inside
+    <pasted_content> (the worker pastes in small pieces to avoid it); tabs become spaces."""
     text = 'first line\n  indented $HOME `x` "q" \\n\n\ttabbed\nünïcödé ✓\nlast line'
     (short_tmp / "paste.txt").write_text(text)
     pane.start()
@@ -232,8 +248,38 @@ def test_bracketed_paste_arrives_exactly(pane: Pane, short_tmp: Path) -> None:
     pane.wait_text(IDLE_LINE + "[Pasted text #1 +4 lines]")
     assert pane.hooks("UserPromptSubmit") == []
     pane.key("Enter")
-    assert pane.wait_hook("UserPromptSubmit")["prompt"] == text
-    assert pane.wait_hook("Stop")["last_assistant_message"] == "echo: " + text
+    prompt = pane.wait_hook("UserPromptSubmit")["prompt"]
+    match = re.fullmatch(
+        r'\n\n<pasted_content id="([0-9a-f]{4})">\n(.*)\n</pasted_content id="\1">\n', prompt, re.S
+    )
+    assert match is not None, prompt
+    assert match.group(2) == text.replace("\t", "    ")
+
+
+def test_small_pastes_arrive_exactly(pane: Pane) -> None:
+    pane.start()
+    for piece in ("one\ntwo\n", "three\tx\nfour"):
+        pane.tmux.run("set-buffer", "-b", "p3", piece)
+        pane.tmux.run("paste-buffer", "-p", "-d", "-b", "p3", "-t", "s1")
+    pane.wait_text("  four")
+    pane.key("Enter")
+    assert pane.wait_hook("UserPromptSubmit")["prompt"] == "one\ntwo\nthree    x\nfour"
+    assert pane.wait_hook("Stop")["last_assistant_message"] == "echo: one\ntwo\nthree    x\nfour"
+
+
+def test_bang_starts_shell_mode_unless_it_follows_a_space(pane: Pane) -> None:
+    pane.start()
+    pane.tmux.run("set-buffer", "-b", "p4", "!echo shell-ran")
+    pane.tmux.run("paste-buffer", "-p", "-d", "-b", "p4", "-t", "s1")
+    pane.wait_text("! for shell mode")
+    assert "!\u00a0echo shell-ran" in pane.lines()
+    pane.key("Enter")
+    pane.wait_text("shell-ran")
+    assert pane.hooks("UserPromptSubmit") == []
+    pane.wait_idle()
+    pane.prompt(" !not a command")
+    assert pane.wait_hook("UserPromptSubmit")["prompt"] == " !not a command"
+    assert pane.wait_hook("Stop")["last_assistant_message"] == "echo: !not a command"
 
 
 def test_short_paste_is_shown_inline(pane: Pane) -> None:
@@ -262,7 +308,7 @@ def test_line_feed_inserts_a_newline_without_submitting(pane: Pane) -> None:
 
 def test_busy_screen_and_typing_while_busy_is_queued(pane: Pane) -> None:
     pane.start()
-    pane.prompt("!sleep 1")
+    pane.prompt(" !sleep 1")
     wait_until(pane.is_busy, what="busy")
     assert re.search(r"^. \w+… \(\d+s · ↓ \d+ tokens\)$", pane.text(), re.M)
     assert IDLE_LINE in pane.lines()
@@ -278,25 +324,31 @@ def test_busy_screen_and_typing_while_busy_is_queued(pane: Pane) -> None:
 
 def test_escape_interrupts_without_stop(pane: Pane) -> None:
     pane.start()
-    pane.prompt("!sleep 30")
+    pane.prompt(" !sleep 30")
     submit = pane.wait_hook("UserPromptSubmit")
     wait_until(pane.is_busy, what="busy")
-    pane.prompt("was queued")
-    pane.wait_text("Queued · was queued")
     pane.key("Escape")
-    pane.wait_text("Interrupted")
-    wait_until(lambda: IDLE_LINE + "was queued" in pane.lines(), what="queue back in the box")
+    # Before any answer, the prompt goes back into the box (real CLI 2.1.330).
+    wait_until(lambda: IDLE_LINE + " !sleep 30" in pane.lines(), what="the prompt back")
     assert not pane.is_busy()
-    assert len(pane.hooks("UserPromptSubmit")) == 1
-    pane.key("C-c")
-    wait_until(lambda: IDLE_LINE in pane.lines(), what="box cleared")
     end = wait_until(lambda: pane.log("turn_end"), what="turn_end")[0]
     assert end["interrupted"] is True
     assert pane.hooks("Stop") == []
     records = pane.transcript(submit["session_id"])
     assert records[-1]["message"]["content"][0]["text"] == "[Request interrupted by user]"
+    pane.key("C-c")
+    wait_until(lambda: IDLE_LINE in pane.lines(), what="box cleared")
+
+    # A prompt queued meanwhile is sent at once when the turn is interrupted.
+    wait_until(lambda: "Press Ctrl-C again to exit" not in pane.text(), what="exit hint gone")
+    pane.prompt(" !sleep 30")
+    wait_until(pane.is_busy, what="busy")
+    pane.prompt("was queued")
+    pane.wait_text("Queued · was queued")
+    pane.key("Escape")
+    assert pane.wait_hook("Stop")["last_assistant_message"] == "echo: was queued"
     pane.prompt("after")
-    assert pane.wait_hook("Stop")["last_assistant_message"] == "echo: after"
+    assert pane.wait_hook("Stop", 2)["last_assistant_message"] == "echo: after"
 
 
 # ---- sessions -----------------------------------------------------------------------------
@@ -367,19 +419,21 @@ def test_unknown_slash_command(pane: Pane) -> None:
 
 def test_bash_permission_dialog_allowed_with_1(pane: Pane) -> None:
     pane.start()
-    pane.prompt("!bash echo from-tool")
+    pane.prompt(" !bash echo from-tool")
     pane.wait_text("Do you want to proceed?")
     text = pane.text()
     assert "Bash command" in text and "echo from-tool" in text
-    assert " ❯ 1. Yes" in pane.lines() and "   2. No" in pane.lines()
+    assert " ❯ 1. Yes" in pane.lines() and "   3. No" in pane.lines()
+    assert " Esc to cancel · Tab to amend" in pane.lines()
     assert IDLE_LINE not in pane.lines() and "esc to interrupt" not in text
     note = pane.wait_hook("Notification")
     assert note["notification_type"] == "permission_prompt"
-    pane.key("1")
+    pane.press("1", lambda: pane.hooks("Stop"), "the tool to run")
     stop = pane.wait_hook("Stop")
     assert stop["last_assistant_message"] == "from-tool"
     pre, post = pane.hooks("PreToolUse")[0], pane.hooks("PostToolUse")[0]
     assert pre["tool_name"] == "Bash" and pre["tool_input"] == {"command": "echo from-tool"}
+    assert pre["prompt_id"] == stop["prompt_id"] == post["prompt_id"]
     assert post["tool_use_id"] == pre["tool_use_id"]
     assert post["tool_response"] == {"stdout": "from-tool", "stderr": "", "interrupted": False}
     assert isinstance(post["duration_ms"], int)
@@ -394,43 +448,105 @@ def test_bash_permission_dialog_allowed_with_1(pane: Pane) -> None:
     ]
 
 
-def test_bash_permission_denied_with_escape(pane: Pane) -> None:
+def test_a_just_shown_dialog_drops_keys(pane: Pane) -> None:
     pane.start()
-    pane.prompt("!bash echo never")
+    pane.prompt(" !bash echo later")
     pane.wait_text("Do you want to proceed?")
-    pane.key("Escape")
-    assert pane.wait_hook("Stop")["last_assistant_message"] == "denied"
-    assert pane.hooks("PostToolUse") == []
+    pane.key("1")  # within the dialog's first moments: lost, like the real CLI's
+    time.sleep(0.6)
+    assert "Do you want to proceed?" in pane.text()
+    pane.key("1")
+    assert pane.wait_hook("Stop")["last_assistant_message"] == "later"
+
+
+def test_bash_permission_denied_in_the_dialog_ends_the_turn(pane: Pane) -> None:
+    """Refused in the dialog (3, or Escape): the turn ends like an interrupt, no Stop."""
+    pane.start()
+    pane.prompt(" !bash echo never")
+    pane.wait_text("Do you want to proceed?")
+    pane.press("3", lambda: "Do you want to proceed?" not in pane.text(), "the refusal")
+    pane.wait_text("Interrupted · What should Claude do instead?")
     pane.wait_idle()
+    assert pane.hooks("PostToolUse") == [] and pane.hooks("Stop") == []
+    pane.prompt("next")
+    assert pane.wait_hook("Stop")["last_assistant_message"] == "echo: next"
 
 
-def test_permission_request_hook_decides(pane: Pane) -> None:
+def test_permission_request_hook_decides_while_the_dialog_shows(pane: Pane) -> None:
     deny = json.dumps(
         {
             "hookSpecificOutput": {
                 "hookEventName": "PermissionRequest",
-                "decision": {"behavior": "deny"},
+                "decision": {"behavior": "deny", "message": "not today"},
             }
         }
     )
-    hook = {"type": "command", "command": f"cat > /dev/null; echo {shlex.quote(deny)}"}
+    gate = pane.root / "gate"
+    wait = f"while [ ! -e {gate} ]; do sleep 0.05; done"
+    hook = {"type": "command", "command": f"cat > /dev/null; {wait}; echo {shlex.quote(deny)}"}
     pane.write_settings({"PermissionRequest": [{"matcher": "Bash", "hooks": [hook]}]})
     pane.start()
-    pane.prompt("!bash echo never")
-    assert pane.wait_hook("Stop")["last_assistant_message"] == "denied"
-    assert pane.hooks("PostToolUse") == [] and pane.hooks("Notification") == []
+    pane.prompt(" !bash echo never")
+    pane.wait_text("Do you want to proceed?")  # shown while the hook runs
+    gate.touch()
+    assert pane.wait_hook("Stop")["last_assistant_message"] == "not today"
+    assert pane.hooks("PostToolUse") == []
 
 
-def test_skip_permissions_runs_without_dialog(pane: Pane) -> None:
-    pane.start("--dangerously-skip-permissions", env={"IS_SANDBOX": "1"})
-    pane.prompt("!bash printf 'a\\nb'")
+def test_ask_user_question_on_screen_and_by_hook(pane: Pane) -> None:
+    pane.start()
+    pane.prompt(" !ask")
+    pane.wait_text("Enter to select · ↑/↓ to navigate · Esc to cancel")
+    lines = pane.lines()
+    assert " ☐ Color" in lines and "Which color should the button be?" in lines
+    assert "❯ 1. Red" in lines and "  2. Blue" in lines and "  3. Type something." in lines
+    pre = pane.wait_hook("PreToolUse")
+    assert pre["tool_name"] == "AskUserQuestion"
+    pane.press("2", lambda: "Enter to select" not in pane.text(), "the answer")
+    stop = pane.wait_hook("Stop")
+    assert stop["last_assistant_message"] == (
+        'Your questions have been answered: "Which color should the button be?"="Blue". '
+        "You can now continue with these answers in mind."
+    )
+    post = pane.hooks("PostToolUse")[0]
+    assert post["tool_response"]["answers"] == {"Which color should the button be?": "Blue"}
+
+    answer = {"Which?": "B"}
+    updated = {**_ask_input("Which? | A | B"), "answers": answer}
+    output = json.dumps(
+        {
+            "hookSpecificOutput": {
+                "hookEventName": "PreToolUse",
+                "permissionDecision": "allow",
+                "updatedInput": updated,
+            }
+        }
+    )
+    hook = {"type": "command", "command": f"cat > /dev/null; echo {shlex.quote(output)}"}
+    pane.write_settings({"PreToolUse": [{"matcher": "AskUserQuestion", "hooks": [hook]}]})
+    pane.prompt("/exit")
+    assert pane.exit_code() == 0
+    pane.start()
+    pane.prompt(" !ask Which? | A | B")
+    stop = pane.wait_hook("Stop", 2)
+    assert '"Which?"="B"' in stop["last_assistant_message"]
+
+
+def test_skip_permissions_warns_first_then_runs_without_dialog(pane: Pane) -> None:
+    pane.start("--dangerously-skip-permissions", env={"IS_SANDBOX": "1"}, wait_idle=False)
+    pane.wait_text("WARNING: Claude Code running in Bypass Permissions mode")
+    assert "  ❯ No, exit" in pane.lines() and "    Yes, I accept" in pane.lines()
+    pane.press("Down", lambda: "  ❯ Yes, I accept" in pane.lines(), "Yes selected")
+    pane.key("Enter")
+    pane.wait_idle()
+    pane.prompt(" !bash printf 'a\\nb'")
     assert pane.wait_hook("Stop")["last_assistant_message"] == "a\nb"
     assert pane.hooks("UserPromptSubmit")[0]["permission_mode"] == "bypassPermissions"
 
 
 def test_crash_dies_mid_turn(pane: Pane) -> None:
     pane.start()
-    pane.prompt("!crash")
+    pane.prompt(" !crash")
     assert pane.exit_code() == 3
     assert pane.hooks("UserPromptSubmit") and pane.hooks("Stop") == []
 
@@ -448,7 +564,7 @@ def test_ctrl_c_clears_the_box_and_twice_exits(pane: Pane) -> None:
 
 def test_long_answer_in_the_pane_and_resize(pane: Pane) -> None:
     pane.start()
-    pane.prompt("!long 3000")
+    pane.prompt(" !long 3000")
     answer = pane.wait_hook("Stop")["last_assistant_message"]
     assert len(answer) == 3000 and "```python" in answer
     pane.wait_idle()
@@ -490,13 +606,20 @@ def test_keys_before_ready_are_dropped(pane: Pane) -> None:
     assert "too early" not in pane.text()
 
 
-def test_trust_dialog(pane: Pane) -> None:
-    pane.start(env={"STANDIN_CLAUDE_TRUST_DIALOG": "1"}, wait_idle=False)
-    pane.wait_text("Do you trust the files in this folder?")
+def test_trust_and_api_key_dialogs(pane: Pane) -> None:
+    env = {"STANDIN_CLAUDE_TRUST_DIALOG": "1", "STANDIN_CLAUDE_API_KEY_DIALOG": "1"}
+    pane.start(env=env, wait_idle=False)
+    pane.wait_text("Accessing workspace:")
     lines = pane.lines()
-    assert " ❯ 1. Yes, proceed" in lines and "   2. No, exit" in lines
-    assert " Enter to confirm · Esc to exit" in lines
+    assert "  ❯ No, exit" in lines and "    Yes, I trust this folder" in lines
+    assert "  Enter to confirm · Esc to cancel" in lines
     assert pane.hooks("SessionStart") == []
+    pane.key("1")  # number keys do nothing here
+    pane.press("Down", lambda: "  ❯ Yes, I trust this folder" in pane.lines(), "Yes selected")
+    pane.key("Enter")
+    pane.wait_text("Detected a custom API key in your environment")
+    assert "  ❯ No (recommended)" in pane.lines()
+    pane.press("Up", lambda: "  ❯ Yes" in pane.lines(), "Yes selected")
     pane.key("Enter")
     pane.wait_idle()
     pane.wait_hook("SessionStart")
@@ -504,8 +627,8 @@ def test_trust_dialog(pane: Pane) -> None:
     assert pane.exit_code() == 0
 
     pane.start(env={"STANDIN_CLAUDE_TRUST_DIALOG": "1"}, wait_idle=False)
-    pane.wait_text("Do you trust the files in this folder?")
-    pane.key("2")
+    pane.wait_text("Accessing workspace:")
+    pane.press("Enter", pane.rc_file.exists, "the exit")  # the default: No, exit
     assert pane.exit_code() == 1
 
 

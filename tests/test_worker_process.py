@@ -161,7 +161,8 @@ def test_claude_death_restarts_it_resuming_the_conversation(rig: WorkerRig) -> N
     turn = rig.expect(TurnEnded, message_ids=[after.message_id])
     assert isinstance(turn, TurnEnded) and turn.text == "echo: are you back?"
     transcript = Path(state["transcript_path"]).read_text()
-    assert transcript.count('"!crash"') == 1
+    # Typed as " !crash": a leading "!" would switch the real CLI into shell mode.
+    assert transcript.count('!crash"') == 1
 
 
 def test_shutdown_with_stop_claude_ends_the_pane(rig: WorkerRig) -> None:

@@ -24,6 +24,7 @@ import msgspec
 from protocol.layout import tmux_session_name
 from supervisor.atomic import write_atomic
 from worker.hook_events import HOOK_EVENTS
+from worker.prompt_input import pieces
 from worker.screen import Screen, read_screen
 from worker.session_state import SessionState
 from worker.spec import WorkerSpec
@@ -31,6 +32,11 @@ from worker.tmux_control import TmuxControl, TmuxError, tmux_run
 from worker.transcript import transcript_path
 
 PANE_WIDTH, PANE_HEIGHT = 200, 50
+PIECE_ECHO_TIMEOUT = 1.0
+
+
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
 
 
 class PaneInfo(msgspec.Struct, frozen=True):
@@ -175,12 +181,19 @@ class ClaudePane:
 
     # -- typing ------------------------------------------------------------------------------
 
-    async def paste(self, text: str) -> None:
-        """Bracketed paste of exact text (newlines stay newlines, nothing is submitted)."""
-        write_atomic(self._paste_file, text.encode(), mode=0o600)
+    async def paste(self, text: str, pace: float = 0.0) -> None:
+        """Put exact text in the box: bracketed pastes small enough to stay verbatim, each
+        sent once the pane redrew for the one before (worker/prompt_input.py says why)."""
         buffer = f"vai-{self.spec.session}"
-        await self.control.command("load-buffer", "-b", buffer, str(self._paste_file))
-        await self.control.command("paste-buffer", "-p", "-d", "-b", buffer, "-t", self.target)
+        for piece in pieces(text):
+            seq = self.control.output_seq
+            with open(self._paste_file, "wb", opener=_private) as handle:
+                handle.write(piece.encode())
+            await self.control.command("load-buffer", "-b", buffer, str(self._paste_file))
+            await self.control.command("paste-buffer", "-p", "-d", "-b", buffer, "-t", self.target)
+            await self.control.wait_output(seq, PIECE_ECHO_TIMEOUT)
+            if pace:
+                await asyncio.sleep(pace)
 
     async def send_key(self, key: str) -> None:
         await self.control.command("send-keys", "-t", self.target, key)

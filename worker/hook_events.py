@@ -28,6 +28,7 @@ class HookEvent(msgspec.Struct, kw_only=True, frozen=True):
     last_assistant_message: str | None = None
     stop_hook_active: bool = False
     reason: str = ""
+    permission_suggestions: Any = None
 
 
 _decoder = msgspec.json.Decoder(HookEvent)
@@ -42,6 +43,7 @@ HOOK_EVENTS = (
     "SessionStart",
     "UserPromptSubmit",
     "PreToolUse",
+    "PermissionRequest",
     "PostToolUse",
     "Notification",
     "Stop",

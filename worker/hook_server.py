@@ -18,7 +18,9 @@ import msgspec
 
 from worker.hook_events import HookEvent, decode_hook
 
-Handler = Callable[[HookEvent], Awaitable[bytes]]
+# The handler gets the event and whether Claude is waiting for its answer right now
+# (False for events replayed from the spool: their hook already returned).
+Handler = Callable[[HookEvent, bool], Awaitable[bytes]]
 log = logging.getLogger(__name__)
 
 
@@ -50,7 +52,7 @@ class HookServer:
         count = 0
         for line in data.splitlines():
             if line.strip():
-                await self._dispatch(line)
+                await self._dispatch(line, live=False)
                 count += 1
         taken.unlink(missing_ok=True)
         return count
@@ -65,7 +67,7 @@ class HookServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             payload = await reader.read()
-            answer = await self._dispatch(payload)
+            answer = await self._dispatch(payload, live=True)
             if answer:
                 writer.write(answer)
                 await writer.drain()
@@ -76,10 +78,10 @@ class HookServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _dispatch(self, payload: bytes) -> bytes:
+    async def _dispatch(self, payload: bytes, live: bool) -> bytes:
         try:
             event = decode_hook(payload)
         except msgspec.DecodeError as exc:
             log.warning("dropped a malformed hook payload (%d bytes): %s", len(payload), exc)
             return b""
-        return await self._handler(event)
+        return await self._handler(event, live)

@@ -16,7 +16,9 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import zmq.asyncio
 
@@ -25,6 +27,7 @@ from protocol.framing import dealer_socket, parse_single, send, worker_identity
 from protocol.layout import ipc_endpoint
 from protocol.messages import (
     ChatMessage,
+    ChoiceAnswer,
     ClaudeState,
     ClaudeStatus,
     Deliver,
@@ -33,21 +36,39 @@ from protocol.messages import (
     Interrupt,
     PromptStage,
     Shutdown,
+    ToolProgress,
     TurnAck,
     TurnEnded,
     WireMessage,
     WorkerHello,
 )
-from protocol.text import sanitize_prompt
 from supervisor.logs import setup_logging
+from worker import prompt_input
+from worker.attachments import AttachmentError, AttachmentStore, migrate_flat_layout
+from worker.attention import Attention
+from worker.choices import ChoiceBroker
 from worker.claude_pane import ClaudePane
+from worker.dialogs import StartupAnswers
 from worker.hook_events import HookEvent
 from worker.hook_server import HookServer
 from worker.prompt_queue import PromptQueue
+from worker.screen import Screen
 from worker.session_state import InFlight, StateFile
-from worker.spec import SPEC_ENV, WorkerSpec, decode_spec
+from worker.spec import SPEC_ENV, WorkerSpec, attachment_limits, decode_spec
 from worker.tmux_control import TmuxError
-from worker.transcript import holds_prompt, size_of
+from worker.tool_hooks import (
+    ALLOW,
+    ASK_TOOL,
+    PERMISSION_OPTIONS,
+    answers_output,
+    deny_tool_output,
+    parse_questions,
+    permission_output,
+    permission_text,
+    question_text,
+    tool_summary,
+)
+from worker.transcript import answer_after, holds_prompt, size_of
 
 log = logging.getLogger("worker")
 
@@ -55,14 +76,28 @@ log = logging.getLogger("worker")
 SUPERVISOR_LIVENESS = 5
 ENTER_ATTEMPTS = 5
 RESEND_TURNS_EVERY = 1.0
+WATCH_EVERY = 0.5
+# Claude's screen idle this long while a turn seemed under way: the turn ended without a
+# Stop hook (interrupted or denied in the terminal; the CLI fires no Stop for those).
+TURN_ENDED_QUIETLY = 3.0
+CLEAN_ATTACHMENTS_EVERY = 3600.0
+CTRL_C_REARM = 1.5  # seconds between two Ctrl-C (the CLI's exit window is ~0.8-1 s)
+# Choices a dead worker left open are adopted if their dialog shows again by then.
+ORPHAN_GRACE = 10.0
+INTERRUPTED = "⏹️ Interrupted: Claude stopped this turn."
+DENIED = "🚫 Permission denied: Claude stopped this turn."
 
 
-def prompt_text(message: ChatMessage) -> str:
-    return sanitize_prompt(message.content)
+def prompt_text(message: ChatMessage, files: list[str] | None = None) -> str:
+    """The exact text typed for a message: its content, then its saved files' paths."""
+    text = prompt_input.prepare(message.content)
+    if files:
+        listing = "\n".join(files)
+        text = f"{text}\n\nAttached files:\n{listing}" if text.strip() else listing
+    return text
 
 
-def _same_prompt(typed: str, seen: str) -> bool:
-    return " ".join(typed.split()) == " ".join(seen.split())
+_same_prompt = prompt_input.same_prompt
 
 
 class Worker:
@@ -92,6 +127,29 @@ class Worker:
         self._prompt_seen = asyncio.Event()
         self._typing: asyncio.Task[None] | None = None
         self._supervisor_seen = time.monotonic()
+        self.choices = ChoiceBroker(spec.session, self.send, spec.choice_timeout, self.save)
+        self.choices.orphans = list(self.state.open_choices)
+        self.attention = Attention(
+            self.pane,
+            self.choices,
+            StartupAnswers(
+                trust_work_dir=spec.trust_work_dir,
+                approve_api_key=spec.approve_api_key,
+                accept_bypass_permissions=spec.accept_bypass_permissions,
+            ),
+            self.pane_denied,
+        )
+        self.attachments = AttachmentStore(
+            spec.layout.session_attachments(spec.session),
+            spec.layout.run_dir / "attachment-slots",
+            attachment_limits(spec),
+        )
+        self._turn_id = ""  # the prompt_id of the turn under way (tool progress names it)
+        self._idle_since: float | None = None
+        self._interrupting = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
+        self._started = time.monotonic()
+        self._last_ctrl_c = 0.0
 
     # -- main --------------------------------------------------------------------------------
 
@@ -99,9 +157,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        self.spec.layout.session_attachments(self.spec.session).mkdir(
-            mode=0o700, parents=True, exist_ok=True
-        )
+        self.prepare_attachments()
         await self.hooks.start()
         created = await self.pane.open(self.state)
         log.info("%s tmux session %s", "created" if created else "adopted", self.pane.name)
@@ -133,6 +189,7 @@ class Worker:
             tasks += [
                 asyncio.create_task(self.pane_watch_loop()),
                 asyncio.create_task(self.resend_turns_loop()),
+                asyncio.create_task(self.clean_attachments_loop()),
             ]
             stop = asyncio.create_task(self.stopping.wait())
             closed = asyncio.create_task(self.pane.control.closed.wait())
@@ -143,9 +200,10 @@ class Worker:
             return 0 if self.stopping.is_set() else 1
         finally:
             await self.stop_typing()
-            for task in tasks:
+            await self.attention.close()
+            for task in [*tasks, *self._background]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *self._background, return_exceptions=True)
             await self.pane.close(stop_claude=self.stop_claude)
             await self.hooks.close()
             self.bus.close(linger=0)
@@ -157,7 +215,7 @@ class Worker:
         deadline = time.monotonic() + self.spec.ready_timeout
         while True:
             screen = await self.pane.wait_screen(
-                lambda s: s.state in ("idle", "busy", "permission", "dialog"),
+                lambda s: s.state in ("idle", "busy", "permission", "question", "dialog"),
                 min(1.0, max(0.0, deadline - time.monotonic())),
             )
             if screen is not None:
@@ -170,13 +228,18 @@ class Worker:
                 return False
         await self.set_claude(screen.state)
         if screen.state == "dialog":
-            log.warning("Claude shows a dialog at start: %s", screen.dialog.replace("\n", " | "))
+            log.warning(
+                "Claude shows a %s dialog at start: %s",
+                screen.kind,
+                screen.dialog.replace("\n", " | "),
+            )
         return True
 
     # -- the journal -----------------------------------------------------------------------------
 
     def save(self) -> None:
         self.state.in_flight = self.queue.current
+        self.state.open_choices = self.choices.open_requests()
         self.state_file.save(self.state)
 
     def transcript(self) -> Path:
@@ -227,6 +290,7 @@ class Worker:
                 case Deliver(message=chat):
                     if self.queue.offer(chat):
                         log.info("queued message %d (%d waiting)", chat.message_id, len(self.queue))
+                        self.attachments.prefetch(chat, self.state.attachments)
                         self.wakeup.set()
                 case TurnAck(turn_id=turn_id):
                     before = len(self.state.unacked_turns)
@@ -236,8 +300,9 @@ class Worker:
                     if len(self.state.unacked_turns) != before:
                         self.save()
                 case Interrupt():
-                    log.info("interrupting Claude (Escape)")
-                    await self.pane.send_key("Escape")
+                    self.spawn(self.interrupt())
+                case ChoiceAnswer():
+                    self.choices.answer(message)
                 case Shutdown(stop_claude=stop_claude):
                     self.stop_claude = stop_claude
                     self.stopping.set()
@@ -275,6 +340,12 @@ class Worker:
             )
         )
 
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
+
     async def set_claude(self, state: ClaudeState, pane_pid: int | None = None) -> None:
         if state != self.claude:
             log.info("claude %s -> %s", self.claude, state)
@@ -285,6 +356,8 @@ class Worker:
     async def end_turn(self, text: str, interrupted: bool = False, turn_id: str = "") -> None:
         """Record a turn's end durably, then tell the supervisor (resent until acked)."""
         done = self.queue.finish()
+        if done is not None:
+            self.forget_attachments(done.message.message_id)
         turn = TurnEnded(
             session=self.spec.session,
             turn_id=turn_id or str(uuid.uuid4()),
@@ -325,17 +398,30 @@ class Worker:
         message = self.queue.peek()
         if message is None:
             return
-        text = prompt_text(message)
-        if not text.strip():
-            self.queue.take(text, 0)
-            self.queue.finish()
+        saved = self.state.attachments.get(message.message_id)
+        try:
+            files = await self.attachments.fetch(message, saved)
+        except AttachmentError as exc:
+            await self.fail(message, f"attachment not saved: {exc}")
+            return
+        if files and files != saved:
+            self.state.attachments[message.message_id] = files
             self.save()
-            await self.update(message, "failed", "the message has no text to send")
+        text = prompt_text(message, files)
+        if not text.strip():
+            await self.fail(message, "the message has no text to send")
             return
         screen = await self.pane.wait_screen(lambda s: s.state == "idle", 5.0)
         if screen is None:
             return
-        already_there = bool(screen.input_text) and _same_prompt(screen.input_text, text)
+        if screen.shell_mode and not await self.leave_shell_mode():
+            return
+        already_there = (
+            bool(screen.input_text)
+            and not screen.box_scrolled
+            and not screen.has_pasted_reference
+            and _same_prompt(screen.input_text, text)
+        )
         if screen.input_text and not already_there and not await self.clear_input():
             return
         in_flight = self.queue.take(text, size_of(self.transcript()))
@@ -345,21 +431,16 @@ class Worker:
         if already_there:
             # A previous worker pasted it and died before Enter: submit what is there.
             log.info("message %d is already in the input box", message.message_id)
-        else:
-            await self.pane.paste(text)
-            echoed = await self.pane.wait_screen(
-                lambda s: s.state == "idle" and bool(s.input_text), 3.0
-            )
-            if echoed is None:
-                log.warning("message %d was not echoed in the input box", message.message_id)
-                await self.clear_input()
-                self.queue.retry()
-                self.save()
-                return
+        elif not await self.put_in_box(message, text):
+            await self.clear_input()
+            self.queue.retry()
+            self.save()
+            return
         if await self.submit(text):
-            if text.startswith("/") and not self._prompt_seen.is_set():
+            if prompt_input.is_slash_command(text) and not self._prompt_seen.is_set():
                 # A slash command Claude ran itself: no model turn, no Stop.
                 self.queue.finish()
+                self.forget_attachments(message.message_id)
                 self.save()
                 await self.update(message, "done", "slash command")
             return
@@ -369,14 +450,80 @@ class Worker:
         self.queue.retry()
         self.save()
 
+    async def put_in_box(self, message: ChatMessage, text: str) -> bool:
+        """Paste the text and check the box shows it verbatim (not as a paste reference)."""
+        for pace in (0.0, 0.05):
+            await self.pane.paste(text, pace=pace)
+            echoed = await self.pane.wait_screen(
+                lambda s: (
+                    s.state == "idle"
+                    and (
+                        prompt_input.box_shows(s.input_text, text, s.box_scrolled)
+                        or s.has_pasted_reference
+                        or s.shell_mode
+                    )
+                ),
+                3.0,
+            )
+            if echoed is None:
+                log.warning("message %d was not echoed in the input box", message.message_id)
+                return False
+            if not (echoed.has_pasted_reference or echoed.shell_mode):
+                return True
+            # Pieces read together count as one big paste (Claude would get the text
+            # wrapped); clear the box and paste again, slower.
+            log.warning("message %d did not arrive verbatim; pasting it again", message.message_id)
+            if not await self.clear_input() or not await self.leave_shell_mode():
+                return False
+        return False
+
+    async def fail(self, message: ChatMessage, reason: str) -> None:
+        """The message cannot be typed: it is done, and the channel is told why."""
+        log.warning("message %d failed: %s", message.message_id, reason)
+        self.queue.take("", 0)
+        self.queue.finish()
+        self.forget_attachments(message.message_id)
+        self.save()
+        await self.update(message, "failed", reason)
+
     async def clear_input(self) -> bool:
-        """Empty Claude's input box (Ctrl-C clears it when it holds text); True if empty."""
+        """Empty Claude's input box (Ctrl-C clears it when it holds text); True if empty.
+
+        Ctrl-C also arms "Press Ctrl-C again to exit" for about a second (real CLI and
+        stand-in alike): it is only sent to a box that holds something, and never while
+        armed, so a second clear cannot end Claude.
+        """
+        screen = await self.pane.wait_screen(
+            lambda s: s.state != "idle" or not s.exit_armed, CTRL_C_REARM + 1
+        )
+        if screen is None or screen.state != "idle":
+            log.warning("could not clear Claude's input box (it is not idle)")
+            return False
+        if not screen.input_text:
+            return True
+        wait = self._last_ctrl_c + CTRL_C_REARM - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_ctrl_c = time.monotonic()
         await self.pane.send_key("C-c")
         cleared = await self.pane.wait_screen(lambda s: s.state != "idle" or not s.input_text, 2.0)
         if cleared is None or cleared.state != "idle":
             log.warning("could not clear Claude's input box")
             return False
         return True
+
+    async def leave_shell_mode(self) -> bool:
+        """Back from `!` shell mode to the prompt (Backspace on the empty box)."""
+        screen = await self.pane.screen()
+        if not screen.shell_mode:
+            return True
+        if screen.input_text and not await self.clear_input():
+            return False
+        await self.pane.send_key("BSpace")
+        left = await self.pane.wait_screen(lambda s: not s.shell_mode, 2.0)
+        if left is None:
+            log.warning("could not leave shell mode")
+        return left is not None
 
     async def submit(self, text: str) -> bool:
         """The lost-Enter recipe: Enter, confirm by hook (or an emptied box), else Enter again."""
@@ -386,7 +533,8 @@ class Worker:
                 await asyncio.wait_for(self._prompt_seen.wait(), 0.2 * attempt)
                 return True
             screen = await self.pane.screen()
-            if screen.state == "idle" and not screen.input_text and text.startswith("/"):
+            slash = prompt_input.is_slash_command(text)
+            if screen.state == "idle" and not screen.input_text and slash:
                 return True
             if screen.state != "idle" or not screen.input_text:
                 # Claude took it; the hook is on its way.
@@ -399,7 +547,7 @@ class Worker:
 
     # -- hooks ---------------------------------------------------------------------------------
 
-    async def on_hook(self, event: HookEvent) -> bytes:
+    async def on_hook(self, event: HookEvent, live: bool) -> bytes:
         name = event.hook_event_name
         if name == "SessionStart" and event.session_id:
             if (event.session_id, event.transcript_path) != (
@@ -411,6 +559,7 @@ class Worker:
                 self.save()
                 log.info("conversation is now %s (%s)", event.session_id, event.source)
         elif name == "UserPromptSubmit":
+            self._turn_id = event.prompt_id or str(uuid.uuid4())
             await self.set_claude("busy")
             current = self.queue.current
             if current is not None and _same_prompt(current.text, event.prompt):
@@ -422,6 +571,7 @@ class Worker:
             else:
                 log.info("a prompt typed in the pane by hand started a turn")
         elif name == "Stop":
+            self.choices.cancel(reason="the turn ended")
             current = self.queue.current
             if current is not None and not (current.submitted or self.held(current)):
                 log.info("a turn ended that was not message %d's", current.message.message_id)
@@ -437,15 +587,156 @@ class Worker:
             else:
                 await self.end_turn(event.last_assistant_message or "", turn_id=event.prompt_id)
             await self.set_claude("idle")
-        elif name == "Notification" and event.notification_type == "permission_prompt":
-            await self.set_claude("permission")
+        elif name in ("PreToolUse", "PostToolUse"):
+            return await self.on_tool(event, live)
+        elif name == "PermissionRequest" and live:
+            return await self.on_permission_request(event)
         return b""
+
+    async def on_tool(self, event: HookEvent, live: bool) -> bytes:
+        """Progress upstream; an AskUserQuestion call is answered from the channel."""
+        done = event.hook_event_name == "PostToolUse"
+        await self.send(
+            ToolProgress(
+                session=self.spec.session,
+                turn_id=event.prompt_id or self._turn_id,
+                tool_name=event.tool_name,
+                summary=tool_summary(event.tool_name, event.tool_input),
+                done=done,
+            )
+        )
+        if done or not live or event.tool_name != ASK_TOOL:
+            return b""
+        questions = parse_questions(event.tool_input)
+        if not questions or any(not q.options for q in questions):
+            return b""  # free-text questions: the CLI asks on its screen (attention.py)
+        assert isinstance(event.tool_input, dict)
+        await self.set_claude("question")
+        answers: dict[str, str] = {}
+        try:
+            for index, question in enumerate(questions):
+                answer = await self.choices.ask(
+                    "question",
+                    question_text(question, index, len(questions)),
+                    list(question.options),
+                    "hook",
+                    topic=event.tool_use_id,
+                )
+                if answer is None:
+                    return deny_tool_output("The user did not answer the question in Discord.")
+                answers[question.question] = answer.option
+            return answers_output(event.tool_input, answers)
+        finally:
+            if self.claude == "question":
+                await self.set_claude("busy")
+
+    async def on_permission_request(self, event: HookEvent) -> bytes:
+        """Ask the channel; the hook prints the decision for Claude (a timeout denies)."""
+        await self.set_claude("permission")
+        pending = self.choices.pending("permission", source="pane")
+        if pending is not None:
+            pending.source = "hook"  # asked from the screen a moment ago: answer it here
+        else:
+            pending = await self.choices.open(
+                "permission",
+                permission_text(event.tool_name, event.tool_input),
+                list(PERMISSION_OPTIONS),
+                "hook",
+                topic=event.tool_name,
+                request_id=self.choices.adopt("permission", list(PERMISSION_OPTIONS)),
+            )
+        answer = await self.choices.wait(pending)
+        if self.claude == "permission":
+            await self.set_claude("busy")
+        if answer is not None and answer.option == ALLOW:
+            return permission_output(True)
+        if answer is None:
+            reason = "Nobody allowed this from Discord in time, so it was denied."
+        else:
+            reason = f"{answer.user_name or 'The user'} denied this from Discord."
+        return permission_output(False, reason)
+
+    # -- turns that end without a Stop hook ---------------------------------------------------
+
+    async def end_without_stop(
+        self, target: InFlight | None, text: str, screen_text: str = ""
+    ) -> None:
+        """End the message in flight whose turn stopped with no Stop hook (Escape, a
+        denial in the pane). The CLI may have put its prompt back in the box: cleared."""
+        if screen_text and target is not None and _same_prompt(screen_text, target.text):
+            await self.clear_input()
+        if target is not None and self.queue.current is target and target.submitted:
+            partial = answer_after(self.transcript(), target.transcript_offset)
+            await self.end_turn(f"{partial}\n\n{text}" if partial else text, interrupted=True)
+        self._idle_since = None
+        await self.set_claude("idle")
+
+    async def interrupt(self) -> None:
+        """Escape on request: the turn stops, and its message ends as interrupted."""
+        async with self._interrupting:
+            target = self.queue.current
+            screen = await self.pane.screen()
+            if screen.state not in ("busy", "permission", "question") and self.claude not in (
+                "busy",
+                "permission",
+                "question",
+            ):
+                log.info("interrupt: Claude is %s, nothing to interrupt", screen.state)
+                return
+            log.info("interrupting Claude (Escape)")
+            after = None
+            for attempt in range(3):
+                await self.pane.send_key("Escape")
+                after = await self.pane.wait_screen(
+                    lambda s: s.state not in ("busy", "permission", "question"), 1.0
+                )
+                if after is not None:
+                    break
+                if attempt == 0:
+                    # A hook may hold Claude (the stand-in waits for it): let it go.
+                    self.choices.cancel(reason="interrupted")
+            self.choices.cancel(reason="interrupted")
+            if after is None:
+                log.warning("Claude did not stop after Escape")
+                return
+            await self.end_without_stop(target, INTERRUPTED, after.input_text)
+
+    async def pane_denied(self) -> None:
+        """A permission denied in the pane ends the turn without a Stop hook (real CLI)."""
+        target = self.queue.current
+        after = await self.pane.wait_screen(lambda s: s.state == "idle", 5.0)
+        if after is not None and self.queue.current is target:
+            await self.end_without_stop(target, DENIED, after.input_text)
+
+    async def turn_ended_quietly(self, screen: Screen) -> None:
+        """Claude has been idle for a while, yet a turn seemed under way and no Stop came."""
+        self._idle_since = None
+        current = self.queue.current
+        if current is None:
+            await self.set_claude("idle")
+            return
+        if screen.input_text and _same_prompt(screen.input_text, current.text):
+            log.warning("message %d was interrupted in the terminal", current.message.message_id)
+            await self.end_without_stop(current, INTERRUPTED, screen.input_text)
+            return
+        if self.held(current):
+            log.warning("message %d's turn ended without a Stop hook", current.message.message_id)
+            answer = answer_after(self.transcript(), current.transcript_offset)
+            await self.end_turn(answer, interrupted=True)
+        else:
+            log.info(
+                "message %d is not in the conversation; typing it again", current.message.message_id
+            )
+            self.queue.retry()
+            self.save()
+        await self.set_claude("idle")
 
     # -- pane health ---------------------------------------------------------------------------
 
     async def pane_watch_loop(self) -> None:
+        last_seq, last_read = -1, 0.0
         while True:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(WATCH_EVERY)
             if self.spec.layout.hook_spool(self.spec.session).exists():
                 # A hook client that found no worker listening, just before this one did.
                 await self.hooks.replay_spool()
@@ -455,7 +746,9 @@ class Worker:
                 # Nothing may be typed into the new Claude until the journal and the
                 # transcript have said what the old one took.
                 await self.stop_typing()
-                await self.set_claude("dead")
+                await self.attention.close()
+                self.choices.cancel(reason="Claude exited")
+                await self.set_claude("dead", info.pid)
                 await self.pane.respawn(self.state)
                 self.save()
                 if not await self.wait_until_ready():
@@ -463,10 +756,65 @@ class Worker:
                     return
                 await self.reconcile_in_flight()
                 self.start_typing()
-            elif self.claude in ("permission", "dialog"):
-                screen = await self.pane.screen()
-                if screen.state == "idle":
-                    await self.set_claude("idle")
+                continue
+            now = time.monotonic()
+            seq = self.pane.control.output_seq
+            if seq == last_seq and now - last_read < 1.0:
+                continue
+            last_seq, last_read = seq, now
+            await self.follow_screen(await self.pane.screen(), now)
+
+    async def follow_screen(self, screen: Screen, now: float) -> None:
+        """Keep the Claude state in step with the screen, and get dialogs answered."""
+        self.attention.check(screen)
+        if now - self._started >= ORPHAN_GRACE:
+            self.choices.drop_orphans()
+        hook_wait = self.choices.pending(source="hook")
+        if hook_wait is not None:
+            await self.set_claude(hook_wait.request.kind)
+        elif screen.state in ("permission", "question", "dialog"):
+            await self.set_claude(screen.state)
+        elif screen.state == "busy":
+            await self.set_claude("busy")
+        if screen.state != "idle" or hook_wait is not None:
+            self._idle_since = None
+            return
+        if self.claude in ("permission", "question", "dialog", "starting"):
+            current = self.queue.current
+            await self.set_claude("busy" if current is not None and current.submitted else "idle")
+        if self.claude != "busy" or self.attention.busy or self._interrupting.locked():
+            self._idle_since = None
+            return
+        if self._idle_since is None:
+            self._idle_since = now
+        elif now - self._idle_since >= TURN_ENDED_QUIETLY:
+            await self.turn_ended_quietly(screen)
+
+    # -- attachments -------------------------------------------------------------------------
+
+    def prepare_attachments(self) -> None:
+        store = self.attachments
+        store.prepare()
+        if self.spec.session == 1:
+            migrate_flat_layout(self.spec.layout.attachments_dir, store.folder)
+        store.clean(self.attachments_in_use())
+
+    def attachments_in_use(self) -> list[str]:
+        return [path for paths in self.state.attachments.values() for path in paths]
+
+    def forget_attachments(self, message_id: int) -> None:
+        self.attachments.forget(message_id)
+        self.state.attachments.pop(message_id, None)
+
+    async def clean_attachments_loop(self) -> None:
+        while True:
+            await asyncio.sleep(CLEAN_ATTACHMENTS_EVERY)
+            await asyncio.to_thread(self.attachments.clean, self.attachments_in_use())
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("worker task failed", exc_info=task.exception())
 
 
 def main() -> int:
@@ -475,7 +823,7 @@ def main() -> int:
         print(f"worker: {SPEC_ENV} is not set (the supervisor starts workers)", file=sys.stderr)
         return 2
     spec = decode_spec(raw)
-    setup_logging(f"session={spec.session}")
+    setup_logging(f"session={spec.session}", log_file=spec.layout.session_log(spec.session))
     try:
         return asyncio.run(Worker(spec).run())
     except TmuxError as exc:

@@ -1,8 +1,9 @@
 """What a worker must remember across its own death: the session's journal.
 
 The conversation id (so Claude resumes), the message in flight with the transcript size
-before it was typed (so a new worker can tell whether Claude took it), and turn ends the
-supervisor has not acknowledged yet. It is replaced atomically on every change; the
+before it was typed (so a new worker can tell whether Claude took it), turn ends the
+supervisor has not acknowledged yet, the files saved for unfinished messages, and the
+choices waiting for an answer in the channel. It is replaced atomically on every change; the
 rename survives the process being killed, which is the failure it exists for.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from protocol.messages import ChatMessage, TurnEnded
+from protocol.messages import ChatMessage, ChoiceRequest, TurnEnded
 
 
 class InFlight(msgspec.Struct):
@@ -29,6 +30,10 @@ class SessionState(msgspec.Struct):
     transcript_path: str = ""
     in_flight: InFlight | None = None
     unacked_turns: list[TurnEnded] = msgspec.field(default_factory=list)
+    # Saved attachment paths of messages not finished yet (retyping lists the same files).
+    attachments: dict[int, list[str]] = msgspec.field(default_factory=dict)
+    # Choices asked in the channel and not answered yet (a new worker can adopt them).
+    open_choices: list[ChoiceRequest] = msgspec.field(default_factory=list)
 
 
 class StateFile:

@@ -64,6 +64,8 @@ class TmuxControl:
         self._waiting: deque[asyncio.Future[list[str]]] = deque()
         self._block: list[str] | None = None
         self._lock = asyncio.Lock()
+        self.output_seq = 0  # counts %output notifications for the pane
+        self._output_waiters: list[asyncio.Future[None]] = []
 
     async def start(self) -> None:
         self._child = pexpect.spawn(
@@ -89,6 +91,21 @@ class TmuxControl:
             self._waiting.append(future)
             os.write(self._child.child_fd, line.encode() + b"\n")
         return await asyncio.wait_for(future, timeout=timeout)
+
+    async def wait_output(self, seq: int, timeout: float) -> bool:
+        """Wait until the pane printed something after `output_seq` was `seq`."""
+        if self.output_seq > seq:
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._output_waiters.append(future)
+        try:
+            await asyncio.wait_for(future, timeout)
+            return True
+        except TimeoutError:
+            return self.output_seq > seq
+        finally:
+            with contextlib.suppress(ValueError):
+                self._output_waiters.remove(future)
 
     async def close(self) -> None:
         child, self._child = self._child, None
@@ -137,7 +154,12 @@ class TmuxControl:
         if line.startswith("%begin "):
             self._block = []
         elif line.startswith("%output "):
+            self.output_seq += 1
             self.changed.set()
+            waiters, self._output_waiters = self._output_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
         elif line.startswith("%exit"):
             self._fail_waiting("tmux control client exited")
             self.closed.set()

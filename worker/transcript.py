@@ -65,3 +65,32 @@ def holds_prompt(path: Path | None, offset: int, prompt: str) -> bool:
         if text is not None and _normalise(text) == wanted:
             return True
     return False
+
+
+def answer_after(path: Path | None, offset: int) -> str:
+    """The assistant's text written after byte `offset` (a turn's answer, or what an
+    interrupted turn had said so far); '' if there is none."""
+    if path is None:
+        return ""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except OSError:
+        return ""
+    texts: list[str] = []
+    for line in data.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or entry.get("type") != "assistant":
+            continue
+        message = entry.get("message")
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else []:
+            if isinstance(block, dict) and block.get("type") == "text":
+                text = str(block.get("text", "")).strip()
+                if text:
+                    texts.append(text)
+    return "\n\n".join(texts)

@@ -10,6 +10,7 @@ with no charset, because discord.py only parses that exact value.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,11 @@ from .store import JSON, MAX_FILE_BYTES, MAX_REQUEST_BYTES, ApiError, Store, Upl
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _NO_AUTH = ("/interactions/", "/webhooks/")
 REQUEST_LOG_SIZE = 100_000  # bounded: the server may run for days embedded in `vai run`
+
+
+class _Drop(NamedTuple):
+    method: str
+    pattern: re.Pattern[str]
 
 
 class RequestRecord(NamedTuple):
@@ -98,6 +104,19 @@ class RestApi:
         self.message_content_enabled = message_content_enabled
         self.request_log: deque[RequestRecord] = deque(maxlen=REQUEST_LOG_SIZE)
         self.invalid_request_count = 0
+        self.drops: list[_Drop] = []
+
+    def inject_drop(self, method: str, path_regex: str, count: int = 1) -> None:
+        """The next ``count`` matching requests are carried out, then the connection is cut
+        before the response: the client cannot know whether its request took effect."""
+        self.drops += [_Drop(method.upper(), re.compile(path_regex))] * count
+
+    def _take_drop(self, method: str, path: str) -> bool:
+        for index, drop in enumerate(self.drops):
+            if drop.method in (method, "*") and drop.pattern.search(path):
+                del self.drops[index]
+                return True
+        return False
 
     # middleware ----------------------------------------------------------------------------
 
@@ -108,6 +127,9 @@ class RestApi:
         try:
             response = await self._process(request, handler)
             status = response.status
+            if self._take_drop(request.method, request.path) and request.transport is not None:
+                status = 0  # the client never sees an answer
+                request.transport.abort()
             return response
         except web.HTTPException as exc:
             status = exc.status
@@ -200,6 +222,13 @@ class RestApi:
             out.append(web.post(path, self.post_command))
         return out
 
+    def _channel_id(self, request: web.Request) -> int:
+        """A channel the bot may use: a hidden one answers like Discord, 403 Missing Access."""
+        channel_id = _id(request, "channel_id")
+        if channel_id in self.store.hidden:
+            raise ApiError(403, 50001, "Missing Access")
+        return channel_id
+
     def _guild(self, request: web.Request) -> None:
         if _id(request, "guild_id") != self.store.guild_id:
             raise ApiError(404, 10004, "Unknown Guild")
@@ -244,7 +273,8 @@ class RestApi:
 
     async def get_guild_channels(self, request: web.Request) -> web.Response:
         self._guild(request)
-        return json_response(list(self.store.channels.values()))
+        visible = [c for cid, c in self.store.channels.items() if cid not in self.store.hidden]
+        return json_response(visible)
 
     async def create_channel(self, request: web.Request) -> web.Response:
         self._guild(request)
@@ -266,7 +296,7 @@ class RestApi:
         return json_response(self.store.member_json(user))
 
     async def get_channel(self, request: web.Request) -> web.Response:
-        return json_response(self.store.channel(_id(request, "channel_id")))
+        return json_response(self.store.channel(self._channel_id(request)))
 
     async def get_messages(self, request: web.Request) -> web.Response:
         query = request.query
@@ -279,18 +309,18 @@ class RestApi:
             anchors = opt("before"), opt("after"), opt("around")
         except ValueError:
             raise ApiError(400, 50035, "Invalid Form Body") from None
-        page = self.store.page(_id(request, "channel_id"), limit, *anchors)
+        page = self.store.page(self._channel_id(request), limit, *anchors)
         return json_response([self._visible(m) for m in page])
 
     async def post_message(self, request: web.Request) -> web.Response:
-        channel_id = _id(request, "channel_id")
+        channel_id = self._channel_id(request)
         self.store.channel(channel_id)
         body, files = await read_body(request)
         msg = self.store.create_message(channel_id, self.store.bot, body, files)
         return json_response(msg)
 
     async def get_message(self, request: web.Request) -> web.Response:
-        msg = self.store.message(_id(request, "channel_id"), _id(request, "message_id"))
+        msg = self.store.message(self._channel_id(request), _id(request, "message_id"))
         return json_response(self._visible(msg))
 
     async def edit_message(self, request: web.Request) -> web.Response:
@@ -306,7 +336,7 @@ class RestApi:
         return web.Response(status=204)
 
     async def _react(self, request: web.Request, *, add: bool) -> web.Response:
-        msg = self.store.message(_id(request, "channel_id"), _id(request, "message_id"))
+        msg = self.store.message(self._channel_id(request), _id(request, "message_id"))
         emoji = unquote(request.match_info["emoji"])
         self.store.react(msg, emoji, self.store.bot, add=add)
         return web.Response(status=204)
@@ -318,7 +348,7 @@ class RestApi:
         return await self._react(request, add=False)
 
     async def typing(self, request: web.Request) -> web.Response:
-        self.store.start_typing(_id(request, "channel_id"), self.store.bot)
+        self.store.start_typing(self._channel_id(request), self.store.bot)
         return web.Response(status=204)
 
     def _command_scope(self, request: web.Request) -> int | None:

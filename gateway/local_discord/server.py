@@ -162,11 +162,20 @@ class LocalDiscord:
     # state changes ------------------------------------------------------------------------------
 
     def _emit(self, event: str, data: JSON) -> None:
+        channel = data.get("channel_id") or (
+            data.get("id") if event.startswith("CHANNEL_") else None
+        )
+        if channel is not None and int(channel) in self.store.hidden:
+            return  # the bot cannot see the channel, so it hears nothing of it
         self.gateway.dispatch(event, data)
 
     def _notify(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+
+    async def changed(self) -> None:
+        """Returns at the next state change (to wait on several event sources at once)."""
+        await self._changed.wait()
 
     async def wait_for(self, predicate: Callable[[], T], timeout: float = 5.0, what: str = "") -> T:
         """Returns the predicate's first truthy result, re-checked on every state change."""
@@ -309,6 +318,17 @@ class LocalDiscord:
     ) -> None:
         """The next ``count`` matching requests get 429 (without ``Via``, discord.py gives up)."""
         self.limiter.inject(method, path_regex, count, retry_after, via=via, global_=global_)
+
+    def inject_drop(self, method: str, path_regex: str, count: int = 1) -> None:
+        """The next ``count`` matching requests take effect, then the connection is cut
+        before the response (the client cannot know whether they did)."""
+        self.rest.inject_drop(method, path_regex, count)
+
+    def hide_channel(self, channel_id: int) -> None:
+        """The bot loses sight of a channel (as without View Channel): it is left out of
+        GUILD_CREATE, its events are not sent to the bot, and REST answers 403 50001."""
+        self.store.channel(channel_id)
+        self.store.hidden.add(channel_id)
 
     def disconnect(self, code: int | None = 4000) -> None:
         """Closes every gateway connection (1006/None: drop TCP); sessions stay resumable."""

@@ -134,6 +134,7 @@ class Store:
         for user in (self.bot, self.default_user):
             self.users[user.id], self.joined[user.id] = user, now_iso()
         self.channels: dict[int, JSON] = {}
+        self.hidden: set[int] = set()  # channels the bot cannot see (no View Channel)
         self.history: dict[int, list[JSON]] = {}
         self.by_id: dict[int, JSON] = {}
         self.files: dict[tuple[int, int], tuple[str, bytes, str]] = {}
@@ -211,7 +212,8 @@ class Store:
         guild |= {"owner_id": str(self.owner_id), "unavailable": False, "large": False}
         guild |= {"features": [], "emojis": [], "stickers": [], "roles": list(self.roles.values())}
         guild |= {"member_count": len(self.users), "preferred_locale": "en-US"}
-        guild |= {"channels": list(self.channels.values()), "threads": [], "voice_states": []}
+        channels = [c for cid, c in self.channels.items() if cid not in self.hidden]
+        guild |= {"channels": channels, "threads": [], "voice_states": []}
         guild |= {"members": [self.member_json(u) for u in self.users.values()]}
         return guild | {"presences": [], "joined_at": self.joined[self.bot.id]}
 

@@ -160,6 +160,12 @@ class LocalDiscordThread:
     def messages(self, channel_id: int) -> list[JSON]:
         return self.call(lambda s: s.messages(channel_id))
 
+    def message(self, channel_id: int, message_id: int) -> JSON:
+        return self.call(lambda s: s.message(channel_id, message_id))
+
+    def attachment_bytes(self, channel_id: int, attachment_id: int) -> bytes:
+        return self.call(lambda s: s.attachment_bytes(channel_id, attachment_id))
+
     def reactions(self, channel_id: int, message_id: int) -> dict[str, list[int]]:
         return self.call(lambda s: s.reactions(channel_id, message_id))
 
@@ -209,6 +215,12 @@ class LocalDiscordThread:
         self.call(
             lambda s: s.inject_429(method, path_regex, count, retry_after, via=via, global_=global_)
         )
+
+    def inject_drop(self, method: str, path_regex: str, count: int = 1) -> None:
+        self.call(lambda s: s.inject_drop(method, path_regex, count))
+
+    def hide_channel(self, channel_id: int) -> None:
+        self.call(lambda s: s.hide_channel(channel_id))
 
     def disconnect(self, code: int | None = 4000) -> None:
         self.call(lambda s: s.disconnect(code))

@@ -20,7 +20,14 @@ from typing import Any
 
 from . import screen
 from .cli import EarlyExitError, Knobs, Options, long_answer, parse_args, seconds
-from .hooks import HookRunner, decision, load_settings
+from .hooks import (
+    BackgroundHooks,
+    HookRunner,
+    decision,
+    load_settings,
+    permission_decision,
+    pre_tool_decision,
+)
 from .keys import Key, KeyParser
 from .store import INTERRUPTED, Entry, Transcript, is_uuid, new_uuid, project_dir
 from .term import Terminal
@@ -30,24 +37,35 @@ CLEAR_COMMANDS = ("clear", "reset", "new")
 VERBS = ("Thinking", "Pondering", "Cogitating", "Noodling", "Brewing")
 REJECTED = "The user doesn't want to proceed with this tool use. The tool use was rejected."
 SIGNAL_HOOK_TIMEOUT = 1.5
+DIALOG_DEAF = 0.25  # a just-shown dialog re-renders and drops keys (real CLI: ~0.2 s)
+ASK_TOOL = "AskUserQuestion"
 ANIMATION = 0.25
 
 
 class InputBox:
-    """The prompt box: typed characters and pasted blocks, as (shown, submitted) parts."""
+    """The prompt box: typed characters and pasted blocks, as (shown, submitted) parts.
+
+    Like the real CLI 2.1.330: a paste of more than 3 lines or 800 characters shows as
+    `[Pasted text #N +K lines]` and is submitted wrapped in `<pasted_content>`; a `!` as the
+    first thing in an empty box switches to shell mode; the submitted prompt loses its
+    trailing whitespace (its leading whitespace stays).
+    """
 
     def __init__(self) -> None:
         self.parts: list[tuple[str, str]] = []
         self.pastes = 0
+        self.shell = False
 
     def type(self, text: str) -> None:
         """Insert typed text, one part per character so Backspace removes one."""
         self.parts.extend((char, char) for char in text)
 
     def paste(self, text: str) -> None:
-        """Insert a paste; one of more than 2 lines (or 800 chars) shows as a reference."""
+        """Insert a paste; one of more than 3 lines (or 800 chars) shows as a reference
+        (and is submitted wrapped in <pasted_content>, like the real CLI 2.1.330)."""
+        text = text.replace("\t", "    ")  # the real CLI does this to pasted tabs
         newlines = text.count("\n")
-        if newlines < 2 and len(text) <= 800:
+        if newlines <= 2 and len(text) <= 800:
             self.type(text)
             return
         self.pastes += 1
@@ -61,9 +79,19 @@ class InputBox:
 
     def take(self) -> str:
         """The full text to submit; empties the box."""
-        text = "".join(real for _, real in self.parts)
+        pieces = []
+        wrapped = False
+        for shown, real in self.parts:
+            if shown != real and shown.startswith("[Pasted text #"):
+                tag = os.urandom(2).hex()
+                opening, closing = f'<pasted_content id="{tag}">', f'</pasted_content id="{tag}">'
+                pieces.append(f"\n\n{opening}\n{real}\n{closing}\n")
+                wrapped = True
+            else:
+                pieces.append(real)
+        text = "".join(pieces)
         self.parts, self.pastes = [], 0
-        return text
+        return text if wrapped else text.rstrip()
 
     def shown(self) -> str:
         """What the box displays."""
@@ -71,10 +99,13 @@ class InputBox:
 
 
 class Tool:
-    """The Bash tool call of a turn, from its permission dialog to its output."""
+    """A tool call of a turn (Bash, or AskUserQuestion), from its dialog to its output."""
 
-    def __init__(self, command: str) -> None:
+    def __init__(self, command: str, name: str = "Bash", tool_input: Any = None) -> None:
         self.command = command
+        self.name = name
+        self.input = tool_input if tool_input is not None else {"command": command}
+        self.permission_hooks: BackgroundHooks | None = None
         self.use_id = "toolu_" + new_uuid().replace("-", "")[:24]
         self.stage = "pending"
         self.notify_at: float | None = None
@@ -85,7 +116,7 @@ class Tool:
 
     def fields(self) -> dict[str, Any]:
         """The tool fields shared by PreToolUse, PermissionRequest and PostToolUse."""
-        return {"tool_name": "Bash", "tool_input": {"command": self.command}}
+        return {"tool_name": self.name, "tool_input": self.input}
 
 
 class Turn:
@@ -115,6 +146,9 @@ class App:
         mode = opts.permission_mode or settings.default_mode or "default"
         self.mode = "bypassPermissions" if opts.skip_permissions else mode
         self.hooks = HookRunner(settings, self.cwd)
+        self.startup = _startup_dialogs(opts, knobs, settings.skip_dangerous_prompt)
+        self.shown_at = 0.0  # when the current dialog appeared (keys just after are lost)
+        self.exit_message = ""
         self.transcript = Transcript(self.home, self.cwd, "", opts.model)
         self.source = self._pick_session()
         self.entries: list[Entry] = self.transcript.load() if self.source == "resume" else []
@@ -207,6 +241,8 @@ class App:
                 self._step(wake_r)
         finally:
             self.term.leave()
+        if self.exit_message:
+            self.term.write(self.exit_message.encode() + b"\r\n")
         return self.exit_code
 
     def _on_signal(self, signum: int, _frame: object) -> None:
@@ -219,10 +255,17 @@ class App:
             self.paint()
         tool = self.turn.tool if self.turn else None
         tool_fds = list(tool.open_fds) if tool else []
+        hooks = tool.permission_hooks if tool else None
+        hook_fds = hooks.fds() if hooks else []
         try:
-            ready = select.select([0, wake_r, *tool_fds], [], [], self._timeout())[0]
+            ready = select.select([0, wake_r, *tool_fds, *hook_fds], [], [], self._timeout())[0]
         except (OSError, ValueError):
             ready = []
+        for fd in hook_fds:
+            if fd in ready and hooks is not None:
+                hooks.read(fd)
+        if hooks is not None and hooks.done and tool is not None and self.turn is not None:
+            self._permission_hooks_done(self.turn, tool, hooks)
         if wake_r in ready:
             self._drain_wakeups(wake_r)
         if 0 in ready and self.exit_code is None:
@@ -292,10 +335,17 @@ class App:
             self.dirty = True
             self.idle_notify_at = None
             tool = self.turn.tool if self.turn else None
-            if self.phase == "trust":
-                self._trust_key(key)
+            dialog = self.phase == "dialog" or (
+                tool is not None and tool.stage in ("permission", "question")
+            )
+            if dialog and now - self.shown_at < DIALOG_DEAF:
+                continue  # a dialog that just appeared re-renders and loses early keys
+            if self.phase == "dialog":
+                self._startup_key(key)
             elif tool is not None and tool.stage == "permission":
                 self._permission_key(key)
+            elif tool is not None and tool.stage == "question":
+                self._question_key(key)
             else:
                 self._box_key(key, now)
 
@@ -303,10 +353,7 @@ class App:
         """Fire whatever is due: readiness, a lone Escape, answers, notifications."""
         if self.phase == "starting" and now >= self.ready_at:
             self.dirty = True
-            if self.knobs.trust_dialog:
-                self.phase = "trust"
-            else:
-                self._become_ready()
+            self._next_startup_dialog()
         if self.parser.esc_deadline is not None and now >= self.parser.esc_deadline:
             self._keys(self.parser.flush(now), now)
         turn = self.turn
@@ -343,8 +390,8 @@ class App:
         self.dirty = False
         rows, cols = self.term.size()
         cursor: tuple[int, int] | None = None
-        if self.phase == "trust":
-            lines = screen.trust_dialog(self.cwd, self.choice, cols)
+        if self.phase == "dialog":
+            lines = self._startup_screen(cols)
         else:
             lines = screen.header(self.opts.model, self.mode, self.cwd)
             lines += screen.entry_lines(self.entries, cols)
@@ -361,16 +408,23 @@ class App:
         tool = turn.tool if turn else None
         out = [""]
         if tool is not None and tool.stage == "permission":
-            return out + screen.permission_dialog(tool.command, self.choice, cols), None
+            return out + screen.permission_dialog(tool.command, self.cwd, self.choice, cols), None
+        if tool is not None and tool.stage == "question":
+            question = _questions(tool.input)[0]
+            lines = screen.question_dialog(*question, self.choice, cols)
+            return out + lines, None
         if turn is not None:
             out.append(screen.spinner(time.monotonic() - turn.started, turn.verb))
         for text in self.queue:
             out.append("  Queued · " + screen.clean(text.strip().split("\n")[0]))
         out.append(screen.rule(cols))
-        out += screen.block(screen.PROMPT_MARK, "  ", self.box.shown(), cols)
+        mark = screen.SHELL_MARK if self.box.shell else screen.PROMPT_MARK
+        out += screen.block(mark, "  ", self.box.shown(), cols)
         box_end = len(out) - 1
         if self.hint_until is not None:
             footer = "  Press Ctrl-C again to exit"
+        elif self.box.shell:
+            footer = screen.SHELL_FOOTER
         else:
             footer = screen.BUSY_FOOTER if turn is not None else screen.IDLE_FOOTER
         return [*out, screen.rule(cols), footer], box_end
@@ -381,12 +435,17 @@ class App:
         """Edit the prompt box; Enter submits (or queues while busy), Escape interrupts."""
         kind = key.kind
         if kind in ("text", "paste", "newline"):
+            text = key.text if kind != "newline" else "\n"
+            if not self.box.parts and not self.box.shell and text.startswith("!"):
+                self.box.shell, text = True, text[1:]
             if kind == "paste":
-                self.box.paste(key.text)
+                self.box.paste(text)
             else:
-                self.box.type(key.text if kind == "text" else "\n")
+                self.box.type(text)
             self.last_text_at = now
         elif kind == "backspace":
+            if not self.box.parts and self.box.shell:
+                self.box.shell = False
             self.box.backspace()
         elif kind == "enter":
             self._enter(now)
@@ -405,40 +464,87 @@ class App:
         if self.knobs.drop_enter and now - self.last_text_at < self.knobs.drop_enter:
             self.log("enter_dropped")
             return
+        shell = self.box.shell
         text = self.box.take()
         if not text.strip():
+            return
+        if shell:
+            self.box.shell = False
+            self._shell(text.strip())
             return
         if self.turn is not None:
             self.queue.append(text)
         else:
             self._submit(text)
 
-    def _trust_key(self, key: Key) -> None:
-        """Folder trust dialog: 1/Enter on Yes accepts, 2/Escape/Enter on No exits 1."""
-        pick = _pick(key, self.choice)
-        if pick == 0:
-            self.choice = 0
+    def _next_startup_dialog(self) -> None:
+        """Show the next start-up dialog (trust, API key, bypass), or become ready."""
+        if not self.startup:
             self._become_ready()
-        elif pick == 1:
+            return
+        self.phase = "dialog"
+        self.choice = 1 if self.startup[0] == "api_key" else 0  # the safe "No" is selected
+        self.shown_at = time.monotonic()
+        self.dirty = True
+
+    def _startup_screen(self, cols: int) -> list[str]:
+        kind = self.startup[0]
+        if kind == "trust":
+            return screen.trust_dialog(self.cwd, self.choice, cols)
+        if kind == "api_key":
+            return screen.api_key_dialog(os.environ.get("ANTHROPIC_API_KEY", ""), self.choice, cols)
+        return screen.bypass_dialog(self.choice, cols)
+
+    def _startup_key(self, key: Key) -> None:
+        """Up/Down move, Enter confirms, Escape declines; number keys do nothing."""
+        kind = self.startup[0]
+        if key.kind in ("up", "down"):
+            self.choice = max(0, min(1, self.choice + (1 if key.kind == "down" else -1)))
+            return
+        if key.kind not in ("enter", "escape"):
+            return
+        accepted = key.kind == "enter" and self.choice == (0 if kind == "api_key" else 1)
+        if not accepted and kind != "api_key":
+            if kind == "trust":
+                self.exit_message = "Claude Code didn't start because this folder isn't trusted."
             self.exit_code = 1
-        elif key.kind in ("up", "down"):
-            self.choice = 1 - self.choice
+            return
+        self.startup.pop(0)
+        self._next_startup_dialog()
 
     def _permission_key(self, key: Key) -> None:
-        """Bash permission dialog: 1/Enter on Yes allows, 2/Escape denies, Ctrl-C cancels."""
+        """Bash permission dialog: 1/2 (or Enter on them) allow; 3 or Escape refuse, which
+        ends the turn like an interrupt (no Stop hook, as the real CLI)."""
         turn = self.turn
         assert turn is not None and turn.tool is not None
-        pick = _pick(key, self.choice)
-        if key.kind == "ctrl_c":
+        tool = turn.tool
+        pick = _pick(key, self.choice, 3)
+        if key.kind in ("up", "down"):
+            self.choice = max(0, min(2, self.choice + (1 if key.kind == "down" else -1)))
+            return
+        if key.kind in ("ctrl_c", "escape") or pick == 2:
+            self._cancel_permission_hooks(tool)
             self._interrupt()
         elif pick is not None:
+            self._cancel_permission_hooks(tool)
             self.choice = 0
-            if pick == 0:
-                self._run_tool(turn, turn.tool)
-            else:
-                self._deny_tool(turn, turn.tool)
-        elif key.kind in ("up", "down"):
-            self.choice = 1 - self.choice
+            self._run_tool(turn, tool)
+
+    def _question_key(self, key: Key) -> None:
+        """AskUserQuestion screen: an option's digit (or Enter) answers, Escape declines."""
+        turn = self.turn
+        assert turn is not None and turn.tool is not None
+        _header, question, options = _questions(turn.tool.input)[0]
+        if key.kind in ("up", "down"):
+            last = len(options)
+            self.choice = max(0, min(last, self.choice + (1 if key.kind == "down" else -1)))
+            return
+        if key.kind == "escape":
+            self._question_result(turn, turn.tool, None, "declined to answer")
+            return
+        pick = _pick(key, self.choice, len(options) + 2)
+        if pick is not None and pick < len(options):
+            self._question_result(turn, turn.tool, {question: options[pick]}, "")
 
     # ---- turns --------------------------------------------------------------------------
 
@@ -466,6 +572,7 @@ class App:
         turn = Turn(text, VERBS[self.turns % len(VERBS)])
         self.turns += 1
         self.turn = turn
+        self.hooks.prompt_id = turn.prompt_id
         self.entries.append(("prompt", text))
         self.log("prompt", prompt=text, prompt_id=turn.prompt_id)
         self.paint()
@@ -475,13 +582,17 @@ class App:
         self._plan(turn)
 
     def _plan(self, turn: Turn) -> None:
-        """The scripted answer: !sleep N, !bash CMD, !crash, !long N, else an echo."""
+        """The scripted answer: !sleep N, !bash CMD, !ask [Q | A | B], !crash, !long N, else
+        an echo of the prompt (as the model sees it: without surrounding whitespace)."""
         word, _, arg = turn.prompt.strip().partition(" ")
         arg = arg.strip()
         if word == "!crash":
             os._exit(3)
         if word == "!bash" and arg:
             self._start_tool(turn, Tool(arg))
+            return
+        if word == "!ask":
+            self._start_tool(turn, Tool("", ASK_TOOL, _ask_input(arg)))
             return
         wait = self.knobs.delay
         nap = seconds(arg) if word == "!sleep" else None
@@ -490,7 +601,7 @@ class App:
         elif word == "!long" and arg.isdigit():
             turn.answer = long_answer(int(arg))
         else:
-            turn.answer = "echo: " + turn.prompt
+            turn.answer = "echo: " + turn.prompt.strip()
         turn.deadline = time.monotonic() + wait
 
     def _finish(self, turn: Turn) -> None:
@@ -505,38 +616,34 @@ class App:
         self._end_turn(turn, interrupted=False)
 
     def _interrupt(self) -> None:
-        """Escape/Ctrl-C while busy: stop the turn; no Stop hook (as the real CLI)."""
+        """Escape/Ctrl-C while busy: stop the turn; no Stop hook (as the real CLI). Before
+        anything was answered the prompt goes back into the box for editing."""
         turn = self.turn
         assert turn is not None
         tool = turn.tool
-        if tool is not None and tool.proc is not None and tool.proc.poll() is None:
-            _kill_group(tool.proc)
+        if tool is not None:
+            self._cancel_permission_hooks(tool)
+            if tool.proc is not None and tool.proc.poll() is None:
+                _kill_group(tool.proc)
         marker = INTERRUPTED + (" for tool use" if tool is not None else "")
         self.transcript.user([{"type": "text", "text": marker}])
-        self.entries.append(("interrupted", ""))
+        restore = tool is None and not self.queue and not self.box.parts
+        if restore and self.entries[-1:] == [("prompt", turn.prompt)]:
+            self.entries.pop()
+            self.box.type(turn.prompt)
+        else:
+            self.entries.append(("interrupted", ""))
         self._end_turn(turn, interrupted=True)
 
     def _end_turn(self, turn: Turn, interrupted: bool) -> None:
         """Back to idle; queued prompts go on (or back into the box after an interrupt)."""
         self.turn = None
+        self.hooks.prompt_id = ""
         self.dirty = True
         self.log("turn_end", prompt_id=turn.prompt_id, answer=turn.answer, interrupted=interrupted)
         if self.knobs.idle_notify:
             self.idle_notify_at = time.monotonic() + self.knobs.idle_notify
-        if interrupted:
-            self._queue_back_to_box()
-        else:
-            self._dequeue()
-
-    def _queue_back_to_box(self) -> None:
-        """After an interrupt, queued prompts return to the box for editing (not sent);
-        whatever was typed meanwhile stays after them."""
-        if self.queue:
-            typed = self.box.parts
-            self.box.parts = []
-            self.box.type("\n".join(self.queue))
-            self.box.parts += typed
-            self.queue = []
+        self._dequeue()  # after an interrupt too: the real CLI sends a queued prompt at once
 
     def _dequeue(self) -> None:
         """Submit the next queued prompt, like the real CLI does when a turn ends."""
@@ -548,26 +655,105 @@ class App:
     def _start_tool(self, turn: Turn, tool: Tool) -> None:
         """Tool call: transcript, PreToolUse, then permission (hook, dialog) or run."""
         turn.tool = tool
-        self.entries.append(("tool", f"Bash({tool.command})"))
-        block = {"type": "tool_use", "id": tool.use_id, "name": "Bash"}
-        self.transcript.assistant({**block, "input": {"command": tool.command}}, "tool_use")
+        shown = tool.command if tool.name == "Bash" else _questions(tool.input)[0][1]
+        self.entries.append(("tool", f"{tool.name}({shown})"))
+        block = {"type": "tool_use", "id": tool.use_id, "name": tool.name}
+        self.transcript.assistant({**block, "input": tool.input}, "tool_use")
         fields = {**tool.fields(), "tool_use_id": tool.use_id}
-        verdict = decision(self.hooks.fire("PreToolUse", fields, "Bash"), "PreToolUse")
+        outputs = self.hooks.fire("PreToolUse", fields, tool.name)
+        if tool.name == ASK_TOOL:
+            self._ask(turn, tool, outputs)
+            return
+        verdict = decision(outputs, "PreToolUse")
         if verdict is None and self.mode != "bypassPermissions":
             verdict = "ask"
-        if verdict == "ask":
-            fields = {**tool.fields(), "permission_mode": self.mode}
-            outputs = self.hooks.fire("PermissionRequest", fields, "Bash")
-            verdict = decision(outputs, "PermissionRequest") or "ask"
         if verdict == "deny":
             self._deny_tool(turn, tool)
         elif verdict == "ask":
+            # The dialog shows while PermissionRequest hooks run; whichever answers first
+            # decides (the main loop reads the hooks' output).
+            fields = {**tool.fields(), "permission_mode": self.mode}
+            tool.permission_hooks = self.hooks.start("PermissionRequest", fields, tool.name)
             tool.stage = "permission"
             tool.notify_at = time.monotonic() + self.knobs.permission_notify
+            self.shown_at = time.monotonic()
             self.choice = 0
             self.dirty = True
         else:
             self._run_tool(turn, tool)
+
+    def _permission_hooks_done(self, turn: Turn, tool: Tool, hooks: BackgroundHooks) -> None:
+        """Every PermissionRequest hook exited: apply the first decision, if any."""
+        tool.permission_hooks = None
+        if tool.stage != "permission":
+            return
+        verdict, message = permission_decision(hooks.results())
+        if verdict == "allow":
+            self._run_tool(turn, tool)
+        elif verdict == "deny":
+            self._deny_tool(turn, tool, message or REJECTED)
+        self.dirty = True
+
+    def _cancel_permission_hooks(self, tool: Tool) -> None:
+        if tool.permission_hooks is not None:
+            tool.permission_hooks.cancel()
+            tool.permission_hooks = None
+
+    def _ask(self, turn: Turn, tool: Tool, outputs: list[str]) -> None:
+        """AskUserQuestion: answered by a PreToolUse hook (allow with `updatedInput.answers`),
+        refused by one (deny), or asked on the screen."""
+        verdict, updated, reason = pre_tool_decision(outputs)
+        answers = updated.get("answers") if isinstance(updated, dict) else None
+        if verdict == "allow" and isinstance(answers, dict) and answers:
+            self._question_result(turn, tool, {str(k): str(v) for k, v in answers.items()}, "")
+        elif verdict == "deny":
+            self._question_result(turn, tool, None, reason or "the question was refused")
+        else:
+            tool.stage = "question"
+            self.shown_at = time.monotonic()
+            self.choice = 0
+            self.dirty = True
+
+    def _question_result(
+        self, turn: Turn, tool: Tool, answers: dict[str, str] | None, refusal: str
+    ) -> None:
+        """The tool result of AskUserQuestion; the answer is that result (like a model that
+        repeats what the tool said)."""
+        tool.stage = "done"
+        if answers:
+            said = ", ".join(f'"{q}"="{a}"' for q, a in answers.items())
+            content = (
+                f"Your questions have been answered: {said}. "
+                "You can now continue with these answers in mind."
+            )
+            response = {**tool.input, "answers": answers}
+            fields = {**tool.fields(), "tool_response": response, "tool_use_id": tool.use_id}
+            self.hooks.fire("PostToolUse", {**fields, "duration_ms": 1}, tool.name)
+        else:
+            content = refusal
+        result = {"tool_use_id": tool.use_id, "type": "tool_result", "content": content}
+        self.transcript.user([{**result, "is_error": not answers}])
+        self.entries.append(("result", content))
+        turn.answer = content
+        turn.deadline = time.monotonic() + self.knobs.delay
+        self.dirty = True
+
+    def _shell(self, command: str) -> None:
+        """`!` shell mode: the command runs at once, its output shows; no model turn."""
+        try:
+            done = subprocess.run(
+                ["sh", "-c", command],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                cwd=self.cwd,
+                timeout=30,
+                check=False,
+            )
+            output = (done.stdout + done.stderr).decode("utf-8", "replace").rstrip("\n")
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            output = str(exc)
+        self.entries += [("prompt", f"! {command}"), ("result", output or "(No content)")]
+        self.log("shell", command=command)
 
     def _tool_timers(self, turn: Turn, tool: Tool, now: float) -> None:
         """Permission notification when due; completion once the command has exited."""
@@ -628,7 +814,7 @@ class App:
         response = {"stdout": out, "stderr": err, "interrupted": False}
         duration = int((time.monotonic() - tool.started) * 1000)
         fields = {**tool.fields(), "tool_response": response, "tool_use_id": tool.use_id}
-        self.hooks.fire("PostToolUse", {**fields, "duration_ms": duration}, "Bash")
+        self.hooks.fire("PostToolUse", {**fields, "duration_ms": duration}, tool.name)
         content = "\n".join(part for part in (out, err) if part)
         result = {"tool_use_id": tool.use_id, "type": "tool_result", "content": content}
         self.transcript.user([{**result, "is_error": proc.returncode != 0}])
@@ -636,13 +822,14 @@ class App:
         turn.answer = out or "(no output)"
         turn.deadline = time.monotonic() + self.knobs.delay
 
-    def _deny_tool(self, turn: Turn, tool: Tool) -> None:
-        """Permission refused: an error tool result, and the answer "denied"."""
+    def _deny_tool(self, turn: Turn, tool: Tool, message: str = REJECTED) -> None:
+        """Refused by a hook: an error tool result; the turn goes on and its answer is the
+        reason (like a model that repeats what the tool said)."""
         tool.stage = "done"
-        result = {"tool_use_id": tool.use_id, "type": "tool_result", "content": REJECTED}
+        result = {"tool_use_id": tool.use_id, "type": "tool_result", "content": message}
         self.transcript.user([{**result, "is_error": True}])
-        self.entries.append(("info", "User rejected the Bash command"))
-        turn.answer = "denied"
+        self.entries.append(("info", f"Denied: {message}"))
+        turn.answer = message
         turn.deadline = time.monotonic() + self.knobs.delay
         self.dirty = True
 
@@ -668,15 +855,52 @@ class App:
         self.log("exit", reason=reason, code=code)
 
 
-def _pick(key: Key, choice: int) -> int | None:
-    """Which option of a two-option dialog a key picks: "1", "2", Enter, or Escape (No)."""
-    if key.kind == "text" and key.text[:1] in ("1", "2"):
-        return int(key.text[0]) - 1
+def _pick(key: Key, choice: int, count: int) -> int | None:
+    """Which option of a numbered dialog a key picks: its digit, or Enter on the selection."""
+    if key.kind == "text" and key.text[:1].isdigit() and 1 <= int(key.text[:1]) <= count:
+        return int(key.text[:1]) - 1
     if key.kind == "enter":
         return choice
-    if key.kind == "escape":
-        return 1
     return None
+
+
+def _startup_dialogs(opts: Options, knobs: Knobs, skip_dangerous_prompt: bool) -> list[str]:
+    """The dialogs the real CLI shows before its prompt, in its order."""
+    kinds = []
+    if knobs.trust_dialog:
+        kinds.append("trust")
+    if knobs.api_key_dialog:
+        kinds.append("api_key")
+    if opts.skip_permissions and not skip_dangerous_prompt:
+        kinds.append("bypass")
+    return kinds
+
+
+DEFAULT_QUESTION = ("Color", "Which color should the button be?", ["Red", "Blue"])
+
+
+def _ask_input(arg: str) -> dict[str, Any]:
+    """AskUserQuestion input from `!ask [question | option | option ...]`."""
+    parts = [p.strip() for p in arg.split("|") if p.strip()]
+    header, question, options = DEFAULT_QUESTION
+    if len(parts) >= 3:
+        header, question, options = "Question", parts[0], parts[1:]
+    entry = {
+        "question": question,
+        "header": header,
+        "options": [{"label": o, "description": ""} for o in options],
+        "multiSelect": False,
+    }
+    return {"questions": [entry]}
+
+
+def _questions(tool_input: Any) -> list[tuple[str, str, list[str]]]:
+    """(header, question, option labels) of an AskUserQuestion input."""
+    found = []
+    for entry in tool_input.get("questions", []) if isinstance(tool_input, dict) else []:
+        labels = [str(o.get("label", "")) for o in entry.get("options", [])]
+        found.append((str(entry.get("header", "")), str(entry.get("question", "")), labels))
+    return found or [DEFAULT_QUESTION]
 
 
 def _decoded(tool: Tool, pipe: Any) -> str:

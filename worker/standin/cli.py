@@ -48,7 +48,8 @@ A stand-in for the Claude Code CLI (no model; deterministic answers).
   --settings FILE_OR_JSON   hooks config        --session-id UUID   new conversation
   --resume UUID, -r UUID    continue one        -c, --continue      continue the latest
   --permission-mode MODE    --model NAME        --dangerously-skip-permissions
-Prompts: !sleep N, !bash CMD, !crash, !long N; anything else is answered "echo: <prompt>".
+Prompts: !sleep N, !bash CMD, !ask [QUESTION | OPTION | OPTION...], !crash, !long N;
+anything else is answered "echo: <prompt>".
 """
 
 
@@ -135,6 +136,7 @@ class Knobs:
         self.permission_notify = _number(env, "STANDIN_CLAUDE_PERMISSION_NOTIFY_MS", 200) / 1000
         self.idle_notify = _number(env, "STANDIN_CLAUDE_IDLE_NOTIFY_MS", 0) / 1000
         self.trust_dialog = env.get("STANDIN_CLAUDE_TRUST_DIALOG", "") == "1"
+        self.api_key_dialog = env.get("STANDIN_CLAUDE_API_KEY_DIALOG", "") == "1"
         self.log = env.get("STANDIN_CLAUDE_LOG") or None
 
 

@@ -26,11 +26,14 @@ class Settings:
     def __init__(self) -> None:
         self.hooks: dict[str, list[Hook]] = {}
         self.default_mode: str | None = None
+        self.skip_dangerous_prompt = False
 
     def merge(self, data: object) -> None:
         """Add one settings document; hook lists concatenate like the real CLI's."""
         if not isinstance(data, dict):
             raise ValueError("settings must be a JSON object")
+        if data.get("skipDangerousModePermissionPrompt") is True:
+            self.skip_dangerous_prompt = True
         permissions = data.get("permissions")
         if isinstance(permissions, dict) and isinstance(permissions.get("defaultMode"), str):
             self.default_mode = permissions["defaultMode"]
@@ -133,6 +136,7 @@ class HookRunner:
         self.env = dict(os.environ, CLAUDE_PROJECT_DIR=cwd)
         self.session_id = ""
         self.transcript_path = ""
+        self.prompt_id = ""  # the turn's, on every event while a turn runs (like the CLI)
 
     def configured(self, event: str) -> bool:
         """Whether any command is configured for this event."""
@@ -149,19 +153,98 @@ class HookRunner:
         hooks = [h for h in self.settings.hooks.get(event, []) if matches(h[0], match)]
         if not hooks:
             return []
-        payload = {
-            "session_id": self.session_id,
-            "transcript_path": self.transcript_path,
-            "cwd": self.cwd,
-            "hook_event_name": event,
-            **fields,
-        }
-        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        data = self._payload(event, fields)
         outputs = []
         for _matcher, command, timeout in hooks:
             limit = timeout if max_timeout is None else min(timeout, max_timeout)
             outputs.append(run_command(command, data, limit, self.cwd, self.env))
         return outputs
+
+    def _payload(self, event: str, fields: dict[str, Any]) -> bytes:
+        payload = {
+            "session_id": self.session_id,
+            "transcript_path": self.transcript_path,
+            "cwd": self.cwd,
+            "hook_event_name": event,
+        }
+        if self.prompt_id:
+            payload["prompt_id"] = self.prompt_id
+        payload.update(fields)
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+    def start(
+        self, event: str, fields: dict[str, Any], match: str | None = None
+    ) -> BackgroundHooks:
+        """Start the event's hooks without waiting (the CLI shows its permission dialog
+        while PermissionRequest hooks run); the main loop reads their output."""
+        hooks = [h for h in self.settings.hooks.get(event, []) if matches(h[0], match)]
+        return BackgroundHooks(
+            [c for _, c, _ in hooks], self._payload(event, fields), self.cwd, self.env
+        )
+
+
+class BackgroundHooks:
+    """Hook commands running while the UI goes on; done when every one has exited."""
+
+    def __init__(self, commands: list[str], stdin: bytes, cwd: str, env: dict[str, str]) -> None:
+        # [process, its stdout fd (-1 once closed), what it printed]
+        self.running: list[tuple[subprocess.Popen[bytes], list[int], bytearray]] = []
+        for command in commands:
+            try:
+                proc = subprocess.Popen(
+                    ["sh", "-c", command],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    cwd=cwd,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError:
+                continue
+            assert proc.stdin is not None and proc.stdout is not None
+            with contextlib.suppress(OSError):
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            os.set_blocking(proc.stdout.fileno(), False)
+            self.running.append((proc, [proc.stdout.fileno()], bytearray()))
+
+    def fds(self) -> list[int]:
+        return [fd[0] for _, fd, _ in self.running if fd[0] >= 0]
+
+    def read(self, ready: int) -> None:
+        for proc, fd, out in self.running:
+            if fd[0] != ready:
+                continue
+            try:
+                data = os.read(ready, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if data:
+                out.extend(data)
+                return
+            fd[0] = -1
+            assert proc.stdout is not None
+            proc.stdout.close()
+            proc.wait()
+
+    @property
+    def done(self) -> bool:
+        return all(fd[0] < 0 for _, fd, _ in self.running)
+
+    def results(self) -> list[str]:
+        return [bytes(out).decode("utf-8", "replace") for _, _, out in self.running]
+
+    def cancel(self) -> None:
+        for proc, fd, _ in self.running:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            if fd[0] >= 0 and proc.stdout is not None:
+                proc.stdout.close()
+                fd[0] = -1
+            proc.wait()
 
 
 def decision(outputs: list[str], event: str) -> str | None:
@@ -186,3 +269,33 @@ def decision(outputs: list[str], event: str) -> str | None:
         if answer in ("allow", "deny", "ask"):
             return str(answer)
     return None
+
+
+def _specific(out: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(out)
+    except ValueError:
+        return None
+    specific = data.get("hookSpecificOutput") if isinstance(data, dict) else None
+    return specific if isinstance(specific, dict) else None
+
+
+def permission_decision(outputs: list[str]) -> tuple[str | None, str]:
+    """PermissionRequest outputs: (allow/deny or None, the deny message)."""
+    for out in outputs:
+        specific = _specific(out)
+        verdict = specific.get("decision") if specific else None
+        if isinstance(verdict, dict) and verdict.get("behavior") in ("allow", "deny"):
+            return str(verdict["behavior"]), str(verdict.get("message") or "")
+    return None, ""
+
+
+def pre_tool_decision(outputs: list[str]) -> tuple[str | None, Any, str]:
+    """PreToolUse outputs: (allow/deny/ask or None, updatedInput, the reason)."""
+    for out in outputs:
+        specific = _specific(out)
+        answer = specific.get("permissionDecision") if specific else None
+        if specific and answer in ("allow", "deny", "ask"):
+            reason = str(specific.get("permissionDecisionReason") or "")
+            return str(answer), specific.get("updatedInput"), reason
+    return None, None, ""

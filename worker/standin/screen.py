@@ -11,6 +11,8 @@ from __future__ import annotations
 from .store import VERSION, Entry
 
 PROMPT_MARK = "❯\u00a0"
+SHELL_MARK = "!\u00a0"
+SHELL_FOOTER = "  ! for shell mode"
 RULE_CHAR = "─"
 IDLE_FOOTER = "  ? for shortcuts"
 BUSY_FOOTER = "  esc to interrupt"
@@ -126,41 +128,97 @@ def choices(options: list[str], choice: int) -> list[str]:
     ]
 
 
+def select_dialog(body: list[str], options: list[str], choice: int, cols: int) -> list[str]:
+    """A start-up dialog: text, unnumbered options (Up/Down moves "❯"), Enter confirms."""
+    lines = [rule(cols)]
+    for paragraph in body:
+        lines += [*block("  ", "  ", paragraph, cols), ""]
+    lines += [("  ❯ " if i == choice else "    ") + text for i, text in enumerate(options)]
+    return [*lines, "", "  Enter to confirm · Esc to cancel"]
+
+
+TRUST_OPTIONS = ["No, exit", "Yes, I trust this folder"]
+API_KEY_OPTIONS = ["Yes", "No (recommended)"]
+BYPASS_OPTIONS = ["No, exit", "Yes, I accept"]
+
+
 def trust_dialog(cwd: str, choice: int, cols: int) -> list[str]:
     """The folder trust dialog shown before a session starts in an untrusted folder."""
-    return [
-        rule(cols),
-        " Do you trust the files in this folder?",
-        "",
-        *block(" ", " ", cwd, cols),
-        "",
-        *block(
-            " ",
-            " ",
-            "Claude Code may read, write, or execute files contained in this directory. "
-            "This can pose security risks, so only use files from trusted sources.",
-            cols,
-        ),
-        "",
-        *choices(["Yes, proceed", "No, exit"], choice),
-        "",
-        " Enter to confirm · Esc to exit",
-    ]
+    return select_dialog(
+        [
+            "Accessing workspace:",
+            cwd,
+            "Quick safety check: Is this a project you created or one you trust? (Like your own"
+            " code, a well-known open source project, or work from your team). If not, take a"
+            " moment to review what's in this folder first.",
+            "Claude Code'll be able to read, edit, and execute files here.",
+        ],
+        TRUST_OPTIONS,
+        choice,
+        cols,
+    )
 
 
-def permission_dialog(command: str, choice: int, cols: int) -> list[str]:
+def api_key_dialog(key: str, choice: int, cols: int) -> list[str]:
+    """The custom API key dialog (the key is not in customApiKeyResponses.approved)."""
+    return select_dialog(
+        [
+            "Detected a custom API key in your environment",
+            f"ANTHROPIC_API_KEY: sk-ant-...{key[-20:]}",
+            "Do you want to use this API key?",
+        ],
+        API_KEY_OPTIONS,
+        choice,
+        cols,
+    )
+
+
+def bypass_dialog(choice: int, cols: int) -> list[str]:
+    """The warning before a session runs with --dangerously-skip-permissions."""
+    return select_dialog(
+        [
+            "WARNING: Claude Code running in Bypass Permissions mode",
+            "In Bypass Permissions mode, Claude Code will not ask for your approval before"
+            " running potentially dangerous commands.",
+            "By proceeding, you accept all responsibility for actions taken while running in"
+            " Bypass Permissions mode.",
+        ],
+        BYPASS_OPTIONS,
+        choice,
+        cols,
+    )
+
+
+def permission_options(cwd: str) -> list[str]:
+    return ["Yes", f"Yes, and always allow access to {cwd} from this project", "No"]
+
+
+def permission_dialog(command: str, cwd: str, choice: int, cols: int) -> list[str]:
     """The Bash permission dialog that replaces the input box while a tool waits."""
+    dashes = "╌" * cols
     return [
         rule(cols),
         " Bash command",
         "",
-        *block("   ", "   ", command, cols),
-        "",
+        dashes,
+        *block(" ", " ", command, cols),
+        dashes,
         " Do you want to proceed?",
-        *choices(["Yes", "No"], choice),
+        *choices(permission_options(cwd), choice),
         "",
-        " Esc to cancel",
+        " Esc to cancel · Tab to amend",
     ]
+
+
+def question_dialog(
+    header: str, question: str, options: list[str], choice: int, cols: int
+) -> list[str]:
+    """An AskUserQuestion screen: numbered options, then the CLI's own two extras."""
+    shown = [*options, "Type something."]
+    lines = [rule(cols), f" ☐ {header}", "", *block("", "", question, cols), ""]
+    lines += [("❯ " if i == choice else "  ") + f"{i + 1}. {text}" for i, text in enumerate(shown)]
+    lines += [rule(cols), f"  {len(shown) + 1}. Chat about this", ""]
+    return [*lines, "Enter to select · ↑/↓ to navigate · Esc to cancel"]
 
 
 def paint(lines: list[str], rows: int, cols: int, cursor: tuple[int, int] | None) -> bytes:

@@ -1,0 +1,101 @@
+"""What the command modules share: exit codes, the lazily loaded config, the supervisor."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from protocol.layout import Layout
+from protocol.messages import ErrorReply, OkReply, WireMessage
+from supervisor.config import Config, load_config
+from supervisor.control_client import SupervisorUnreachable, request
+from supervisor.errors import BridgeError
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # an expected failure, said in one line on stderr
+EXIT_USAGE = 2  # argparse's
+EXIT_NOT_RUNNING = 3  # vai status: something is not RUNNING
+EXIT_UNREACHABLE = 4  # the supervisor is not running or does not answer
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class Context:
+    """Per invocation: the environment, and the config loaded on first use."""
+
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    _config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.environ)
+        return self._config
+
+    @property
+    def layout(self) -> Layout:
+        return self.config.layout
+
+    def ask(self, message: WireMessage, timeout: float = 5.0) -> WireMessage:
+        """One control request; SupervisorUnreachable at once when no supervisor runs."""
+        layout = self.layout
+        if running_supervisor_pid(layout) is None:
+            raise SupervisorUnreachable(
+                f"the supervisor is not running for {layout.home} (start it: `vai start`)"
+            )
+        return request(layout, message, timeout)
+
+
+def expect_ok(reply: WireMessage) -> OkReply:
+    if isinstance(reply, ErrorReply):
+        raise BridgeError(reply.text)
+    if not isinstance(reply, OkReply):
+        raise BridgeError(f"unexpected answer {type(reply).__name__}")
+    return reply
+
+
+_LOCK_LINE = re.compile(r"^\d+:\s+FLOCK\s+\S+\s+WRITE\s+(\d+)\s+([0-9a-f]+:[0-9a-f]+:\d+)\s")
+
+
+def running_supervisor_pid(layout: Layout, locks: Path = Path("/proc/locks")) -> int | None:
+    """The pid of the supervisor holding this VAI_HOME's pid-file lock, or None.
+
+    Read from /proc/locks, so asking never takes the lock (a `vai status` racing a
+    starting supervisor must not make it think another one runs). Without /proc/locks
+    the pid in the file is checked for life instead.
+    """
+    try:
+        st = layout.pid_file.stat()
+    except OSError:
+        return None
+    file_id = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        lines = locks.read_text().splitlines()
+    except OSError:
+        lines = None
+    if lines is not None:
+        for line in lines:
+            match = _LOCK_LINE.match(line)
+            if match and match.group(2) == file_id:
+                return int(match.group(1))
+        return None
+    try:
+        pid = int(layout.pid_file.read_text().strip() or "0")
+        if pid > 0:
+            os.kill(pid, 0)
+            return pid
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def positive(text: str) -> int:
+    """argparse type: a positive integer (session numbers, channel ids)."""
+    import argparse
+
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)

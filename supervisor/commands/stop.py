@@ -1,0 +1,39 @@
+"""Stop everything cleanly: supervisor, gateway, workers, Claude sessions.
+
+Each worker ends its Claude pane, then the gateway stops, then the supervisor exits.
+Exit 0 when everything stopped (or nothing was running), 1 when it did not stop within
+--timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from protocol.messages import StopAll
+from supervisor.commands._common import EXIT_OK, Context, expect_ok, running_supervisor_pid
+from supervisor.control_client import SupervisorUnreachable
+from supervisor.errors import BridgeError
+
+
+def setup(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds to wait for it (default 30)"
+    )
+
+
+def execute(args: argparse.Namespace, ctx: Context) -> int:
+    layout = ctx.layout
+    try:
+        expect_ok(ctx.ask(StopAll(), timeout=min(args.timeout, 10.0)))
+    except SupervisorUnreachable:
+        print("the supervisor is not running")
+        return EXIT_OK
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline and running_supervisor_pid(layout) is not None:
+        time.sleep(0.05)
+    pid = running_supervisor_pid(layout)
+    if pid is not None:
+        raise BridgeError(f"the supervisor (pid {pid}) did not stop within {args.timeout:g}s")
+    print("stopped")
+    return EXIT_OK

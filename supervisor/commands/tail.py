@@ -1,0 +1,42 @@
+"""Show a log: session N, gateway or supervisor; -f follows it.
+
+Logs live in logs/ under VAI_HOME and are rotated by size (NAME.log.1 is the previous
+part); following survives a rotation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+
+from supervisor.commands._common import Context
+from supervisor.errors import BridgeError
+
+PROCESSES = ("gateway", "supervisor")
+
+
+def setup(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", help="a session number, gateway or supervisor")
+    parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    parser.add_argument(
+        "-n", "--lines", type=int, default=50, help="lines to show first (default 50)"
+    )
+
+
+def execute(args: argparse.Namespace, ctx: Context) -> int:
+    layout = ctx.layout
+    target: str = args.target
+    if target in PROCESSES:
+        path = layout.process_log(target)
+    elif target.isdigit() and int(target) > 0:
+        path = layout.session_log(int(target))
+    else:
+        raise BridgeError(f"tail what? {target!r} is not a session number, gateway or supervisor")
+    if not path.exists():
+        raise BridgeError(f"no log yet at {path}")
+    program = shutil.which("tail")
+    if program is None:
+        raise BridgeError("the `tail` program is missing (install coreutils)")
+    argv = ["tail", "-n", str(max(args.lines, 0)), *(["-F"] if args.follow else []), str(path)]
+    os.execv(program, argv)

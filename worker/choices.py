@@ -1,0 +1,165 @@
+"""Decisions the channel makes for Claude: permission prompts, questions, start-up dialogs.
+
+A choice is a ChoiceRequest sent upstream (the supervisor addresses it to the session's
+channel; the gateway shows buttons) and a future that the ChoiceAnswer routed back
+resolves. Whoever asked waits for it with the configured timeout; an expired, cancelled
+or unanswerable choice resolves to None, which every caller treats as "no" (deny).
+
+Open choices are written to the session's journal, so a worker that replaces a dead one
+can adopt the same request (same id: the button already in the channel still works)
+when it finds the same kind of dialog on the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from protocol.messages import ChoiceAnswer, ChoiceRequest, WireMessage
+
+log = logging.getLogger("worker.choices")
+
+Kind = Literal["permission", "question"]
+Source = Literal["hook", "pane", "startup"]
+# Claude's hook commands run with a 600 s timeout (worker/claude_pane.py): a choice
+# answered through a hook must be decided well before Claude gives up on the hook.
+MAX_TIMEOUT = 540.0
+
+
+@dataclass
+class Pending:
+    request: ChoiceRequest
+    source: Source
+    future: asyncio.Future[ChoiceAnswer | None] = field(repr=False)
+    topic: str = ""  # what it is about (a tool_use_id, a dialog kind), for matching
+
+    @property
+    def request_id(self) -> str:
+        return self.request.request_id
+
+
+class ChoiceBroker:
+    def __init__(
+        self,
+        session: int,
+        send: Callable[[WireMessage], Awaitable[None]],
+        timeout: float,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.session = session
+        self._send = send
+        self.timeout = max(1.0, min(timeout, MAX_TIMEOUT))
+        self._on_change = on_change  # the journal is saved when the open set changes
+        self._pending: dict[str, Pending] = {}
+        self.orphans: list[ChoiceRequest] = []  # open when a previous worker died
+
+    # -- asking ------------------------------------------------------------------------------
+
+    async def open(
+        self,
+        kind: Kind,
+        text: str,
+        options: list[str],
+        source: Source,
+        *,
+        topic: str = "",
+        request_id: str = "",
+    ) -> Pending:
+        """Send a request (or re-send an adopted one) and return its pending entry."""
+        request = ChoiceRequest(
+            request_id=request_id or f"s{self.session}-{uuid.uuid4().hex[:12]}",
+            session=self.session,
+            kind=kind,
+            text=text,
+            options=options,
+            timeout_s=self.timeout,
+        )
+        future: asyncio.Future[ChoiceAnswer | None] = asyncio.get_running_loop().create_future()
+        pending = Pending(request, source, future, topic)
+        self._pending[request.request_id] = pending
+        self._on_change()
+        log.info("asking the channel (%s, %s): %s", kind, request.request_id, options)
+        await self._send(request)
+        return pending
+
+    async def wait(self, pending: Pending) -> ChoiceAnswer | None:
+        """The answer, or None when it expired or was cancelled."""
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending.future), self.timeout)
+        except TimeoutError:
+            log.info("choice %s expired after %.0fs", pending.request_id, self.timeout)
+            return None
+        finally:
+            self._close(pending)
+
+    async def ask(
+        self, kind: Kind, text: str, options: list[str], source: Source, topic: str = ""
+    ) -> ChoiceAnswer | None:
+        return await self.wait(await self.open(kind, text, options, source, topic=topic))
+
+    # -- answers -----------------------------------------------------------------------------
+
+    def answer(self, answer: ChoiceAnswer) -> bool:
+        """Resolve a pending choice; False for unknown or closed ones."""
+        pending = self._pending.get(answer.request_id)
+        if pending is None or pending.future.done():
+            log.info("answer to %s ignored: no such open choice", answer.request_id)
+            return False
+        if answer.option and answer.option not in pending.request.options:
+            log.warning("answer %r is not an option of %s", answer.option, answer.request_id)
+            return False
+        log.info(
+            "choice %s answered %r by %s",
+            answer.request_id,
+            answer.option or "(expired)",
+            answer.user_name or answer.user_id or "nobody",
+        )
+        pending.future.set_result(answer if answer.option else None)
+        return True
+
+    def cancel(self, kinds: tuple[Kind, ...] = ("permission", "question"), reason: str = "") -> int:
+        """Resolve open choices of these kinds as unanswered (the dialog went away)."""
+        count = 0
+        for pending in list(self._pending.values()):
+            if pending.request.kind in kinds and not pending.future.done():
+                pending.future.set_result(None)
+                count += 1
+        if count:
+            log.info("cancelled %d open choice(s): %s", count, reason or "no longer asked")
+        return count
+
+    # -- what is open ------------------------------------------------------------------------
+
+    def pending(self, kind: Kind | None = None, source: Source | None = None) -> Pending | None:
+        for pending in self._pending.values():
+            if (kind is None or pending.request.kind == kind) and (
+                source is None or pending.source == source
+            ):
+                return pending
+        return None
+
+    def open_requests(self) -> list[ChoiceRequest]:
+        """For the journal: what is open now, and orphans not yet adopted or dropped."""
+        return [p.request for p in self._pending.values()] + list(self.orphans)
+
+    def adopt(self, kind: Kind, options: list[str]) -> str:
+        """The id of an orphan of this kind and options (a dead worker's request), or ''."""
+        for orphan in self.orphans:
+            if orphan.kind == kind and list(orphan.options) == options:
+                self.orphans.remove(orphan)
+                return orphan.request_id
+        return ""
+
+    def drop_orphans(self) -> None:
+        if self.orphans:
+            log.info("dropping %d unanswered choice(s) of a previous worker", len(self.orphans))
+            self.orphans.clear()
+            self._on_change()
+
+    def _close(self, pending: Pending) -> None:
+        if self._pending.pop(pending.request_id, None) is not None:
+            self._on_change()
