@@ -100,7 +100,11 @@ class Chaos:
                 if pids:
                     self.kill(pids[self.rng.choice(sorted(pids))], "worker")
             elif what == "gateway":
-                self.kill(gateway_pid(self.stack), "gateway")
+                # The gateway may be restarting right now; try for a moment.
+                deadline = time.monotonic() + 5
+                while not self.kill(gateway_pid(self.stack), "gateway"):
+                    if time.monotonic() > deadline or self.stop.wait(0.05):
+                        break
             elif what == "claude":
                 # The pane may be between two Claudes right now; try for a moment.
                 deadline = time.monotonic() + 3
