@@ -68,6 +68,13 @@ class ClaudeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     command: str = "claude"
     work_dir: str = ""
     ready_timeout: float = 30.0
+    # Permission prompts and Claude's questions wait this long for an answer in the
+    # channel, then are denied (at most 540 s: Claude's hook timeout is 600 s).
+    choice_timeout: float = 300.0
+    # Start-up dialogs the worker accepts by itself; false: asked in the channel.
+    trust_work_dir: bool = False
+    approve_api_key: bool = False
+    accept_bypass_permissions: bool = False
 
 
 class TmuxSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -121,6 +128,16 @@ class LogsSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     backups: int = 5
 
 
+class AttachmentsSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[attachments]`: what a worker downloads into attachments/session_N/ (the quota per
+    session is limits.attachments_quota_mb)."""
+
+    max_file_mb: float = 50.0
+    max_age_hours: float = 24.0  # older files are removed (never a queued message's)
+    per_session_downloads: int = 5
+    total_downloads: int = 20
+
+
 class FileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     discord: DiscordSection = msgspec.field(default_factory=DiscordSection)
     claude: ClaudeSection = msgspec.field(default_factory=ClaudeSection)
@@ -130,6 +147,7 @@ class FileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     alerts: AlertsSection = msgspec.field(default_factory=AlertsSection)
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
     logs: LogsSection = msgspec.field(default_factory=LogsSection)
+    attachments: AttachmentsSection = msgspec.field(default_factory=AttachmentsSection)
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True):

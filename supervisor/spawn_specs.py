@@ -26,6 +26,15 @@ def worker_command(
         work_dir=config.claude_work_dir,
         ready_timeout=config.file.claude.ready_timeout,
         heartbeat_interval=config.file.supervisor.heartbeat_interval,
+        choice_timeout=config.file.claude.choice_timeout,
+        trust_work_dir=config.file.claude.trust_work_dir,
+        approve_api_key=config.file.claude.approve_api_key,
+        accept_bypass_permissions=config.file.claude.accept_bypass_permissions,
+        attachments_max_file_mb=config.file.attachments.max_file_mb,
+        attachments_quota_mb=config.file.limits.attachments_quota_mb,
+        attachments_max_age_hours=config.file.attachments.max_age_hours,
+        attachments_per_session=config.file.attachments.per_session_downloads,
+        attachments_total=config.file.attachments.total_downloads,
     )
     env = pane_environment(os.environ)
     env[WORKER_SPEC_ENV] = encode_worker_spec(spec)

@@ -400,3 +400,107 @@ def test_trust_dialog_default_answer_exits(rig: Rig) -> None:
     screen = pane.press_until("Enter", lambda _: pane.pane_dead(), what="the CLI to exit")
     assert "Claude Code didn't start because this folder isn't trusted." in screen
     assert not pane.events()
+
+
+# -- facts the worker relies on (worker/prompt_input.py, worker/main.py) ------------------------
+
+
+def test_bang_switches_to_shell_mode_unless_a_space_comes_first(rig: Rig) -> None:
+    rig.seed()
+    pane = rig.start()
+    pane.wait_idle()
+    pane.paste("!echo hi")
+    screen = pane.wait_screen(lambda s: "! for shell mode" in s, 10, "shell mode")
+    assert "!\u00a0echo hi" in screen.splitlines()
+    pane.press_until("C-u", lambda s: "!\u00a0echo hi" not in s, what="the box to clear")
+    pane.press_until("BSpace", lambda s: "! for shell mode" not in s, what="prompt mode")
+    pane.wait_idle()
+    submitted = pane.submit(" !echo hi  ")
+    assert submitted is not None and submitted["prompt"] == " !echo hi"  # trailing trimmed
+    assert pane.wait_event("Stop")["last_assistant_message"] == "echo: !echo hi"
+    assert rig.fake.user_texts() == ["!echo hi"]
+
+
+def test_small_pastes_in_a_row_stay_verbatim(rig: Rig) -> None:
+    rig.seed()
+    pane = rig.start()
+    pane.wait_idle()
+    text = "".join(f"line {i:02d}\twith a tab `code` $HOME\n" for i in range(30)) + "end"
+    pieces = [text[i : i + 60] for i in range(0, len(text), 60)]
+    assert all(p.count("\n") <= 2 for p in pieces)
+    for piece in pieces:
+        before = pane.screen()
+        pane.paste(piece)
+        pane.wait_screen(before.__ne__, 5, "the piece echoed")  # each piece read on its own
+    pane.wait_screen(lambda s: s.rstrip().endswith("end") or "  end" in s, 10, "the end")
+    assert "[Pasted text" not in pane.screen()
+    submitted = pane.submit_enter()
+    assert submitted["prompt"] == text.replace("\t", "    ")  # pasted tabs become 4 spaces
+    pane.wait_event("Stop")
+    assert rig.fake.user_texts() == [text.replace("\t", "    ")]
+
+
+def _hook(rig: Rig, name: str, event: str, output: dict[str, Any], matcher: str = "") -> None:
+    script = rig.root / name
+    script.write_text(f"#!/bin/sh\ncat > /dev/null\nprintf '%s' '{json.dumps(output)}'\n")
+    script.chmod(0o755)
+    settings = json.loads(rig.settings.read_text())
+    entry: dict[str, Any] = {"hooks": [{"type": "command", "command": str(script)}]}
+    if matcher:
+        entry["matcher"] = matcher
+    settings["hooks"][event] = [*settings["hooks"].get(event, []), entry]
+    rig.settings.write_text(json.dumps(settings))
+
+
+def test_permission_request_hook_answers_the_dialog(rig: Rig) -> None:
+    rig.seed(default_mode="default")
+    allowed, denied = rig.root / "allowed", rig.root / "denied"
+    rig.fake.on("allow it", ToolCall("Bash", {"command": f"touch {allowed}"}))
+    rig.fake.on("deny it", ToolCall("Bash", {"command": f"touch {denied}"}))
+    decision = {"hookEventName": "PermissionRequest"}
+    _hook(rig, "allow.sh", "PermissionRequest", {"hookSpecificOutput": {**decision, "decision": {
+        "behavior": "allow"}}}, matcher="Bash")  # fmt: skip
+    pane = rig.start()
+    pane.wait_idle()
+    pane.submit("allow it")
+    pane.wait_event("PostToolUse")
+    assert allowed.exists()
+    pane.wait_event("Stop")
+    pane.wait_idle()
+
+    rig.settings.write_text(json.dumps(hook_settings(rig.hook_log)))
+    _hook(rig, "deny.sh", "PermissionRequest", {"hookSpecificOutput": {**decision, "decision": {
+        "behavior": "deny", "message": "not from Discord"}}}, matcher="Bash")  # fmt: skip
+    pane = rig.start(name="denied")
+    pane.wait_idle()
+    pane.submit("deny it")
+    # Denied by the hook, the model is told why and the turn goes on to a Stop.
+    stop = pane.wait_event("Stop", where=lambda e: "not from Discord" in str(e))
+    assert stop["last_assistant_message"] == "tool said: not from Discord"
+    assert not denied.exists()
+
+
+def test_pre_tool_use_answers_a_question(rig: Rig) -> None:
+    rig.seed()
+    question = {
+        "question": "Which color?",
+        "header": "Color",
+        "options": [{"label": "Red", "description": ""}, {"label": "Blue", "description": ""}],
+        "multiSelect": False,
+    }
+    tool_input = {"questions": [question]}
+    rig.fake.on("ask", ToolCall("AskUserQuestion", tool_input), after_tool=lambda r: r)
+    output = {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "allow",
+            "updatedInput": {**tool_input, "answers": {"Which color?": "Blue"}},
+        }
+    }
+    _hook(rig, "answer.sh", "PreToolUse", output, matcher="AskUserQuestion")
+    pane = rig.start()
+    pane.wait_idle()
+    pane.submit("ask")
+    stop = pane.wait_event("Stop")
+    assert '"Which color?"="Blue"' in stop["last_assistant_message"]
+    assert "Enter to select" not in pane.screen()

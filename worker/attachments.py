@@ -35,9 +35,7 @@ import random
 import re
 import time
 import unicodedata
-import urllib.error
-import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import msgspec
@@ -156,6 +154,18 @@ class AttachmentStore:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
 
+    def start(self, keep: Iterable[str], migrate_from: Path | None = None) -> None:
+        """At worker start: the folder, the original layout's files (session 1), clean-up."""
+        self.prepare()
+        if migrate_from is not None:
+            migrate_flat_layout(migrate_from, self.folder)
+        self.clean(keep)
+
+    async def clean_every(self, interval: float, keep: Callable[[], list[str]]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await asyncio.to_thread(self.clean, keep())
+
     # -- a message's files ---------------------------------------------------------------------
 
     def prefetch(self, message: ChatMessage, known: dict[int, list[str]]) -> None:
@@ -226,7 +236,13 @@ class AttachmentStore:
         return self.limits.quota_bytes - used
 
     def _download_blocking(self, ref: AttachmentRef, shown: str, room: int) -> str:
-        """Stream the file to a temporary name, then link it into a free final name."""
+        """Stream the file to a temporary name, then link it into a free final name.
+
+        urllib is imported here, not at the top: it weighs about 7 MB, which a worker whose
+        messages carry no files should not pay."""
+        import urllib.error
+        import urllib.request
+
         if not ref.url.startswith(("https://", "http://")):
             raise AttachmentError(f"{shown}: unsupported URL")
         limit = self.limits.max_file_bytes

@@ -75,7 +75,9 @@ class Attention:
         if screen.state in ("permission", "question"):
             if self.broker.pending(screen.state, source="hook") is not None:
                 return
-            if now - first_seen < HOOK_GRACE:
+            # Not before its hook had a chance, nor while an answered dialog is closing.
+            answered = self.broker.closed_at.get(screen.state, float("-inf"))
+            if now - max(first_seen, answered) < HOOK_GRACE:
                 return
         self._start(self._handle(screen, first_seen))
 

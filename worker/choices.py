@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class ChoiceBroker:
         self._on_change = on_change  # the journal is saved when the open set changes
         self._pending: dict[str, Pending] = {}
         self.orphans: list[ChoiceRequest] = []  # open when a previous worker died
+        self.closed_at: dict[str, float] = {}  # kind -> when one was last answered or closed
 
     # -- asking ------------------------------------------------------------------------------
 
@@ -162,4 +164,5 @@ class ChoiceBroker:
 
     def _close(self, pending: Pending) -> None:
         if self._pending.pop(pending.request_id, None) is not None:
+            self.closed_at[pending.request.kind] = time.monotonic()
             self._on_change()

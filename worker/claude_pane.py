@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import shlex
 import subprocess
@@ -29,7 +30,9 @@ from worker.screen import Screen, read_screen
 from worker.session_state import SessionState
 from worker.spec import WorkerSpec
 from worker.tmux_control import TmuxControl, TmuxError, tmux_run
-from worker.transcript import transcript_path
+from worker.transcript import has_conversation, transcript_path
+
+log = logging.getLogger("worker.pane")
 
 PANE_WIDTH, PANE_HEIGHT = 200, 50
 PIECE_ECHO_TIMEOUT = 1.0
@@ -121,6 +124,13 @@ class ClaudePane:
         if not state.conversation_id:
             state.conversation_id = str(uuid.uuid4())
         args = [*self.spec.claude_command, "--settings", str(self.write_settings())]
+        transcript = self.transcript(state)
+        if transcript.exists() and not has_conversation(transcript):
+            # Claude died before it saved anything of this conversation: it cannot be
+            # resumed (and its id is taken), so a new one starts.
+            log.warning("conversation %s was never saved: a new one starts", state.conversation_id)
+            state.conversation_id = str(uuid.uuid4())
+            state.transcript_path = ""
         if self.transcript(state).exists():
             args += ["--resume", state.conversation_id]
         else:

@@ -43,12 +43,13 @@ from protocol.messages import (
     WorkerHello,
 )
 from supervisor.logs import setup_logging
-from worker import prompt_input
-from worker.attachments import AttachmentError, AttachmentStore, migrate_flat_layout
+from worker import prompt_input, session_lock
+from worker.asking import HookAsks
+from worker.attachments import AttachmentError, AttachmentStore
 from worker.attention import Attention
 from worker.choices import ChoiceBroker
 from worker.claude_pane import ClaudePane
-from worker.dialogs import StartupAnswers
+from worker.dialogs import StartupAnswers, settled
 from worker.hook_events import HookEvent
 from worker.hook_server import HookServer
 from worker.prompt_queue import PromptQueue
@@ -56,19 +57,9 @@ from worker.screen import Screen
 from worker.session_state import InFlight, StateFile
 from worker.spec import SPEC_ENV, WorkerSpec, attachment_limits, decode_spec
 from worker.tmux_control import TmuxError
-from worker.tool_hooks import (
-    ALLOW,
-    ASK_TOOL,
-    PERMISSION_OPTIONS,
-    answers_output,
-    deny_tool_output,
-    parse_questions,
-    permission_output,
-    permission_text,
-    question_text,
-    tool_summary,
-)
+from worker.tool_hooks import ASK_TOOL, tool_summary
 from worker.transcript import answer_after, holds_prompt, size_of
+from worker.typist import Typist
 
 log = logging.getLogger("worker")
 
@@ -81,7 +72,6 @@ WATCH_EVERY = 0.5
 # Stop hook (interrupted or denied in the terminal; the CLI fires no Stop for those).
 TURN_ENDED_QUIETLY = 3.0
 CLEAN_ATTACHMENTS_EVERY = 3600.0
-CTRL_C_REARM = 1.5  # seconds between two Ctrl-C (the CLI's exit window is ~0.8-1 s)
 # Choices a dead worker left open are adopted if their dialog shows again by then.
 ORPHAN_GRACE = 10.0
 INTERRUPTED = "⏹️ Interrupted: Claude stopped this turn."
@@ -104,6 +94,7 @@ class Worker:
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
         self.pane = ClaudePane(spec)
+        self.typist = Typist(self.pane)
         self.state_file = StateFile(spec.layout.session_state(spec.session))
         self.state = self.state_file.load()
         self.queue = PromptQueue()
@@ -129,6 +120,7 @@ class Worker:
         self._supervisor_seen = time.monotonic()
         self.choices = ChoiceBroker(spec.session, self.send, spec.choice_timeout, self.save)
         self.choices.orphans = list(self.state.open_choices)
+        self.asks = HookAsks(self.choices, lambda: self.claude, self.set_claude)
         self.attention = Attention(
             self.pane,
             self.choices,
@@ -149,7 +141,6 @@ class Worker:
         self._interrupting = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self._started = time.monotonic()
-        self._last_ctrl_c = 0.0
 
     # -- main --------------------------------------------------------------------------------
 
@@ -252,14 +243,14 @@ class Worker:
     async def reconcile_in_flight(self) -> None:
         """After a worker or Claude restart: finish, wait for, or retype the message in flight.
 
-        Claude busy: a turn is running; its Stop decides (by the transcript) whether it was
-        this message's. Claude idle: the transcript decides. Held means delivered, even if
-        the turn was cut off; not held means Claude never had it (even if UserPromptSubmit
-        fired), so it is typed again.
+        Claude busy (or asking for a permission or an answer): a turn is running; its Stop
+        decides (by the transcript) whether it was this message's. Claude idle: the
+        transcript decides. Held means delivered, even if the turn was cut off; not held
+        means Claude never had it (even if UserPromptSubmit fired), so it is typed again.
         """
         current = self.queue.current
-        if current is None or self.claude == "busy":
-            return
+        if current is None or self.claude in ("busy", "permission", "question"):
+            return  # a turn is under way: its end (Stop, or a quiet end) decides
         if self.held(current):
             log.warning(
                 "message %d was taken by Claude but its turn never ended",
@@ -414,7 +405,7 @@ class Worker:
         screen = await self.pane.wait_screen(lambda s: s.state == "idle", 5.0)
         if screen is None:
             return
-        if screen.shell_mode and not await self.leave_shell_mode():
+        if screen.shell_mode and not await self.typist.leave_shell_mode():
             return
         already_there = (
             bool(screen.input_text)
@@ -422,7 +413,7 @@ class Worker:
             and not screen.has_pasted_reference
             and _same_prompt(screen.input_text, text)
         )
-        if screen.input_text and not already_there and not await self.clear_input():
+        if screen.input_text and not already_there and not await self.typist.clear_input():
             return
         in_flight = self.queue.take(text, size_of(self.transcript()))
         assert in_flight is not None
@@ -431,8 +422,8 @@ class Worker:
         if already_there:
             # A previous worker pasted it and died before Enter: submit what is there.
             log.info("message %d is already in the input box", message.message_id)
-        elif not await self.put_in_box(message, text):
-            await self.clear_input()
+        elif not await self.typist.put_in_box(text, f"message {message.message_id}"):
+            await self.typist.clear_input()
             self.queue.retry()
             self.save()
             return
@@ -450,33 +441,6 @@ class Worker:
         self.queue.retry()
         self.save()
 
-    async def put_in_box(self, message: ChatMessage, text: str) -> bool:
-        """Paste the text and check the box shows it verbatim (not as a paste reference)."""
-        for pace in (0.0, 0.05):
-            await self.pane.paste(text, pace=pace)
-            echoed = await self.pane.wait_screen(
-                lambda s: (
-                    s.state == "idle"
-                    and (
-                        prompt_input.box_shows(s.input_text, text, s.box_scrolled)
-                        or s.has_pasted_reference
-                        or s.shell_mode
-                    )
-                ),
-                3.0,
-            )
-            if echoed is None:
-                log.warning("message %d was not echoed in the input box", message.message_id)
-                return False
-            if not (echoed.has_pasted_reference or echoed.shell_mode):
-                return True
-            # Pieces read together count as one big paste (Claude would get the text
-            # wrapped); clear the box and paste again, slower.
-            log.warning("message %d did not arrive verbatim; pasting it again", message.message_id)
-            if not await self.clear_input() or not await self.leave_shell_mode():
-                return False
-        return False
-
     async def fail(self, message: ChatMessage, reason: str) -> None:
         """The message cannot be typed: it is done, and the channel is told why."""
         log.warning("message %d failed: %s", message.message_id, reason)
@@ -485,45 +449,6 @@ class Worker:
         self.forget_attachments(message.message_id)
         self.save()
         await self.update(message, "failed", reason)
-
-    async def clear_input(self) -> bool:
-        """Empty Claude's input box (Ctrl-C clears it when it holds text); True if empty.
-
-        Ctrl-C also arms "Press Ctrl-C again to exit" for about a second (real CLI and
-        stand-in alike): it is only sent to a box that holds something, and never while
-        armed, so a second clear cannot end Claude.
-        """
-        screen = await self.pane.wait_screen(
-            lambda s: s.state != "idle" or not s.exit_armed, CTRL_C_REARM + 1
-        )
-        if screen is None or screen.state != "idle":
-            log.warning("could not clear Claude's input box (it is not idle)")
-            return False
-        if not screen.input_text:
-            return True
-        wait = self._last_ctrl_c + CTRL_C_REARM - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self._last_ctrl_c = time.monotonic()
-        await self.pane.send_key("C-c")
-        cleared = await self.pane.wait_screen(lambda s: s.state != "idle" or not s.input_text, 2.0)
-        if cleared is None or cleared.state != "idle":
-            log.warning("could not clear Claude's input box")
-            return False
-        return True
-
-    async def leave_shell_mode(self) -> bool:
-        """Back from `!` shell mode to the prompt (Backspace on the empty box)."""
-        screen = await self.pane.screen()
-        if not screen.shell_mode:
-            return True
-        if screen.input_text and not await self.clear_input():
-            return False
-        await self.pane.send_key("BSpace")
-        left = await self.pane.wait_screen(lambda s: not s.shell_mode, 2.0)
-        if left is None:
-            log.warning("could not leave shell mode")
-        return left is not None
 
     async def submit(self, text: str) -> bool:
         """The lost-Enter recipe: Enter, confirm by hook (or an emptied box), else Enter again."""
@@ -590,7 +515,7 @@ class Worker:
         elif name in ("PreToolUse", "PostToolUse"):
             return await self.on_tool(event, live)
         elif name == "PermissionRequest" and live:
-            return await self.on_permission_request(event)
+            return await self.asks.permission(event)
         return b""
 
     async def on_tool(self, event: HookEvent, live: bool) -> bytes:
@@ -607,54 +532,7 @@ class Worker:
         )
         if done or not live or event.tool_name != ASK_TOOL:
             return b""
-        questions = parse_questions(event.tool_input)
-        if not questions or any(not q.options for q in questions):
-            return b""  # free-text questions: the CLI asks on its screen (attention.py)
-        assert isinstance(event.tool_input, dict)
-        await self.set_claude("question")
-        answers: dict[str, str] = {}
-        try:
-            for index, question in enumerate(questions):
-                answer = await self.choices.ask(
-                    "question",
-                    question_text(question, index, len(questions)),
-                    list(question.options),
-                    "hook",
-                    topic=event.tool_use_id,
-                )
-                if answer is None:
-                    return deny_tool_output("The user did not answer the question in Discord.")
-                answers[question.question] = answer.option
-            return answers_output(event.tool_input, answers)
-        finally:
-            if self.claude == "question":
-                await self.set_claude("busy")
-
-    async def on_permission_request(self, event: HookEvent) -> bytes:
-        """Ask the channel; the hook prints the decision for Claude (a timeout denies)."""
-        await self.set_claude("permission")
-        pending = self.choices.pending("permission", source="pane")
-        if pending is not None:
-            pending.source = "hook"  # asked from the screen a moment ago: answer it here
-        else:
-            pending = await self.choices.open(
-                "permission",
-                permission_text(event.tool_name, event.tool_input),
-                list(PERMISSION_OPTIONS),
-                "hook",
-                topic=event.tool_name,
-                request_id=self.choices.adopt("permission", list(PERMISSION_OPTIONS)),
-            )
-        answer = await self.choices.wait(pending)
-        if self.claude == "permission":
-            await self.set_claude("busy")
-        if answer is not None and answer.option == ALLOW:
-            return permission_output(True)
-        if answer is None:
-            reason = "Nobody allowed this from Discord in time, so it was denied."
-        else:
-            reason = f"{answer.user_name or 'The user'} denied this from Discord."
-        return permission_output(False, reason)
+        return await self.asks.questions(event)
 
     # -- turns that end without a Stop hook ---------------------------------------------------
 
@@ -664,7 +542,7 @@ class Worker:
         """End the message in flight whose turn stopped with no Stop hook (Escape, a
         denial in the pane). The CLI may have put its prompt back in the box: cleared."""
         if screen_text and target is not None and _same_prompt(screen_text, target.text):
-            await self.clear_input()
+            await self.typist.clear_input()
         if target is not None and self.queue.current is target and target.submitted:
             partial = answer_after(self.transcript(), target.transcript_offset)
             await self.end_turn(f"{partial}\n\n{text}" if partial else text, interrupted=True)
@@ -685,16 +563,19 @@ class Worker:
                 return
             log.info("interrupting Claude (Escape)")
             after = None
-            for attempt in range(3):
+            for attempt in range(4):
+                if screen.state in ("permission", "question"):
+                    await settled(self.pane, quiet=0.3)  # a fresh dialog drops keys
                 await self.pane.send_key("Escape")
                 after = await self.pane.wait_screen(
                     lambda s: s.state not in ("busy", "permission", "question"), 1.0
                 )
                 if after is not None:
                     break
-                if attempt == 0:
-                    # A hook may hold Claude (the stand-in waits for it): let it go.
-                    self.choices.cancel(reason="interrupted")
+                if attempt == 1:
+                    # A question held in its PreToolUse hook holds Claude too: let it go.
+                    self.choices.cancel(("question",), reason="interrupted")
+                screen = await self.pane.screen()
             self.choices.cancel(reason="interrupted")
             if after is None:
                 log.warning("Claude did not stop after Escape")
@@ -793,11 +674,8 @@ class Worker:
     # -- attachments -------------------------------------------------------------------------
 
     def prepare_attachments(self) -> None:
-        store = self.attachments
-        store.prepare()
-        if self.spec.session == 1:
-            migrate_flat_layout(self.spec.layout.attachments_dir, store.folder)
-        store.clean(self.attachments_in_use())
+        flat = self.spec.layout.attachments_dir if self.spec.session == 1 else None
+        self.attachments.start(self.attachments_in_use(), migrate_from=flat)
 
     def attachments_in_use(self) -> list[str]:
         return [path for paths in self.state.attachments.values() for path in paths]
@@ -807,9 +685,7 @@ class Worker:
         self.state.attachments.pop(message_id, None)
 
     async def clean_attachments_loop(self) -> None:
-        while True:
-            await asyncio.sleep(CLEAN_ATTACHMENTS_EVERY)
-            await asyncio.to_thread(self.attachments.clean, self.attachments_in_use())
+        await self.attachments.clean_every(CLEAN_ATTACHMENTS_EVERY, self.attachments_in_use)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:
@@ -825,10 +701,18 @@ def main() -> int:
     spec = decode_spec(raw)
     setup_logging(f"session={spec.session}", log_file=spec.layout.session_log(spec.session))
     try:
+        # Before the journal is read: a leftover worker of this session must be gone.
+        lock = session_lock.take(spec.layout.run_dir / f"worker-{spec.session}.lock", spec.session)
+    except TimeoutError as exc:
+        log.error("%s", exc)
+        return 3
+    try:
         return asyncio.run(Worker(spec).run())
     except TmuxError as exc:
         log.error("tmux: %s", exc)
         return 3
+    finally:
+        os.close(lock)
 
 
 if __name__ == "__main__":

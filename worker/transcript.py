@@ -94,3 +94,26 @@ def answer_after(path: Path | None, offset: int) -> str:
                 if text:
                     texts.append(text)
     return "\n\n".join(texts)
+
+
+def has_conversation(path: Path | None) -> bool:
+    """Does the transcript hold any prompt or answer (can Claude `--resume` it)?
+
+    The real CLI writes a turn's lines a moment after its Stop hook; killed before that,
+    it leaves a file with only bookkeeping lines, and `--resume` of it exits with "No
+    conversation found with session ID".
+    """
+    if path is None:
+        return False
+    try:
+        with path.open("rb") as handle:
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("type") in ("user", "assistant"):
+                    return True
+    except OSError:
+        return False
+    return False

@@ -396,13 +396,13 @@ class App:
             lines = screen.header(self.opts.model, self.mode, self.cwd)
             lines += screen.entry_lines(self.entries, cols)
             if self.phase == "ready":
-                bottom, box_end = self._bottom(cols)
+                bottom, box_end = self._bottom(cols, rows)
                 if box_end is not None:
                     cursor = (len(lines) + box_end, screen.width(bottom[box_end]))
                 lines += bottom
         self.term.write(screen.paint(lines, rows, cols, cursor))
 
-    def _bottom(self, cols: int) -> tuple[list[str], int | None]:
+    def _bottom(self, cols: int, rows: int) -> tuple[list[str], int | None]:
         """Spinner, queue, input box and footer, or the permission dialog in their place."""
         turn = self.turn
         tool = turn.tool if turn else None
@@ -417,9 +417,19 @@ class App:
             out.append(screen.spinner(time.monotonic() - turn.started, turn.verb))
         for text in self.queue:
             out.append("  Queued · " + screen.clean(text.strip().split("\n")[0]))
-        out.append(screen.rule(cols))
         mark = screen.SHELL_MARK if self.box.shell else screen.PROMPT_MARK
-        out += screen.block(mark, "  ", self.box.shown(), cols)
+        box = screen.block(mark, "  ", self.box.shown(), cols)
+        tallest = max(3, rows // 2)
+        if len(box) > tallest:
+            # Like the real CLI: the box keeps its end (the cursor) in view and says how
+            # many lines are above: `─── ↑ N more ───…`.
+            hidden = len(box) - tallest
+            box = box[hidden:]
+            top = f"─── ↑ {hidden} more "
+            out.append(top + screen.RULE_CHAR * max(0, cols - screen.width(top)))
+        else:
+            out.append(screen.rule(cols))
+        out += box
         box_end = len(out) - 1
         if self.hint_until is not None:
             footer = "  Press Ctrl-C again to exit"
