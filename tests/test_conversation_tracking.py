@@ -6,24 +6,12 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from protocol.messages import ClaudeStatus, DeliveryUpdate, TurnEnded, WorkerHello
-from tests.conftest import TmuxServer
 from tests.harness import wait_until
-from tests.test_worker_process import WorkerRig
+from tests.test_worker_process import WorkerRig, rig
 
-
-@pytest.fixture
-def rig(short_tmp: Path, tmux_server: TmuxServer) -> Iterator[WorkerRig]:
-    rig = WorkerRig(short_tmp, tmux_server)
-    try:
-        yield rig
-    finally:
-        rig.close()
+__all__ = ["rig"]  # the worker rig fixture, shared with the worker process tests
 
 
 def conversation(rig: WorkerRig) -> str:
