@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
@@ -76,3 +79,41 @@ class Router:
     def close(self) -> None:
         self.socket.close(linger=0)
         self.context.term()
+
+
+class FileServer(ThreadingHTTPServer):
+    """Serves `files` (path -> bytes) over HTTP, as Discord's CDN serves attachments."""
+
+    files: dict[str, bytes]
+    hits: list[str]
+
+
+class _FileHandler(BaseHTTPRequestHandler):
+    server: FileServer
+
+    def do_GET(self) -> None:
+        self.server.hits.append(self.path)
+        body = self.server.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def file_server() -> Iterator[tuple[FileServer, str]]:
+    """A local file server on a free port, and its base URL."""
+    server = FileServer(("127.0.0.1", 0), _FileHandler)
+    server.files, server.hits = {}, []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from protocol.messages import AttachmentRef, Author, ChatMessage
+from tests.harness import FileServer, file_server
 from worker.attachments import (
     AttachmentError,
     AttachmentLimits,
@@ -65,39 +64,10 @@ def test_names_keep_what_they_can() -> None:
     assert long.endswith(".png") and len(long.encode()) <= 255
 
 
-class Server(ThreadingHTTPServer):
-    files: dict[str, bytes]
-    hits: list[str]
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Server
-
-    def do_GET(self) -> None:
-        self.server.hits.append(self.path)
-        body = self.server.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def web() -> Iterator[tuple[Server, str]]:
-    server = Server(("127.0.0.1", 0), Handler)
-    server.files, server.hits = {}, []
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def web() -> Iterator[tuple[FileServer, str]]:
+    with file_server() as served:
+        yield served
 
 
 def message(*refs: AttachmentRef, message_id: int = 1) -> ChatMessage:
@@ -112,7 +82,9 @@ def store(tmp_path: Path, **limits: object) -> AttachmentStore:
     )
 
 
-def test_downloads_are_private_and_collision_free(tmp_path: Path, web: tuple[Server, str]) -> None:
+def test_downloads_are_private_and_collision_free(
+    tmp_path: Path, web: tuple[FileServer, str]
+) -> None:
     server, base = web
     server.files = {"/1": b"one", "/2": b"two"}
     files = store(tmp_path)
@@ -130,7 +102,7 @@ def test_downloads_are_private_and_collision_free(tmp_path: Path, web: tuple[Ser
     assert len(server.hits) == hits
 
 
-def test_size_limit_and_quota(tmp_path: Path, web: tuple[Server, str]) -> None:
+def test_size_limit_and_quota(tmp_path: Path, web: tuple[FileServer, str]) -> None:
     server, base = web
     server.files = {"/big": b"x" * 5000, "/small": b"y" * 600}
     files = store(tmp_path, max_file_bytes=1000, quota_bytes=1000)
@@ -146,7 +118,7 @@ def test_size_limit_and_quota(tmp_path: Path, web: tuple[Server, str]) -> None:
 
 
 def test_a_failed_file_takes_the_others_of_its_message_away(
-    tmp_path: Path, web: tuple[Server, str]
+    tmp_path: Path, web: tuple[FileServer, str]
 ) -> None:
     server, base = web
     server.files = {"/ok": b"ok"}

@@ -8,9 +8,7 @@ import json
 import os
 import signal
 import stat
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from protocol.messages import (
     WorkerHello,
 )
 from tests.conftest import TmuxServer
+from tests.harness import FileServer, file_server
 from tests.test_worker_process import SESSION, USER, WorkerRig
 from worker.spec import SPEC_ENV, encode_spec
 
@@ -264,45 +263,19 @@ def test_interrupt_while_a_permission_is_asked(rig: Rig) -> None:
 # -- attachments --------------------------------------------------------------------------------
 
 
-class Files(ThreadingHTTPServer):
-    files: dict[str, bytes]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Files
-
-    def do_GET(self) -> None:
-        body = self.server.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def files() -> Iterator[tuple[Files, str]]:
-    server = Files(("127.0.0.1", 0), _Handler)
-    server.files = {}
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def files() -> Iterator[tuple[FileServer, str]]:
+    with file_server() as served:
+        yield served
 
 
 def ref(base: str, name: str, path: str, size: int) -> AttachmentRef:
     return AttachmentRef(filename=name, url=f"{base}{path}", size=size)
 
 
-def test_attachments_are_saved_and_listed_in_the_prompt(rig: Rig, files: tuple[Files, str]) -> None:
+def test_attachments_are_saved_and_listed_in_the_prompt(
+    rig: Rig, files: tuple[FileServer, str]
+) -> None:
     server, base = files
     server.files = {"/a": b"alpha", "/b": b"bravo"}
     started(rig)
@@ -325,7 +298,9 @@ def test_attachments_are_saved_and_listed_in_the_prompt(rig: Rig, files: tuple[F
     assert rig.turn(again).text.endswith(str(folder.absolute() / "passwd (1)"))
 
 
-def test_a_file_that_cannot_be_saved_fails_the_message(rig: Rig, files: tuple[Files, str]) -> None:
+def test_a_file_that_cannot_be_saved_fails_the_message(
+    rig: Rig, files: tuple[FileServer, str]
+) -> None:
     server, base = files
     server.files = {"/big": b"x" * 3000}
     rig.configure(attachments_max_file_mb=0.001)
