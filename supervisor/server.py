@@ -119,7 +119,7 @@ class Supervisor:
         self._watchers: set[asyncio.Task[None]] = set()
         self.registry = ChildRegistry(self.layout.run_dir / "children.json")
         self._open_choices: dict[str, ChoiceRequest] = {}
-        # Sessions that went FATAL or BACKOFF: their return to RUNNING is announced.
+        # Sessions announced as stopped (FATAL): their return to RUNNING is announced too.
         self._troubled: set[int] = set()
         # What the gateway says only the operator can fix, by channel (0: the gateway).
         self.gateway_problems: dict[int, str] = {}
@@ -258,8 +258,8 @@ class Supervisor:
                     session,
                     f"Session {session} stopped: {change.reason}. Use `vai recover {session}`.",
                 )
-            if session is not None and change.new in (State.FATAL, State.BACKOFF):
-                self._troubled.add(session)
+            if session is not None and change.new is State.FATAL:
+                self._troubled.add(session)  # announced as stopped: announce its return
             elif change.new is State.RUNNING and session in self._troubled:
                 self._troubled.discard(session)
                 self._alert(session, f"Session {session} recovered: running again.", icon="✅")

@@ -118,6 +118,10 @@ class Stack:
         for path in [self.home / "vai-run.out", *sorted(self.layout.logs_dir.glob("*.log"))]:
             with contextlib.suppress(OSError):
                 parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}")
+        panes = self.tmux.run("list-sessions", "-F", "#{session_name}", check=False).split()
+        for name in panes:
+            screen = self.tmux.run("capture-pane", "-p", "-t", f"={name}:", check=False)
+            parts.append(f"--- pane {name}\n{screen.rstrip()}")
         return "\n".join(parts)
 
     def kill(self) -> None:

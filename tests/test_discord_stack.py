@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 
 from supervisor.sessions_file import load_sessions
 from tests.conftest import TmuxServer
-from tests.harness import wait_until
+from tests.harness import standin_command, wait_until
 from tests.stack import Stack, running_stack
 
 pytestmark = pytest.mark.timeout(120)
@@ -106,13 +106,33 @@ def worker_pid(stack: Stack, session: int) -> int | None:
 
 
 def test_a_session_that_comes_back_is_announced(short_tmp: Path, tmux_server: TmuxServer) -> None:
-    with running_stack(short_tmp, tmux_server, channels=1) as (stack, (chan,)):
+    ready = short_tmp / "claude-may-start"
+    # Claude cannot start until `ready` exists: the session goes FATAL, then is recovered.
+    claude = ["sh", "-c", f'[ -e {ready} ] || exit 3; exec "$0" "$@"', *standin_command()]
+    with running_stack(short_tmp, tmux_server, channels=1, claude_command=claude) as (
+        stack,
+        (chan,),
+    ):
+        stack.write_config("[supervisor]\nstart_retries = 2\nbackoff_base = 0.2\n")
         stack.start()
-        stack.wait_all_running()
-        pid = wait_until(lambda: worker_pid(stack, 1), 10, "the worker")
-        psutil.Process(pid).kill()  # dies soon after starting: BACKOFF, then back
+        stopped = stack.discord.wait_for(
+            lambda: [m for m in stack.bot_messages(chan) if "Session 1 stopped" in m["content"]],
+            30,
+            "the FATAL alert",
+        )
+        assert len(stopped) == 1
+        ready.touch()
+        assert stack.vai("recover", "1").returncode == 0
         stack.wait_bot_message(chan, "✅ Session 1 recovered: running again.", timeout=30)
         stack.wait_all_running()
+        # A worker that dies and comes back by itself is no news: Claude never noticed.
+        pid = wait_until(lambda: worker_pid(stack, 1), 10, "the worker")
+        psutil.Process(pid).kill()
+        wait_until(lambda: worker_pid(stack, 1) not in (None, pid), 30, "a new worker")
+        stack.wait_all_running()
+        stack.discord.post_user_message(chan, "still here?")
+        stack.wait_bot_message(chan, "echo: still here?")
+        assert len(stack.bot_messages(chan)) == 3
 
 
 def test_encrypted_sessions_file_and_add_session_from_discord(

@@ -75,6 +75,9 @@ CLEAN_ATTACHMENTS_EVERY = 3600.0
 # Choices a dead worker left open are adopted if their dialog shows again by then.
 ORPHAN_GRACE = 10.0
 INTERRUPTED = "⏹️ Interrupted: Claude stopped this turn."
+ACTIVE = ("busy", "permission", "question")  # a turn is under way
+TURN_DRAWN = 3.0  # seconds for Claude to draw a turn whose prompt it took
+STAYS_STOPPED = 0.5  # seconds a stopped turn must stay stopped to count
 DENIED = "🚫 Permission denied: Claude stopped this turn."
 
 
@@ -88,6 +91,10 @@ def prompt_text(message: ChatMessage, files: list[str] | None = None) -> str:
 
 
 _same_prompt = prompt_input.same_prompt
+
+
+def _active(screen: Screen) -> bool:
+    return screen.state in ACTIVE
 
 
 class Worker:
@@ -550,15 +557,18 @@ class Worker:
         await self.set_claude("idle")
 
     async def interrupt(self) -> None:
-        """Escape on request: the turn stops, and its message ends as interrupted."""
+        """Escape on request: the turn stops, and its message ends as interrupted.
+
+        Claude drops an Escape that comes before it has drawn the turn (its prompt is
+        taken, the box still shows it) and carries on, so Escape waits for the busy
+        screen, and the stop counts only once Claude stays stopped.
+        """
         async with self._interrupting:
             target = self.queue.current
             screen = await self.pane.screen()
-            if screen.state not in ("busy", "permission", "question") and self.claude not in (
-                "busy",
-                "permission",
-                "question",
-            ):
+            if screen.state not in ACTIVE and self.claude in ACTIVE:
+                screen = await self.pane.wait_screen(_active, TURN_DRAWN) or screen
+            if screen.state not in ACTIVE:
                 log.info("interrupt: Claude is %s, nothing to interrupt", screen.state)
                 return
             log.info("interrupting Claude (Escape)")
@@ -567,11 +577,15 @@ class Worker:
                 if screen.state in ("permission", "question"):
                     await settled(self.pane, quiet=0.3)  # a fresh dialog drops keys
                 await self.pane.send_key("Escape")
-                after = await self.pane.wait_screen(
-                    lambda s: s.state not in ("busy", "permission", "question"), 1.0
-                )
+                after = await self.pane.wait_screen(lambda s: not _active(s), 1.0)
                 if after is not None:
-                    break
+                    relapse = await self.pane.wait_screen(_active, STAYS_STOPPED)
+                    if relapse is None:
+                        after = await self.pane.screen()  # the prompt may be back in the box
+                        break
+                    log.info("Claude carried on after Escape; pressing it again")
+                    screen, after = relapse, None
+                    continue
                 if attempt == 1:
                     # A question held in its PreToolUse hook holds Claude too: let it go.
                     self.choices.cancel(("question",), reason="interrupted")
