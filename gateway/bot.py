@@ -213,6 +213,7 @@ class BridgeBot(discord.Client):
     async def on_connect(self) -> None:
         """Discord accepted the token and the intents (READY): now we are ready."""
         assert self.user is not None
+        self.inbound.new_session()
         self.access.self_id = self.user.id
         if not self.link.hello_sent:
             log.info("connected to Discord as %s (%d)", self.user, self.user.id)

@@ -86,6 +86,7 @@ class InboundForwarder:
         self.map_known = False
         self._early: list[discord.Message] = []
         self._catch_up_lock = asyncio.Lock()
+        self._catch_ups_due = 0
         self._locks: dict[int, asyncio.Lock] = {}
         self._members: dict[tuple[int, int], tuple[float, tuple[int, ...]]] = {}
         self.dropped: dict[str, int] = {}
@@ -108,25 +109,36 @@ class InboundForwarder:
             else:
                 await self.forward(message)
 
-    async def catch_up(self) -> None:
-        """Forward what was posted while the gateway was away (a full reconnect loses events).
+    def _replayable(self) -> list[int]:
+        return [
+            c
+            for c in self.router.channels
+            if max(self.last_seen.get(c, 0), self.known_last.get(c, 0)) > 0
+        ]
 
-        Run on every new Discord session once the session map is known. Starts after the
-        newest message the supervisor already has per channel, never older than the
-        configured maximum age; channels never seen before are not replayed.
+    def new_session(self) -> None:
+        """A new Discord session began (a full reconnect loses events): hold live messages
+        of every channel to replay until `catch_up` has replayed its history. Called before
+        the session's first await, so before any of its message events runs."""
+        self._catch_ups_due += 1
+        self._catching.update(self._replayable())
+
+    async def catch_up(self) -> None:
+        """Forward what was posted while the gateway was away, then what was held.
+
+        Run once per `new_session`, once the session map is known. Starts after the newest
+        message the supervisor already has per channel, never older than the configured
+        maximum age; channels never seen before are not replayed.
         """
         async with self._catch_up_lock:
-            channels = [
-                c
-                for c in self.router.channels
-                if max(self.last_seen.get(c, 0), self.known_last.get(c, 0)) > 0
-            ]
+            channels = self._replayable()
             self._catching.update(channels)
             early, self._early = self._early, []
             for message in early:
                 await self.on_message(message)
             for channel_id in channels:
                 await self._catch_up_channel(channel_id)
+            self._catch_ups_due = max(0, self._catch_ups_due - 1)
 
     async def _catch_up_channel(self, channel_id: int) -> None:
         cutoff = discord.utils.time_snowflake(
@@ -149,10 +161,11 @@ class InboundForwarder:
         except discord.HTTPException as exc:
             log.warning("catching up on channel %d failed: %s", channel_id, exc)
         finally:
-            self._catching.discard(channel_id)
             try:
-                for message in sorted(self._buffered.pop(channel_id, []), key=lambda m: m.id):
-                    await self.forward(message)
+                if self._catch_ups_due <= 1:  # else a newer session's catch-up still holds
+                    self._catching.discard(channel_id)
+                    for message in sorted(self._buffered.pop(channel_id, []), key=lambda m: m.id):
+                        await self.forward(message)
             finally:
                 self._lock(channel_id).release()
         if count:

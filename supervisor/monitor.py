@@ -259,9 +259,9 @@ class Monitor:
         ]
         for key, entry in metrics.sessions.items():
             entry.alerts = [a.metric for a in metrics.alerts if str(a.session) == key]
+        self.latest = metrics  # before the file: who read the file may scrape next
         data = msgspec.json.format(msgspec.json.encode(metrics), indent=2) + b"\n"
         await asyncio.to_thread(self._write, data)
-        self.latest = metrics
         self.passes += 1
         self._status(metrics)
         return metrics

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import logging
-import os
 import shlex
 import subprocess
 import sys
@@ -29,17 +27,13 @@ from worker.prompt_input import pieces
 from worker.screen import Screen, read_screen
 from worker.session_state import SessionState
 from worker.spec import WorkerSpec
-from worker.tmux_control import TmuxControl, TmuxError, tmux_run
+from worker.tmux_control import TmuxControl, TmuxError, tmux_lock, tmux_run
 from worker.transcript import has_conversation, transcript_path
 
 log = logging.getLogger("worker.pane")
 
 PANE_WIDTH, PANE_HEIGHT = 200, 50
 PIECE_ECHO_TIMEOUT = 1.0
-
-
-def _private(path: str, flags: int) -> int:
-    return os.open(path, flags, 0o600)
 
 
 class PaneInfo(msgspec.Struct, frozen=True):
@@ -54,17 +48,17 @@ class ClaudePane:
         self.name = tmux_session_name(spec.session)
         self.target = f"={self.name}:"
         self.control = TmuxControl(spec.tmux_socket, self.name)
-        self._paste_file = self.layout.run_dir / f"paste-{spec.session}.txt"
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self, state: SessionState) -> bool:
         """Adopt the session's tmux session, or create it with Claude. True if created."""
         created = False
-        if not self.exists():
-            self._create(state)
-            created = True
-        await self.control.start()
+        with tmux_lock(self.layout.run_dir):  # worker/tmux_control.py: tmux_lock says why
+            if not self.exists():
+                self._create(state)
+                created = True
+            await self.control.start()
         return created
 
     def exists(self) -> bool:
@@ -72,17 +66,9 @@ class ClaudePane:
 
     def _create(self, state: SessionState) -> None:
         """Create the session (and the tmux server, should it be gone: the supervisor starts
-        it, but tmux 3.3a can crash), one worker at a time, since concurrent server starts
-        on one socket fail."""
-        command = self.claude_command_line(state)
-        lock = os.open(self.layout.run_dir / "tmux.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if self.exists():
-                return
-            done = self._new_session(command)
-        finally:
-            os.close(lock)
+        it, but tmux 3.3a can crash). The caller holds tmux_lock, which also keeps workers
+        from starting the server at once (concurrent server starts on one socket fail)."""
+        done = self._new_session(self.claude_command_line(state))
         if done.returncode != 0:
             raise TmuxError(f"cannot create tmux session {self.name}: {done.stderr.strip()}")
 
@@ -102,15 +88,25 @@ class ClaudePane:
     async def respawn(self, state: SessionState) -> None:
         """Start Claude again in the same pane (it died), resuming its conversation."""
         command = self.claude_command_line(state)
-        await self.control.command("respawn-pane", "-k", "-t", self.target, command)
+        # tmux 3.3a keeps the pane's read offsets across a respawn; one that a control client
+        # had not caught up with when the pane died points past the new pane's buffer and
+        # the server crashes on its first output (input_parse). Turning output off for this
+        # client drops its offsets, so the server re-bases them during the respawn itself.
+        await self.control.command("refresh-client", "-f", "no-output")
+        try:
+            await self.control.command("respawn-pane", "-k", "-t", self.target, command)
+        finally:
+            with contextlib.suppress(TmuxError):
+                await self.control.command("refresh-client", "-f", "!no-output")
 
     async def close(self, stop_claude: bool = False) -> None:
-        if stop_claude:
-            try:
-                await self.control.command("kill-session", "-t", f"={self.name}")
-            except TmuxError:
-                tmux_run(self.spec.tmux_socket, "kill-session", "-t", f"={self.name}")
-        await self.control.close()
+        with tmux_lock(self.layout.run_dir):
+            if stop_claude:
+                try:
+                    await self.control.command("kill-session", "-t", f"={self.name}")
+                except TmuxError:
+                    tmux_run(self.spec.tmux_socket, "kill-session", "-t", f"={self.name}")
+            await self.control.close()
 
     # -- the command that starts Claude -------------------------------------------------------
 
@@ -193,14 +189,15 @@ class ClaudePane:
 
     async def paste(self, text: str, pace: float = 0.0) -> None:
         """Put exact text in the box: bracketed pastes small enough to stay verbatim, each
-        sent once the pane redrew for the one before (worker/prompt_input.py says why)."""
-        buffer = f"vai-{self.spec.session}"
+        sent once the pane redrew for the one before (worker/prompt_input.py says why).
+
+        The bytes are those of `paste-buffer -p` (markers, LF as CR), sent as raw keys:
+        tmux 3.3a's paste-buffer writes to a pane that has just died (remain-on-exit)
+        through a NULL bufferevent and the server crashes; send-keys skips a dead pane."""
         for piece in pieces(text):
             seq = self.control.output_seq
-            with open(self._paste_file, "wb", opener=_private) as handle:
-                handle.write(piece.encode())
-            await self.control.command("load-buffer", "-b", buffer, str(self._paste_file))
-            await self.control.command("paste-buffer", "-p", "-d", "-b", buffer, "-t", self.target)
+            data = b"\033[200~" + piece.encode().replace(b"\n", b"\r") + b"\033[201~"
+            await self.control.command("send-keys", "-t", self.target, "-H", *data.hex(" ").split())
             await self.control.wait_output(seq, PIECE_ECHO_TIMEOUT)
             if pace:
                 await asyncio.sleep(pace)

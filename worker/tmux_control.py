@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import re
 import subprocess
 from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
 
 import pexpect
 
@@ -51,6 +54,29 @@ def tmux_run(
         check=False,
         env=env,
     )
+
+
+@contextlib.contextmanager
+def tmux_lock(run_dir: Path) -> Iterator[None]:
+    """Serialize what a control client attaching must not see (held for milliseconds).
+
+    tmux 3.3a (3.5a too) crashes if it sends a notification to a control client that is
+    still attaching: the server marks it a control client when the first identify message
+    arrives, but gives it its output state only at the last one, a few event-loop turns
+    later; `%sessions-changed` (new-session, kill-session), `%client-detached` (an attached
+    client leaving) or `%session-window-changed` in between dereference NULL
+    (control_write, control.c:414). So attaching, creating and killing sessions and
+    detaching all happen under this one lock.
+    """
+    if not run_dir.is_dir():  # no supervisor or worker has run: nobody to wait for
+        yield
+        return
+    fd = os.open(run_dir / "tmux.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class TmuxControl:
@@ -108,14 +134,23 @@ class TmuxControl:
                 self._output_waiters.remove(future)
 
     async def close(self) -> None:
-        child, self._child = self._child, None
+        """Detach and wait until the server has dropped this client (callers hold
+        tmux_lock: the `%client-detached` it sends others must not meet an attaching one)."""
+        child = self._child
         if child is None:
             return
+        if not self.closed.is_set():
+            with contextlib.suppress(Exception):
+                os.write(child.child_fd, b"detach-client\n")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.closed.wait(), 2.0)
+        self._child = None
         with contextlib.suppress(Exception):
             asyncio.get_running_loop().remove_reader(child.child_fd)
-        with contextlib.suppress(Exception):
-            os.write(child.child_fd, b"detach-client\n")
         child.close(force=True)
+        # One round trip: the server has now handled the client's exit and its notifications.
+        with contextlib.suppress(Exception):
+            tmux_run(self.socket_name, "list-clients", timeout=5)
         self._fail_waiting("tmux control client closed")
         self.closed.set()
 
@@ -128,7 +163,8 @@ class TmuxControl:
         except OSError:
             data = b""
         if not data:
-            asyncio.get_running_loop().remove_reader(self._child.child_fd)
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._child.child_fd)
             self._fail_waiting("tmux control client exited")
             self.closed.set()
             return
