@@ -95,7 +95,7 @@ class Feedback:
             except discord.HTTPException as exc:
                 log.info("reaction %s on message %d failed: %s", emoji, message_id, exc)
 
-        self.outbound.submit(channel_id, job)
+        self.outbound.submit_mark(channel_id, job)
 
     def notice(self, channel_id: int, message_id: int, text: str, kind: str) -> None:
         """A short reply to a user's message (once per message and kind, by its nonce)."""

@@ -1,6 +1,7 @@
 """One outbound queue for every session: ordered per channel, paced globally, careful on errors.
 
-Jobs for one channel run in order (gateway.ordered); each Discord call inside a job goes
+Jobs for one channel run in order (gateway.ordered; reactions in a lane of their own, so a
+reply never waits behind them); each Discord call inside a job goes
 through `Outbound.call`, which adds what discord.py lacks:
 
 - discord.py retries a 429 itself only when the response has a `Via` header (Discord's
@@ -59,10 +60,16 @@ class Outbound:
         self.sleep = sleep
         self.max_attempts = max_attempts
         self.lanes = OrderedChannels()
+        self.marks = OrderedChannels()
         self._no_via_streak = 0
 
     def submit(self, channel_id: int, job: Job, key: str | None = None) -> bool:
         return self.lanes.submit(channel_id, job, key)
+
+    def submit_mark(self, channel_id: int, job: Job) -> None:
+        """Reactions: ordered among themselves per channel, but never ahead of a reply
+        (Discord limits reactions per channel far more tightly than messages)."""
+        self.marks.submit(channel_id, job)
 
     async def call(
         self,
@@ -118,9 +125,11 @@ class Outbound:
 
     async def wait_idle(self) -> None:
         await self.lanes.wait_idle()
+        await self.marks.wait_idle()
 
     def close(self) -> None:
         self.lanes.close()
+        self.marks.close()
 
 
 def _describe(error: Exception) -> str:

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import heapq
+import itertools
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +35,7 @@ Level = Literal["ok", "warn", "shed", "halt"]
 INVALID_WINDOW = 600.0  # Discord counts invalid requests over 10 minutes
 INVALID_STATUSES = (401, 403, 429)
 NO_VIA_WAIT = 5.0  # a 429 without Via and without Retry-After
+NEW_MESSAGE = re.compile(r"/channels/\d+/messages$")  # POST: a reply, an alert, a notice
 
 
 class InvalidRequestGuard:
@@ -119,32 +123,44 @@ class Pacer:
         self.paused_until = 0.0
         self.waiting = 0
         self.stats = PacerStats()
-        self._lock = asyncio.Lock()
+        self._queue: list[tuple[int, int]] = []  # (0 urgent / 1 not, arrival): the waiters
+        self._tickets = itertools.count()
+        self._head_changed = asyncio.Event()
         self._last_level: Level = "ok"
         # Told when the invalid-request level changes: (level, count in the window).
         self.on_level: Callable[[Level, int], None] | None = None
 
     # -- waiting for a token ------------------------------------------------------------------
 
-    async def acquire(self) -> None:
-        """Wait for the global bucket (and any pause, and a halt); FIFO among waiters."""
+    async def acquire(self, urgent: bool = False) -> None:
+        """Wait for the global bucket (and any pause, and a halt). Urgent requests (new
+        messages: replies, alerts) go before the others, FIFO within each kind, so a
+        reply never queues behind a backlog of reactions and typing."""
         self.waiting += 1
         started = self.clock()
+        ticket = (0 if urgent else 1, next(self._tickets))
+        heapq.heappush(self._queue, ticket)
         try:
-            async with self._lock:
-                while True:
-                    now = self.clock()
-                    wait = max(
-                        self.paused_until - now,
-                        self.guard.halt_wait(now),
-                        self.bucket.wait_time(now) if self.enabled else 0.0,
-                    )
-                    if wait <= 0:
-                        if self.enabled:
-                            self.bucket.take(now)
-                        return
-                    await self.sleep(wait)
+            while True:
+                if self._queue[0] != ticket:
+                    await self._head_changed.wait()
+                    continue
+                now = self.clock()
+                wait = max(
+                    self.paused_until - now,
+                    self.guard.halt_wait(now),
+                    self.bucket.wait_time(now) if self.enabled else 0.0,
+                )
+                if wait <= 0:
+                    if self.enabled:
+                        self.bucket.take(now)
+                    return
+                await self.sleep(wait)  # an urgent newcomer may be the head when it ends
         finally:
+            self._queue.remove(ticket)
+            heapq.heapify(self._queue)
+            self._head_changed.set()
+            self._head_changed = asyncio.Event()
             self.waiting -= 1
             self.stats.waited += self.clock() - started
 
@@ -217,7 +233,7 @@ class Pacer:
             url = str(params.url)
             context.counted = url.startswith(api_base())
             if self.paced(url, api_base()):
-                await self.acquire()
+                await self.acquire(urgent=params.method == "POST" and bool(NEW_MESSAGE.search(url)))
             if context.counted:
                 self.stats.sent += 1
 

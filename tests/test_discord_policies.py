@@ -260,6 +260,34 @@ def test_pacer_spaces_requests_and_honours_pauses() -> None:
     asyncio.run(scenario())
 
 
+def test_pacer_lets_replies_go_before_queued_reactions() -> None:
+    clock = FakeClock()
+
+    async def sleep(seconds: float) -> None:
+        await clock.sleep(seconds)
+        await asyncio.sleep(0)  # like a real sleep, others run meanwhile
+
+    async def scenario() -> None:
+        pacer = Pacer(rate=10.0, burst=1, clock=clock, sleep=sleep)
+        order: list[str] = []
+
+        async def request(name: str, urgent: bool) -> None:
+            await pacer.acquire(urgent)
+            order.append(name)
+
+        await pacer.acquire()  # the bucket is empty now: everyone below waits
+        waiters = [asyncio.create_task(request(f"reaction {i}", False)) for i in range(3)]
+        await asyncio.sleep(0)  # they queue up
+        waiters += [asyncio.create_task(request(f"reply {i}", True)) for i in range(2)]
+        await asyncio.gather(*waiters)
+        # The replies overtake every reaction still queued, and keep their own order.
+        assert order.index("reply 0") < order.index("reply 1")
+        assert order[-2:] == ["reaction 1", "reaction 2"]
+        assert clock.now == pytest.approx(0.5) and pacer.waiting == 0
+
+    asyncio.run(scenario())
+
+
 def test_pacer_applies_only_to_the_rest_api() -> None:
     pacer = Pacer()
     base = "https://discord.com/api/v10"

@@ -129,6 +129,28 @@ def test_control_characters_never_act_as_keys(rig: WorkerRig) -> None:
     assert turn.text == "echo: a[201~bcdefg\nh"
 
 
+def test_a_message_right_after_a_turn_is_one_turn_with_no_wait(rig: WorkerRig) -> None:
+    """Claude runs its Stop hooks before it redraws idle; a busy frame read in between once
+    made the worker think a new turn was under way and hold the next message ~3 s."""
+    rig.env["STANDIN_CLAUDE_STOP_HOOKS_MS"] = "700"  # a read of the screen falls in there
+    standin_log = rig.layout.root / "standin.log"
+    rig.env["STANDIN_CLAUDE_LOG"] = str(standin_log)
+    rig.start_worker()
+    rig.expect(WorkerHello, ready=True)
+
+    def turns_ended() -> int:
+        return standin_log.read_text().count('"turn_end"')
+
+    for i in range(4):
+        message = rig.deliver(f"message {i}")
+        rig.expect(TurnEnded, message_ids=[message.message_id])
+        # The next message comes once Claude has redrawn idle.
+        wait_until(lambda: turns_ended() > i, 10, "Claude idle")  # noqa: B023 - used at once
+    log = rig.log_text()
+    assert log.count("claude idle -> busy") == 4  # one turn each, none seen in old frames
+    assert "without a Stop hook" not in log
+
+
 def test_worker_death_leaves_claude_and_the_next_worker_adopts_it(rig: WorkerRig) -> None:
     first = rig.start_worker()
     rig.expect(WorkerHello, ready=True)

@@ -78,6 +78,10 @@ INTERRUPTED = "⏹️ Interrupted: Claude stopped this turn."
 ACTIVE = ("busy", "permission", "question")  # a turn is under way
 TURN_DRAWN = 3.0  # seconds for Claude to draw a turn whose prompt it took
 STAYS_STOPPED = 0.5  # seconds a stopped turn must stay stopped to count
+# Claude runs its Stop hooks before it redraws idle: a busy frame after a Stop and before
+# the first idle one is the old turn's (a new turn says so with UserPromptSubmit), for at
+# most this long (a Stop hook that blocks the stop makes Claude carry on).
+STOP_REDRAW = 10.0
 DENIED = "🚫 Permission denied: Claude stopped this turn."
 
 
@@ -148,6 +152,7 @@ class Worker:
         self._interrupting = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self._started = time.monotonic()
+        self._stopped_at = float("-inf")
 
     # -- main --------------------------------------------------------------------------------
 
@@ -503,6 +508,7 @@ class Worker:
             else:
                 log.info("a prompt typed in the pane by hand started a turn")
         elif name == "Stop":
+            self._stopped_at = time.monotonic()
             self.choices.cancel(reason="the turn ended")
             current = self.queue.current
             if current is not None and not (current.submitted or self.held(current)):
@@ -659,8 +665,13 @@ class Worker:
             last_seq, last_read = seq, now
             await self.follow_screen(await self.pane.screen(), now)
 
+    def _old_turn_frame(self, now: float) -> bool:
+        return self.claude == "idle" and now - self._stopped_at < STOP_REDRAW
+
     async def follow_screen(self, screen: Screen, now: float) -> None:
         """Keep the Claude state in step with the screen, and get dialogs answered."""
+        if screen.state == "idle":
+            self._stopped_at = float("-inf")  # Claude has redrawn since the Stop
         self.attention.check(screen)
         if now - self._started >= ORPHAN_GRACE:
             self.choices.drop_orphans()
@@ -669,7 +680,7 @@ class Worker:
             await self.set_claude(hook_wait.request.kind)
         elif screen.state in ("permission", "question", "dialog"):
             await self.set_claude(screen.state)
-        elif screen.state == "busy":
+        elif screen.state == "busy" and not self._old_turn_frame(now):
             await self.set_claude("busy")
         if screen.state != "idle" or hook_wait is not None:
             self._idle_since = None

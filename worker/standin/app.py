@@ -623,7 +623,15 @@ class App:
         fields = {"stop_hook_active": False, "last_assistant_message": turn.answer}
         self.log("stop", prompt_id=turn.prompt_id)  # when Stop fires, for latency benchmarks
         self.hooks.fire("Stop", {**fields, "prompt_id": turn.prompt_id})
+        self._other_stop_hooks()
         self._end_turn(turn, interrupted=False)
+
+    def _other_stop_hooks(self) -> None:
+        """Wait for the other Stop hooks (a knob), the spinner going on meanwhile."""
+        until = time.monotonic() + self.knobs.stop_hooks
+        while (left := until - time.monotonic()) > 0:
+            time.sleep(min(ANIMATION, left))
+            self.paint()
 
     def _interrupt(self) -> None:
         """Escape/Ctrl-C while busy: stop the turn; no Stop hook (as the real CLI). Before

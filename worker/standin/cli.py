@@ -135,6 +135,9 @@ class Knobs:
         self.drop_enter = _number(env, "STANDIN_CLAUDE_DROP_ENTER_MS", 0) / 1000
         self.permission_notify = _number(env, "STANDIN_CLAUDE_PERMISSION_NOTIFY_MS", 200) / 1000
         self.idle_notify = _number(env, "STANDIN_CLAUDE_IDLE_NOTIFY_MS", 0) / 1000
+        # Other Stop hooks still running (the real CLI runs them side by side): the busy
+        # screen stays up this long after the bridge's own Stop hook returned.
+        self.stop_hooks = _number(env, "STANDIN_CLAUDE_STOP_HOOKS_MS", 0) / 1000
         self.trust_dialog = env.get("STANDIN_CLAUDE_TRUST_DIALOG", "") == "1"
         self.api_key_dialog = env.get("STANDIN_CLAUDE_API_KEY_DIALOG", "") == "1"
         self.log = env.get("STANDIN_CLAUDE_LOG") or None
