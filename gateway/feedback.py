@@ -3,9 +3,10 @@
 📥 when the supervisor has the message, ✅ when Claude accepted it as a prompt, ❌ and a
 short reply saying why when it failed; ⏳ and a notice when a rate limit held it back;
 the configured reaction (none by default) for people who may not talk to Claude.
-Typing shows while Claude works (Discord shows it 10 s per request, so it is renewed)
-and stops with the answer, a question for the channel, or a time limit. All of it goes
-through the outbound queue; typing is optional work, dropped when Discord pushes back.
+Typing shows while Claude works, after its first second (Discord shows it 10 s per
+request, so it is renewed), and stops with the answer, a question for the channel, or a
+time limit. All of it goes through the outbound queue; typing is optional work, dropped
+when Discord pushes back.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ log = logging.getLogger("gateway.feedback")
 REACTION = {"received": "📥", "accepted": "✅", "failed": "❌", "limited": "⏳"}
 TYPING_LIMIT = 600.0
 TYPING_EVERY = 8.0  # Discord shows typing for 10 s after each request
+# A turn that ends sooner needs no indicator: one request fewer per message, which under a
+# burst from many sessions is a quarter of the global rate limit.
+TYPING_AFTER = 1.0
 
 
 class TypingIndicators:
@@ -35,11 +39,13 @@ class TypingIndicators:
         *,
         limit: float = TYPING_LIMIT,
         every: float = TYPING_EVERY,
+        after: float = TYPING_AFTER,
     ) -> None:
         self.client = client
         self.outbound = outbound
         self.limit = limit
         self.every = every
+        self.after = after
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
     def active(self, channel_id: int) -> bool:
@@ -56,6 +62,7 @@ class TypingIndicators:
             task.cancel()
 
     async def _type_in(self, channel_id: int) -> None:
+        await asyncio.sleep(self.after)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.limit):
                 while True:
