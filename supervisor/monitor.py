@@ -301,6 +301,7 @@ class Monitor:
         """Everything that touches the OS; runs in a thread."""
         readings = _Readings(panes=list_pane_pids(self.sup.config.tmux_socket))
         sampler = self._sampler
+        sampler.begin_pass()
         for snap in sessions:
             pane = readings.panes.get(snap.session) or self.pane_pids.get(snap.session)
             if pane is not None and (tree := sampler.tree(pane)) is not None:

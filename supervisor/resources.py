@@ -44,6 +44,17 @@ class TreeSampler:
     def __init__(self) -> None:
         self._known: dict[int, psutil.Process] = {}
         self._seen: set[int] = set()
+        self._children: dict[int, list[int]] | None = None
+
+    def begin_pass(self) -> None:
+        """Read every process's parent once: psutil's `children()` scans all of /proc per
+        call, which for 50 sessions' panes and workers was most of an idle supervisor's CPU."""
+        children: dict[int, list[int]] = {}
+        for process in psutil.process_iter(["ppid"]):
+            parent = process.info.get("ppid")
+            if parent:
+                children.setdefault(parent, []).append(process.pid)
+        self._children = children
 
     def _process(self, pid: int) -> psutil.Process:
         process = self._known.get(pid)
@@ -54,16 +65,26 @@ class TreeSampler:
         self._seen.add(pid)
         return process
 
+    def _descendants(self, root: psutil.Process) -> list[int]:
+        if self._children is None:
+            return [child.pid for child in root.children(recursive=True)]
+        found, stack = [], [root.pid]
+        while stack:
+            for child in self._children.get(stack.pop(), ()):
+                found.append(child)
+                stack.append(child)
+        return found
+
     def tree(self, pid: int) -> TreeReading | None:
         try:
             root = self._process(pid)
-            children = root.children(recursive=True)
+            members = [pid, *self._descendants(root)]
         except psutil.Error:
             return None
         memory, cpu, count = 0, 0.0, 0
-        for member in [root, *children]:
+        for member in members:
             try:
-                process = self._process(member.pid)
+                process = self._process(member)
                 with process.oneshot():
                     memory += process.memory_info().rss
                     cpu += process.cpu_percent(None)
@@ -77,6 +98,7 @@ class TreeSampler:
         for pid in set(self._known) - self._seen:
             del self._known[pid]
         self._seen.clear()
+        self._children = None
 
 
 def dir_size(path: Path) -> int:

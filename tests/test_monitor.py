@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from protocol.layout import Layout
@@ -32,6 +33,7 @@ from supervisor.monitor_model import (
     SessionMetrics,
     SystemMetrics,
 )
+from supervisor.resources import TreeSampler
 from tests.conftest import TmuxServer
 from tests.harness import REPO, standin_command, wait_until
 from tests.stack import running_stack
@@ -46,6 +48,31 @@ class Clock:
 
 
 # -- AlertManager ------------------------------------------------------------------------------
+
+
+def test_a_tree_reading_counts_every_descendant_with_one_scan_or_without() -> None:
+    # sh -> (sh -> sleep, sleep): the grandchild counts too.
+    script = "sleep 60 & (sleep 60 & wait) & echo ready; wait"
+    root = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert root.stdout is not None and root.stdout.readline() == b"ready\n"
+
+        def count() -> int:
+            sampler.begin_pass()
+            reading = sampler.tree(root.pid)
+            sampler.end_pass()
+            return reading.processes if reading is not None else 0
+
+        sampler = TreeSampler()
+        wait_until(lambda: count() == 4, 10, "sh, its subshell and two sleeps")
+        reading = sampler.tree(root.pid)  # no pass begun: psutil's own scan
+        assert reading is not None and reading.processes == 4 and reading.memory_bytes > 0
+        assert sampler.tree(2**22 + 7) is None  # no such process
+    finally:
+        for child in psutil.Process(root.pid).children(recursive=True):
+            child.kill()
+        root.kill()
+        root.wait()
 
 
 def test_an_alert_is_raised_once_per_crossing_and_cleared_once() -> None:

@@ -4,7 +4,8 @@ Original: a discord.py bot POSTs each message to a local HTTP endpoint (Flask-st
 here the stdlib's threading HTTP server) that runs `tmux send-keys` with the text, sleeps
 0.2 s, then sends Enter (SPEC section 7). Floor: the text typed straight into the pane
 with one tmux command and Enter, no bridge at all. Both are timed to the stand-in's
-UserPromptSubmit, like the bridge in bench_latency.
+UserPromptSubmit, and so is this project's path (`vai run`, as in bench_latency), in the
+same run; the ratios close the report.
 
 Run: .venv/bin/python -m tests.bench.bench_baseline [--samples 30]
 """
@@ -16,6 +17,7 @@ import asyncio
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,8 @@ import discord
 import yarl
 
 from gateway.local_discord import LocalDiscordThread
-from tests.bench.bridge_rig import stamp
+from tests.bench.bench_latency import burst, measure
+from tests.bench.bridge_rig import bridge, stamp
 from tests.bench.common import machine, report, report_value
 from tests.conftest import TmuxServer
 from tests.harness import STANDIN, wait_until
@@ -167,16 +170,33 @@ def main() -> None:
                 server.post_user_message(channel, text)
             wait_until(lambda: all(pane.prompt_time(t) for t in texts), 60, "50 prompts", every=0.1)
             last = max(pane.prompt_time(t) or 0 for t in texts)
+            original_burst = (last - first) * 1000
             report_value(
-                "original design: burst of 50, last accepted after",
-                (last - first) * 1000,
-                "ms",
+                "original design: burst of 50, last accepted after", original_burst, "ms",
                 "SPEC: 10.5 s",
-            )
+            )  # fmt: skip
             http.shutdown()
     finally:
         pane.close()
         shutil.rmtree(root, ignore_errors=True)
+
+    with bridge(1) as rig:  # this project's path, same stand-in, same machine, same run
+        inbound, _ = measure(rig, args.samples, concurrent=False)
+        ours = report("this bridge: Discord -> UserPromptSubmit", inbound, "p50 <= 20 ms")
+        ours_burst = burst(rig)
+    floor_median, original_median = statistics.median(floor), statistics.median(original)
+    print(
+        f"{'ratio, original / this bridge (median latency)':<58} "
+        f"{original_median / ours['median']:9.1f}x   target: >= 10x"
+    )
+    print(
+        f"{'ratio, this bridge / floor (median latency)':<58} "
+        f"{ours['median'] / floor_median:9.1f}x   (1.0 = no bridge at all)"
+    )
+    print(
+        f"{'ratio, original / this bridge (burst of 50)':<58} "
+        f"{original_burst / ours_burst:9.1f}x   target: >= 5x"
+    )
 
 
 if __name__ == "__main__":
