@@ -63,7 +63,6 @@ class _SessionSnapshot:
     state: str
     claude_state: str
     worker_pid: int | None
-    queued: int
 
 
 @dataclass
@@ -289,7 +288,6 @@ class Monitor:
                     state=wire_state(child.policy.state) if child else "STOPPED",
                     claude_state=child.claude_state if child else "unknown",
                     worker_pid=process.pid if process is not None else None,
-                    queued=self.sup.open_message_count(session),
                 )
             )
         gw = self.sup.children.get(GATEWAY)
@@ -361,7 +359,7 @@ class Monitor:
                 response_ms_avg=round(sum(times) / len(times), 1) if times else None,
                 response_ms_last=round(times[-1], 1) if times else None,
                 turns=self._turns.get(snap.session, 0),
-                queued=snap.queued,
+                queued=self.sup.open_message_count(snap.session),  # read with `turns`
             )
         now = self.wall()
         system = readings.system or read_system()
