@@ -213,16 +213,19 @@ class BridgeBot(discord.Client):
     async def on_connect(self) -> None:
         """Discord accepted the token and the intents (READY): now we are ready."""
         assert self.user is not None
-        self.inbound.new_session()
+        # A new Discord session: what was posted while we were away is not replayed. Its
+        # live messages are held from here, before any await lets one of them run.
+        catch_up_now = self.inbound.map_known
+        if catch_up_now:
+            self.inbound.new_session()
+        else:
+            self._catch_up_due = True
         self.access.self_id = self.user.id
         if not self.link.hello_sent:
             log.info("connected to Discord as %s (%d)", self.user, self.user.id)
             await self.link.hello(self.local.base_url if self.local else "")
-        # A new Discord session: what was posted while we were away is not replayed.
-        if self.inbound.map_known:
+        if catch_up_now:
             self._spawn(self.inbound.catch_up())
-        else:
-            self._catch_up_due = True
 
     async def on_ready(self) -> None:
         assert self.user is not None
@@ -293,6 +296,7 @@ class BridgeBot(discord.Client):
                 self.inbound.map_known = True
                 if self._catch_up_due:
                     self._catch_up_due = False
+                    self.inbound.new_session()
                     self._spawn(self.inbound.catch_up())
                 if not first and self.is_ready():
                     self._spawn(self.channel_check.run())

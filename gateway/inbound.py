@@ -118,8 +118,9 @@ class InboundForwarder:
 
     def new_session(self) -> None:
         """A new Discord session began (a full reconnect loses events): hold live messages
-        of every channel to replay until `catch_up` has replayed its history. Called before
-        the session's first await, so before any of its message events runs."""
+        of every channel to replay until `catch_up` (spawned once per call) has replayed
+        its history. Called before the session's first await, so before any of its
+        message events runs."""
         self._catch_ups_due += 1
         self._catching.update(self._replayable())
 
@@ -131,14 +132,16 @@ class InboundForwarder:
         maximum age; channels never seen before are not replayed.
         """
         async with self._catch_up_lock:
-            channels = self._replayable()
-            self._catching.update(channels)
-            early, self._early = self._early, []
-            for message in early:
-                await self.on_message(message)
-            for channel_id in channels:
-                await self._catch_up_channel(channel_id)
-            self._catch_ups_due = max(0, self._catch_ups_due - 1)
+            try:
+                channels = self._replayable()
+                self._catching.update(channels)
+                early, self._early = self._early, []
+                for message in early:
+                    await self.on_message(message)
+                for channel_id in channels:
+                    await self._catch_up_channel(channel_id)
+            finally:
+                self._catch_ups_due = max(0, self._catch_ups_due - 1)
 
     async def _catch_up_channel(self, channel_id: int) -> None:
         cutoff = discord.utils.time_snowflake(
