@@ -17,8 +17,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cryptography.fernet import Fernet
-
 from supervisor.atomic import write_atomic
 from supervisor.config import Config, parse_env_file
 from supervisor.errors import BridgeError, ConfigError
@@ -45,6 +43,8 @@ def _raw_values(path: Path) -> dict[str, str]:
 
 
 def _check_key(key: str, path: Path) -> None:
+    from cryptography.fernet import Fernet  # only here: see sessions_file._fernet
+
     try:
         Fernet(key.encode())
     except (ValueError, TypeError):
@@ -66,6 +66,8 @@ def encrypt_sessions(path: Path, key: str | None) -> Migration:
     stored = _raw_values(path)
     plain = [n for n, v in stored.items() if v.isdigit()]
     if plain:
+        from cryptography.fernet import Fernet
+
         fernet = Fernet(key.encode())
         data = {
             number: fernet.encrypt(value.encode()).decode() if value.isdigit() else value
@@ -100,6 +102,8 @@ def generate_key(env_file: Path) -> str:
     """A new key appended to .env (atomically, mode 0600); refuses to replace one."""
     if KEY_ENV in parse_env_file(env_file):
         raise BridgeError(f"{env_file} already has {KEY_ENV}; not replacing it")
+    from cryptography.fernet import Fernet
+
     key = Fernet.generate_key().decode()
     try:
         old = env_file.read_text(encoding="utf-8")
