@@ -67,7 +67,7 @@ from supervisor.notify import sd_notify, watchdog_interval
 from supervisor.process_policy import Action, BackoffPolicy, ProcessPolicy, State, Transition
 from supervisor.sessions_file import load_sessions, save_sessions
 from supervisor.spawn_specs import gateway_command, worker_command
-from worker.tmux_control import tmux_lock, tmux_run
+from worker.tmux_control import kill_session, tmux_run
 
 log = logging.getLogger("supervisor")
 
@@ -632,9 +632,9 @@ class Supervisor:
         if child is not None:
             await self._send(child, Shutdown(stop_claude=True))
             await self._stop_child(child, self.config.file.supervisor.stop_grace)
-        with tmux_lock(self.layout.run_dir):
-            name = tmux_session_name(session)
-            tmux_run(self.config.tmux_socket, "kill-session", "-t", f"={name}")
+        await asyncio.to_thread(
+            kill_session, self.config.tmux_socket, self.layout.run_dir, tmux_session_name(session)
+        )
         self.monitor.session_removed(session)
         await self.send_gateway(self.session_map())
 

@@ -79,6 +79,13 @@ def tmux_lock(run_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def kill_session(socket_name: str, run_dir: Path, name: str) -> None:
+    """End a tmux session from outside its worker, under tmux_lock. Blocking: async
+    callers run it in a thread, since the lock may wait for a worker's detach."""
+    with tmux_lock(run_dir):
+        tmux_run(socket_name, "kill-session", "-t", f"={name}")
+
+
 class TmuxControl:
     def __init__(self, socket_name: str, session_name: str) -> None:
         self.socket_name = socket_name

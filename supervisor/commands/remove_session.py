@@ -39,11 +39,9 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     del sessions[args.session]
     save_sessions(layout.sessions_file, sessions, config.encryption_key)
     if shutil.which("tmux"):
-        from worker.tmux_control import tmux_lock, tmux_run
+        from worker.tmux_control import kill_session
 
-        with tmux_lock(layout.run_dir):
-            name = tmux_session_name(args.session)
-            tmux_run(config.tmux_socket, "kill-session", "-t", f"={name}")
+        kill_session(config.tmux_socket, layout.run_dir, tmux_session_name(args.session))
     kept = " (attachments and log kept)"
     if args.purge:
         shutil.rmtree(layout.session_attachments(args.session), ignore_errors=True)
