@@ -1,5 +1,5 @@
 import sys
 
-from gateway.main import main
+from vai.gateway.main import main
 
 sys.exit(main())

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from protocol.messages import Author, SessionMap
+from vai.protocol.messages import Author, SessionMap
 
 
 @dataclass(frozen=True)

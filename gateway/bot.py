@@ -23,22 +23,22 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import discord
 
-from gateway.access import AccessPolicy
-from gateway.choices import ChoiceButtons
-from gateway.commands import BridgeCommands
-from gateway.control import ControlClient
-from gateway.feedback import Feedback, TypingIndicators
-from gateway.inbound import InboundForwarder
-from gateway.outbound import Outbound
-from gateway.pacer import Pacer
-from gateway.preflight import ChannelCheck, interactions_endpoint_text, unreachable_text
-from gateway.progress import ProgressMessages
-from gateway.ratelimit import InboundLimiter, RateSettings
-from gateway.replies import ReplyPoster
-from gateway.routing import Router
-from gateway.spec import GatewaySpec
-from gateway.supervisor_link import SupervisorLink
-from protocol.messages import (
+from vai.gateway.access import AccessPolicy
+from vai.gateway.choices import ChoiceButtons
+from vai.gateway.commands import BridgeCommands
+from vai.gateway.control import ControlClient
+from vai.gateway.feedback import Feedback, TypingIndicators
+from vai.gateway.inbound import InboundForwarder
+from vai.gateway.outbound import Outbound
+from vai.gateway.pacer import Pacer
+from vai.gateway.preflight import ChannelCheck, interactions_endpoint_text, unreachable_text
+from vai.gateway.progress import ProgressMessages
+from vai.gateway.ratelimit import InboundLimiter, RateSettings
+from vai.gateway.replies import ReplyPoster
+from vai.gateway.routing import Router
+from vai.gateway.spec import GatewaySpec
+from vai.gateway.supervisor_link import SupervisorLink
+from vai.protocol.messages import (
     ChatMessage,
     ChoiceRequest,
     GatewayProblem,
@@ -52,7 +52,7 @@ from protocol.messages import (
 )
 
 if TYPE_CHECKING:  # the local server (aiohttp.web) is loaded only in local mode
-    from gateway.local_discord import LocalDiscord
+    from vai.gateway.local_discord import LocalDiscord
 
 log = logging.getLogger("gateway")
 
@@ -288,7 +288,7 @@ class BridgeBot(discord.Client):
                 for route in message.routes:
                     self.inbound.known_last[route.channel_id] = route.last_message_id
                 if self.local is not None:
-                    from gateway.local_mode import ensure_channels
+                    from vai.gateway.local_mode import ensure_channels
 
                     ensure_channels(self.local, message)
                 first = not self._map_ready.is_set()

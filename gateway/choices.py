@@ -24,9 +24,9 @@ from typing import Any, Literal
 
 import discord
 
-from gateway.outbound import Outbound
-from gateway.replies import nonce_for
-from protocol.messages import ChoiceAnswer, ChoiceRequest
+from vai.gateway.outbound import Outbound
+from vai.gateway.replies import nonce_for
+from vai.protocol.messages import ChoiceAnswer, ChoiceRequest
 
 log = logging.getLogger("gateway.choices")
 

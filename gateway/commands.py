@@ -16,10 +16,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from gateway.access import AccessPolicy
-from gateway.control import ControlClient, ControlError
-from gateway.routing import Router
-from protocol.messages import (
+from vai.gateway.access import AccessPolicy
+from vai.gateway.control import ControlClient, ControlError
+from vai.gateway.routing import Router
+from vai.protocol.messages import (
     AddSession,
     InterruptSession,
     ListSessions,
@@ -30,8 +30,8 @@ from protocol.messages import (
     StatusReply,
     StatusRequest,
 )
-from protocol.text import split_for_discord
-from supervisor.status_view import format_bytes, format_uptime, render_status
+from vai.protocol.text import split_for_discord
+from vai.supervisor.status_view import format_bytes, format_uptime, render_status
 
 log = logging.getLogger("gateway.commands")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import zmq
 import zmq.asyncio
 
-from protocol.codec import ProtocolError, decode, encode
-from protocol.layout import Layout, ipc_endpoint
-from protocol.messages import ErrorReply, WireMessage
+from vai.protocol.codec import ProtocolError, decode, encode
+from vai.protocol.layout import Layout, ipc_endpoint
+from vai.protocol.messages import ErrorReply, WireMessage
 
 
 class ControlError(Exception):

@@ -17,9 +17,9 @@ import logging
 
 import discord
 
-from gateway.outbound import Outbound, Shed
-from gateway.replies import nonce_for
-from protocol.messages import PromptProgress
+from vai.gateway.outbound import Outbound, Shed
+from vai.gateway.replies import nonce_for
+from vai.protocol.messages import PromptProgress
 
 log = logging.getLogger("gateway.feedback")
 

@@ -21,11 +21,11 @@ from datetime import UTC, datetime, timedelta
 
 import discord
 
-from gateway.access import AccessPolicy
-from gateway.feedback import REACTION, Feedback
-from gateway.ratelimit import InboundLimiter
-from gateway.routing import Router
-from protocol.messages import AttachmentRef, Author, ChatMessage
+from vai.gateway.access import AccessPolicy
+from vai.gateway.feedback import REACTION, Feedback
+from vai.gateway.ratelimit import InboundLimiter
+from vai.gateway.routing import Router
+from vai.protocol.messages import AttachmentRef, Author, ChatMessage
 
 log = logging.getLogger("gateway.inbound")
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from gateway.local_discord import LocalDiscord
-from gateway.spec import GatewaySpec
-from protocol.messages import SessionMap
+from vai.gateway.local_discord import LocalDiscord
+from vai.gateway.spec import GatewaySpec
+from vai.protocol.messages import SessionMap
 
 log = logging.getLogger("gateway.local")
 

@@ -16,10 +16,15 @@ import aiohttp
 import discord
 import yarl
 
-from gateway.bot import BridgeBot
-from gateway.preflight import bad_token_text, intent_text, malformed_token_text, unreachable_text
-from gateway.spec import EXIT_CONFIG, SPEC_ENV, TOKEN_ENV, GatewaySpec, decode_spec
-from supervisor.logs import setup_logging
+from vai.gateway.bot import BridgeBot
+from vai.gateway.preflight import (
+    bad_token_text,
+    intent_text,
+    malformed_token_text,
+    unreachable_text,
+)
+from vai.gateway.spec import EXIT_CONFIG, SPEC_ENV, TOKEN_ENV, GatewaySpec, decode_spec
+from vai.supervisor.logs import setup_logging
 
 log = logging.getLogger("gateway")
 
@@ -53,7 +58,7 @@ def fatal_reason(exc: BaseException, spec: GatewaySpec) -> str | None:
 async def run(spec: GatewaySpec, token: str | None) -> int:
     local = None
     if spec.local_discord:
-        from gateway.local_mode import start_local_discord
+        from vai.gateway.local_mode import start_local_discord
 
         local, token = await start_local_discord(spec)
         point_discord_at(local.api_url, local.gateway_url)

@@ -27,8 +27,8 @@ from typing import TypeVar
 import aiohttp
 import discord
 
-from gateway.ordered import Job, OrderedChannels
-from gateway.pacer import Pacer, retry_after
+from vai.gateway.ordered import Job, OrderedChannels
+from vai.gateway.pacer import Pacer, retry_after
 
 log = logging.getLogger("gateway.outbound")
 

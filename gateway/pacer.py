@@ -27,7 +27,7 @@ from typing import Literal
 
 import aiohttp
 
-from gateway.ratelimit import TokenBucket
+from vai.gateway.ratelimit import TokenBucket
 
 log = logging.getLogger("gateway.pacer")
 

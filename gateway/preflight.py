@@ -15,7 +15,7 @@ from pathlib import Path
 
 import discord
 
-from gateway.routing import Router
+from vai.gateway.routing import Router
 
 log = logging.getLogger("gateway.preflight")
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import discord
 
-from gateway.outbound import Outbound, Shed
-from gateway.replies import nonce_for
-from protocol.messages import ToolProgress
-from protocol.text import DISCORD_LIMIT
+from vai.gateway.outbound import Outbound, Shed
+from vai.gateway.replies import nonce_for
+from vai.protocol.messages import ToolProgress
+from vai.protocol.text import DISCORD_LIMIT
 
 log = logging.getLogger("gateway.progress")
 

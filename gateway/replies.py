@@ -21,10 +21,10 @@ from typing import Any
 
 import discord
 
-from gateway.outbound import Outbound
-from gateway.uploads import MIB, human_size, safe_filename, upload_problem
-from protocol.messages import PostReply, ReplyPosted
-from protocol.text import split_for_discord
+from vai.gateway.outbound import Outbound
+from vai.gateway.uploads import MIB, human_size, safe_filename, upload_problem
+from vai.protocol.messages import PostReply, ReplyPosted
+from vai.protocol.text import split_for_discord
 
 log = logging.getLogger("gateway.replies")
 

@@ -5,7 +5,7 @@ Who may talk to Claude is gateway.access's job.
 
 from __future__ import annotations
 
-from protocol.messages import SessionMap
+from vai.protocol.messages import SessionMap
 
 
 class Router:

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from protocol.layout import Layout
+from vai.protocol.layout import Layout
 
 if TYPE_CHECKING:
-    from supervisor.config import DiscordSection
+    from vai.supervisor.config import DiscordSection
 
 SPEC_ENV = "VAI_GATEWAY_SPEC"
 TOKEN_ENV = "DISCORD_BOT_TOKEN"

@@ -21,10 +21,10 @@ from collections.abc import Awaitable, Callable
 
 import zmq.asyncio
 
-from protocol.codec import ProtocolError
-from protocol.framing import GATEWAY_IDENTITY, dealer_socket, parse_single, send
-from protocol.layout import Layout, ipc_endpoint
-from protocol.messages import (
+from vai.protocol.codec import ProtocolError
+from vai.protocol.framing import GATEWAY_IDENTITY, dealer_socket, parse_single, send
+from vai.protocol.layout import Layout, ipc_endpoint
+from vai.protocol.messages import (
     ChatMessage,
     GatewayHello,
     Heartbeat,

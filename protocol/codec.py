@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-from protocol.messages import PROTOCOL_VERSION, WireMessage
+from vai.protocol.messages import PROTOCOL_VERSION, WireMessage
 
 
 class ProtocolError(ValueError):

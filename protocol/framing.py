@@ -8,8 +8,8 @@ from __future__ import annotations
 import zmq
 import zmq.asyncio
 
-from protocol.codec import ProtocolError, decode, encode
-from protocol.messages import WireMessage
+from vai.protocol.codec import ProtocolError, decode, encode
+from vai.protocol.messages import WireMessage
 
 
 def worker_identity(session: int) -> bytes:

@@ -30,8 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from protocol.layout import Layout
-from supervisor.config import LimitsSection
+from vai.protocol.layout import Layout
+from vai.supervisor.config import LimitsSection
 
 log = logging.getLogger("supervisor.cgroup")
 

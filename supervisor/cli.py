@@ -14,15 +14,15 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
-from supervisor.commands import COMMANDS
-from supervisor.commands._common import (
+from vai.supervisor.commands import COMMANDS
+from vai.supervisor.commands._common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_UNREACHABLE,
     Context,
 )
-from supervisor.control_client import SupervisorUnreachable
-from supervisor.errors import BridgeError
+from vai.supervisor.control_client import SupervisorUnreachable
+from vai.supervisor.errors import BridgeError
 
 EPILOG = """exit codes: 0 done, 1 failed, 2 bad usage, 3 (status) something is not running,
 4 the supervisor is unreachable.  VAI_HOME (default ~/.claude-discord-bridge) holds
@@ -30,10 +30,10 @@ everything; `vai COMMAND --help` tells more."""
 
 
 def load_commands() -> dict[str, ModuleType]:
-    from supervisor.sessions_crypto import command_modules
+    from vai.supervisor.sessions_crypto import command_modules
 
     commands = {
-        name.replace("_", "-"): importlib.import_module(f"supervisor.commands.{name}")
+        name.replace("_", "-"): importlib.import_module(f"vai.supervisor.commands.{name}")
         for name in COMMANDS
     }
     commands.update(command_modules())  # encrypt-sessions, decrypt-sessions

@@ -15,11 +15,11 @@ import uuid
 import zmq
 import zmq.asyncio
 
-from gateway.uploads import upload_problem
-from protocol.codec import ProtocolError
-from protocol.framing import parse_routed, router_socket, send_to
-from protocol.layout import ipc_endpoint
-from protocol.messages import (
+from vai.gateway.uploads import upload_problem
+from vai.protocol.codec import ProtocolError
+from vai.protocol.framing import parse_routed, router_socket, send_to
+from vai.protocol.layout import ipc_endpoint
+from vai.protocol.messages import (
     AddSession,
     ErrorReply,
     InterruptSession,
@@ -36,10 +36,10 @@ from protocol.messages import (
     StopAll,
     WireMessage,
 )
-from supervisor.errors import BridgeError
-from supervisor.process_policy import wire_state
-from supervisor.server import GATEWAY, Supervisor
-from supervisor.sessions_file import next_session_number, save_sessions
+from vai.supervisor.errors import BridgeError
+from vai.supervisor.process_policy import wire_state
+from vai.supervisor.server import GATEWAY, Supervisor
+from vai.supervisor.sessions_file import next_session_number, save_sessions
 
 log = logging.getLogger("supervisor.control")
 

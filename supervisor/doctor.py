@@ -25,11 +25,11 @@ from typing import Any, Literal
 
 import psutil
 
-from protocol.layout import MAX_SOCKET_PATH, Layout
-from supervisor.cgroup import MemoryLimiter
-from supervisor.config import Config, LimitsSection, load_config, parse_env_file
-from supervisor.errors import BridgeError, ConfigError
-from supervisor.sessions_file import load_sessions
+from vai.protocol.layout import MAX_SOCKET_PATH, Layout
+from vai.supervisor.cgroup import MemoryLimiter
+from vai.supervisor.config import Config, LimitsSection, load_config, parse_env_file
+from vai.supervisor.errors import BridgeError, ConfigError
+from vai.supervisor.sessions_file import load_sessions
 
 Level = Literal["ok", "warn", "fail"]
 MIN_TMUX = (3, 2)
@@ -411,7 +411,7 @@ def run_checks(
     supervisor_pid: Callable[[Layout], int | None],
     online: bool = True,
 ) -> Report:
-    from supervisor.config import home_from_env
+    from vai.supervisor.config import home_from_env
 
     report = Report(home_from_env(environ))
 

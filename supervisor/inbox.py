@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from protocol.messages import ChatMessage, PostReply, PromptStage
+from vai.protocol.messages import ChatMessage, PostReply, PromptStage
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound (

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from supervisor.monitor_model import Metrics
+from vai.supervisor.monitor_model import Metrics
 
 log = logging.getLogger("supervisor.metrics")
 

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING
 import msgspec
 import psutil
 
-from protocol.layout import tmux_session_name
-from supervisor.alerts import AlertEvent, AlertManager
-from supervisor.atomic import write_atomic
-from supervisor.cgroup import MB, MemoryLimiter
-from supervisor.config import Config
-from supervisor.logs import rotate_logs
-from supervisor.metrics_http import MetricsServer, render_prometheus
-from supervisor.monitor_model import (
+from vai.protocol.layout import tmux_session_name
+from vai.supervisor.alerts import AlertEvent, AlertManager
+from vai.supervisor.atomic import write_atomic
+from vai.supervisor.cgroup import MB, MemoryLimiter
+from vai.supervisor.config import Config
+from vai.supervisor.logs import rotate_logs
+from vai.supervisor.metrics_http import MetricsServer, render_prometheus
+from vai.supervisor.monitor_model import (
     AlertInfo,
     LimitsInfo,
     Metrics,
@@ -41,13 +41,13 @@ from supervisor.monitor_model import (
     SessionMetrics,
     SystemMetrics,
 )
-from supervisor.notify import sd_notify
-from supervisor.resources import TreeReading, TreeSampler, dir_size, memory_of
-from supervisor.status_view import format_bytes
-from worker.tmux_control import tmux_run
+from vai.supervisor.notify import sd_notify
+from vai.supervisor.resources import TreeReading, TreeSampler, dir_size, memory_of
+from vai.supervisor.status_view import format_bytes
+from vai.worker.tmux_control import tmux_run
 
 if TYPE_CHECKING:
-    from supervisor.server import Supervisor
+    from vai.supervisor.server import Supervisor
 
 log = logging.getLogger("supervisor.monitor")
 
@@ -274,8 +274,8 @@ class Monitor:
             log.info("rotated %s (over %s)", path.name, format_bytes(logs.max_bytes))
 
     def _snapshot(self) -> tuple[list[_SessionSnapshot], tuple[str, int | None]]:
-        from supervisor.process_policy import wire_state
-        from supervisor.server import GATEWAY
+        from vai.supervisor.process_policy import wire_state
+        from vai.supervisor.server import GATEWAY
 
         sessions = []
         for session, channel in sorted(self.sup.sessions.items()):

@@ -17,7 +17,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from protocol.messages import ProcessState
+from vai.protocol.messages import ProcessState
 
 
 class State(enum.Enum):

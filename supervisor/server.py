@@ -20,9 +20,9 @@ import msgspec
 import zmq
 import zmq.asyncio
 
-from gateway.spec import EXIT_CONFIG
-from protocol.codec import ProtocolError
-from protocol.framing import (
+from vai.gateway.spec import EXIT_CONFIG
+from vai.protocol.codec import ProtocolError
+from vai.protocol.framing import (
     GATEWAY_IDENTITY,
     parse_routed,
     router_socket,
@@ -30,8 +30,8 @@ from protocol.framing import (
     session_from_identity,
     worker_identity,
 )
-from protocol.layout import MAX_SOCKET_PATH, ipc_endpoint, snowflake_at, tmux_session_name
-from protocol.messages import (
+from vai.protocol.layout import MAX_SOCKET_PATH, ipc_endpoint, snowflake_at, tmux_session_name
+from vai.protocol.messages import (
     ChoiceAnswer,
     ChoiceRequest,
     ClaudeState,
@@ -57,17 +57,17 @@ from protocol.messages import (
     WireMessage,
     WorkerHello,
 )
-from supervisor.child_process import ChildProcess, describe_exit
-from supervisor.config import Config, pane_environment, resolve_claude
-from supervisor.errors import BridgeError
-from supervisor.inbox import Inbox
-from supervisor.leftovers import ChildRegistry
-from supervisor.monitor import Monitor
-from supervisor.notify import sd_notify, watchdog_interval
-from supervisor.process_policy import Action, BackoffPolicy, ProcessPolicy, State, Transition
-from supervisor.sessions_file import load_sessions, save_sessions
-from supervisor.spawn_specs import gateway_command, worker_command
-from worker.tmux_control import kill_session, tmux_run
+from vai.supervisor.child_process import ChildProcess, describe_exit
+from vai.supervisor.config import Config, pane_environment, resolve_claude
+from vai.supervisor.errors import BridgeError
+from vai.supervisor.inbox import Inbox
+from vai.supervisor.leftovers import ChildRegistry
+from vai.supervisor.monitor import Monitor
+from vai.supervisor.notify import sd_notify, watchdog_interval
+from vai.supervisor.process_policy import Action, BackoffPolicy, ProcessPolicy, State, Transition
+from vai.supervisor.sessions_file import load_sessions, save_sessions
+from vai.supervisor.spawn_specs import gateway_command, worker_command
+from vai.worker.tmux_control import kill_session, tmux_run
 
 log = logging.getLogger("supervisor")
 
@@ -184,7 +184,7 @@ class Supervisor:
             )
 
     async def run(self) -> int:
-        from supervisor.control import ControlServer
+        from vai.supervisor.control import ControlServer
 
         self.prepare()
         loop = asyncio.get_running_loop()

@@ -17,10 +17,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from supervisor.atomic import write_atomic
-from supervisor.config import Config, parse_env_file
-from supervisor.errors import BridgeError, ConfigError
-from supervisor.sessions_file import load_sessions, save_sessions
+from vai.supervisor.atomic import write_atomic
+from vai.supervisor.config import Config, parse_env_file
+from vai.supervisor.errors import BridgeError, ConfigError
+from vai.supervisor.sessions_file import load_sessions, save_sessions
 
 KEY_ENV = "ENCRYPTION_KEY"
 

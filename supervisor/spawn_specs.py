@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import sys
 
-from gateway.spec import SPEC_ENV as GATEWAY_SPEC_ENV
-from gateway.spec import TOKEN_ENV, GatewaySpec, gateway_settings
-from gateway.spec import encode_spec as encode_gateway_spec
-from supervisor.config import Config, pane_environment
-from worker.spec import SPEC_ENV as WORKER_SPEC_ENV
-from worker.spec import WorkerSpec
-from worker.spec import encode_spec as encode_worker_spec
+from vai.gateway.spec import SPEC_ENV as GATEWAY_SPEC_ENV
+from vai.gateway.spec import TOKEN_ENV, GatewaySpec, gateway_settings
+from vai.gateway.spec import encode_spec as encode_gateway_spec
+from vai.supervisor.config import Config, pane_environment
+from vai.worker.spec import SPEC_ENV as WORKER_SPEC_ENV
+from vai.worker.spec import WorkerSpec
+from vai.worker.spec import encode_spec as encode_worker_spec
 
 
 def worker_command(
@@ -39,7 +39,7 @@ def worker_command(
     env = pane_environment(os.environ)
     env[WORKER_SPEC_ENV] = encode_worker_spec(spec)
     env["PYTHONUNBUFFERED"] = "1"
-    return [sys.executable, "-m", "worker"], env
+    return [sys.executable, "-m", "vai.worker"], env
 
 
 def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
@@ -58,4 +58,4 @@ def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
     env["PYTHONUNBUFFERED"] = "1"
     if config.token:
         env[TOKEN_ENV] = config.token
-    return [sys.executable, "-m", "gateway"], env
+    return [sys.executable, "-m", "vai.gateway"], env

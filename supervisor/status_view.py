@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol.messages import SessionInfo, StatusReply
+from vai.protocol.messages import SessionInfo, StatusReply
 
 EXIT_ALL_RUNNING = 0
 EXIT_SOME_NOT_RUNNING = 3

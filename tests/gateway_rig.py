@@ -26,13 +26,13 @@ import yarl
 import zmq
 import zmq.asyncio
 
-from gateway.bot import BridgeBot
-from gateway.local_discord import LocalDiscord
-from gateway.pacer import Pacer
-from gateway.spec import GatewaySettings, GatewaySpec
-from protocol.codec import decode, encode
-from protocol.layout import Layout, ipc_endpoint
-from protocol.messages import (
+from vai.gateway.bot import BridgeBot
+from vai.gateway.local_discord import LocalDiscord
+from vai.gateway.pacer import Pacer
+from vai.gateway.spec import GatewaySettings, GatewaySpec
+from vai.protocol.codec import decode, encode
+from vai.protocol.layout import Layout, ipc_endpoint
+from vai.protocol.messages import (
     ChatMessage,
     ErrorReply,
     GatewayHello,

@@ -14,8 +14,8 @@ from typing import TypeVar
 
 import zmq
 
-from protocol.codec import decode, encode
-from protocol.messages import WireMessage
+from vai.protocol.codec import decode, encode
+from vai.protocol.messages import WireMessage
 
 REPO = Path(__file__).resolve().parent.parent
 STANDIN = REPO / "worker" / "standin_claude.py"

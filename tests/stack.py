@@ -19,10 +19,10 @@ from typing import Any
 
 import psutil
 
-from gateway.local_discord import LocalDiscordThread
-from protocol.layout import Layout
 from tests.conftest import TmuxServer
 from tests.harness import standin_command, wait_until
+from vai.gateway.local_discord import LocalDiscordThread
+from vai.protocol.layout import Layout
 
 TOKEN = "test-token"
 
@@ -72,7 +72,7 @@ class Stack:
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.home / "vai-run.out", "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "supervisor", "run"],
+            [sys.executable, "-m", "vai.supervisor", "run"],
             env=self.env,
             stdout=log,
             stderr=log,
@@ -83,7 +83,7 @@ class Stack:
 
     def vai(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "supervisor", *args],
+            [sys.executable, "-m", "vai.supervisor", *args],
             env=self.env,
             capture_output=True,
             text=True,

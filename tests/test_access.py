@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.access import AccessPolicy
-from gateway.ratelimit import InboundLimiter, RateSettings, TokenBucket
-from gateway.routing import Router
-from protocol.messages import Author, Route, SessionMap
+from vai.gateway.access import AccessPolicy
+from vai.gateway.ratelimit import InboundLimiter, RateSettings, TokenBucket
+from vai.gateway.routing import Router
+from vai.protocol.messages import Author, Route, SessionMap
 
 BOT = 1000
 ALICE, BOB, CAROL = 1, 2, 3

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from protocol.messages import AttachmentRef, Author, ChatMessage
 from tests.harness import FileServer, file_server
-from worker.attachments import (
+from vai.protocol.messages import AttachmentRef, Author, ChatMessage
+from vai.worker.attachments import (
     AttachmentError,
     AttachmentLimits,
     AttachmentStore,

@@ -1,6 +1,6 @@
 """`vai`: every command's output and exit code, with the supervisor down and up.
 
-Real processes throughout: `python -m supervisor ...` as an operator runs it, and for the
+Real processes throughout: `python -m vai.supervisor ...` as an operator runs it, and for the
 live half a whole bridge (tests/stack.py) with five sessions, one of which cannot start.
 """
 
@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from protocol.layout import Layout
-from supervisor.cli import build_parser, load_commands
-from supervisor.commands.view import claude_sessions, panes_per_window
 from tests.conftest import TmuxServer
 from tests.harness import standin_command, wait_until
 from tests.stack import Stack, running_stack
+from vai.protocol.layout import Layout
+from vai.supervisor.cli import build_parser, load_commands
+from vai.supervisor.commands.view import claude_sessions, panes_per_window
 
 CHANNEL = 1234567890123456789
 
@@ -45,7 +45,7 @@ class Vai:
 
     def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "supervisor", *args],
+            [sys.executable, "-m", "vai.supervisor", *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -108,7 +108,7 @@ def test_commands_with_the_supervisor_down(vai: Vai) -> None:
     assert "not running" in one_line_error(status)
 
     posted = subprocess.run(
-        [sys.executable, "-m", "supervisor.dp", "1", "hello"],
+        [sys.executable, "-m", "vai.supervisor.dp", "1", "hello"],
         env=vai.env,
         capture_output=True,
         text=True,
@@ -180,7 +180,7 @@ def test_tail_shows_and_follows_a_log(vai: Vai) -> None:
     assert (shown.returncode, shown.stdout) == (0, "line 97\nline 98\nline 99\n")
 
     follower = subprocess.Popen(
-        [sys.executable, "-m", "supervisor", "tail", "1", "-f", "-n", "1"],
+        [sys.executable, "-m", "vai.supervisor", "tail", "1", "-f", "-n", "1"],
         env=vai.env,
         stdout=subprocess.PIPE,
         text=True,
@@ -339,7 +339,7 @@ def test_live_commands_with_five_sessions_one_fatal(
 
 def dp(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "supervisor.dp", *args],
+        [sys.executable, "-m", "vai.supervisor.dp", *args],
         env=env,
         input=stdin,
         capture_output=True,
@@ -377,7 +377,7 @@ def post_with_dp(env: dict[str, str], stack: Stack, channels: list[int], tmp: Pa
 def view_and_attach(env: dict[str, str], tmux: TmuxServer, sessions: list[int]) -> None:
     """`vai view` and `vai attach` in terminals of their own (another tmux server)."""
     built = subprocess.run(
-        [sys.executable, "-m", "supervisor", "view", "--no-attach"],
+        [sys.executable, "-m", "vai.supervisor", "view", "--no-attach"],
         env={**env, "COLUMNS": "160", "LINES": "40"},
         capture_output=True,
         text=True,
@@ -390,7 +390,7 @@ def view_and_attach(env: dict[str, str], tmux: TmuxServer, sessions: list[int]) 
 
     terminal = TmuxServer(f"vai-term-{uuid.uuid4().hex[:8]}")
     try:
-        command = [sys.executable, "-m", "supervisor", "attach", "-r", "1"]
+        command = [sys.executable, "-m", "vai.supervisor", "attach", "-r", "1"]
         terminal.run(
             "new-session", "-d", "-x", "120", "-y", "40",
             *[f"-e{k}={v}" for k, v in env.items() if k.startswith("VAI_")],
@@ -408,7 +408,7 @@ def view_and_attach(env: dict[str, str], tmux: TmuxServer, sessions: list[int]) 
         terminal.run(
             "new-window", "-d",
             *[f"-e{k}={v}" for k, v in env.items() if k.startswith("VAI_")],
-            subprocess.list2cmdline([sys.executable, "-m", "supervisor", "view"]),
+            subprocess.list2cmdline([sys.executable, "-m", "vai.supervisor", "view"]),
         )  # fmt: skip
         wait_until(lambda: attached("vai-view"), 15, "vai view's client")
         wait_until(
@@ -444,8 +444,8 @@ def test_start_and_stop_in_the_background(short_tmp: Path, tmux_server: TmuxServ
 
 
 def test_status_rendering_is_aligned_and_says_why() -> None:
-    from protocol.messages import SessionInfo, StatusReply
-    from supervisor.status_view import render_status, status_document, status_exit_code
+    from vai.protocol.messages import SessionInfo, StatusReply
+    from vai.supervisor.status_view import render_status, status_document, status_exit_code
 
     reply = StatusReply(
         supervisor_pid=10,

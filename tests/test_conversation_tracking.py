@@ -7,9 +7,9 @@ import json
 import os
 import signal
 
-from protocol.messages import ClaudeStatus, DeliveryUpdate, TurnEnded, WorkerHello
 from tests.harness import wait_until
 from tests.test_worker_process import WorkerRig, rig
+from vai.protocol.messages import ClaudeStatus, DeliveryUpdate, TurnEnded, WorkerHello
 
 __all__ = ["rig"]  # the worker rig fixture, shared with the worker process tests
 

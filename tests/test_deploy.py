@@ -7,8 +7,8 @@ from pathlib import Path
 
 import msgspec
 
-from supervisor.config import FileConfig
 from tests.harness import REPO
+from vai.supervisor.config import FileConfig
 
 DEPLOY = REPO / "deploy"
 

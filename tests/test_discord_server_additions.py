@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from gateway.local_discord import LocalDiscord
+from vai.gateway.local_discord import LocalDiscord
 
 pytestmark = pytest.mark.timeout(30)
 TOKEN = "test-token"

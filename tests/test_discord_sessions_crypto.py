@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from supervisor.cli import main as vai
-from supervisor.sessions_file import load_sessions
+from vai.supervisor.cli import main as vai
+from vai.supervisor.sessions_file import load_sessions
 
 SESSIONS = {1: 1_100_000_000_000_000_001, 2: 1_100_000_000_000_000_002}
 

@@ -12,10 +12,10 @@ import psutil
 import pytest
 from cryptography.fernet import Fernet
 
-from supervisor.sessions_file import load_sessions
 from tests.conftest import TmuxServer
 from tests.harness import standin_command, wait_until
 from tests.stack import Stack, running_stack
+from vai.supervisor.sessions_file import load_sessions
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -98,7 +98,7 @@ def worker_pid(stack: Stack, session: int) -> int | None:
             environ = process.environ()
         except psutil.Error:
             continue
-        if cmdline[-2:] == ["-m", "worker"] and f'"session":{session}' in environ.get(
+        if cmdline[-2:] == ["-m", "vai.worker"] and f'"session":{session}' in environ.get(
             "VAI_WORKER_SPEC", ""
         ):
             return process.pid
@@ -202,7 +202,7 @@ def test_dp_files_within_discords_limit_and_a_clear_error_otherwise(
 
         def dp(*args: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
-                [sys.executable, "-m", "supervisor.dp", *args],
+                [sys.executable, "-m", "vai.supervisor.dp", *args],
                 env=stack.env,
                 capture_output=True,
                 text=True,

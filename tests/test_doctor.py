@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gateway.local_discord import LocalDiscordThread
-from protocol.layout import Layout
 from tests.harness import standin_command
+from vai.gateway.local_discord import LocalDiscordThread
+from vai.protocol.layout import Layout
 
 TOKEN = "MTAx.doctor.test-token-that-is-long-enough"
 
@@ -28,7 +28,7 @@ def doctor(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[st
     )
     environ.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "supervisor", "doctor", *args],
+        [sys.executable, "-m", "vai.supervisor", "doctor", *args],
         env=environ,
         capture_output=True,
         text=True,

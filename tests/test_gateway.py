@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
-from gateway.local_discord import LocalDiscord
-from gateway.replies import nonce_for
-from gateway.spec import GatewaySettings
-from protocol.messages import (
+from tests.gateway_rig import Rig, gateway_rig, make_map, run
+from vai.gateway.local_discord import LocalDiscord
+from vai.gateway.replies import nonce_for
+from vai.gateway.spec import GatewaySettings
+from vai.protocol.messages import (
     Inbound,
     PostReply,
     PromptProgress,
@@ -23,8 +24,7 @@ from protocol.messages import (
     SessionMap,
     ToolProgress,
 )
-from tests.gateway_rig import Rig, gateway_rig, make_map, run
-from worker.standin.cli import long_answer
+from vai.worker.standin.cli import long_answer
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from gateway.local_discord import LocalDiscord
-from gateway.spec import GatewaySettings
-from protocol.messages import (
+from tests.gateway_rig import Rig, gateway_rig, run
+from vai.gateway.local_discord import LocalDiscord
+from vai.gateway.spec import GatewaySettings
+from vai.protocol.messages import (
     AddSession,
     ChoiceAnswer,
     ChoiceRequest,
@@ -24,7 +25,6 @@ from protocol.messages import (
     StatusRequest,
     WireMessage,
 )
-from tests.gateway_rig import Rig, gateway_rig, run
 
 pytestmark = pytest.mark.timeout(60)
 ALICE = 8001

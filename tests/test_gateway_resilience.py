@@ -17,13 +17,14 @@ import discord.http
 import pytest
 import yarl
 
-from gateway.bot import BridgeBot
-from gateway.local_discord import LocalDiscord, LocalDiscordThread
-from gateway.local_discord import gateway_ws as discord_gateway
-from gateway.main import run as run_gateway
-from gateway.spec import EXIT_CONFIG, GatewaySettings, GatewaySpec, encode_spec
-from protocol.layout import Layout
-from protocol.messages import (
+from tests.gateway_rig import FakeSupervisor, Rig, gateway_rig, make_map, run
+from vai.gateway.bot import BridgeBot
+from vai.gateway.local_discord import LocalDiscord, LocalDiscordThread
+from vai.gateway.local_discord import gateway_ws as discord_gateway
+from vai.gateway.main import run as run_gateway
+from vai.gateway.spec import EXIT_CONFIG, GatewaySettings, GatewaySpec, encode_spec
+from vai.protocol.layout import Layout
+from vai.protocol.messages import (
     GatewayHello,
     GatewayProblem,
     Inbound,
@@ -32,7 +33,6 @@ from protocol.messages import (
     Route,
     SessionMap,
 )
-from tests.gateway_rig import FakeSupervisor, Rig, gateway_rig, make_map, run
 
 pytestmark = pytest.mark.timeout(90)
 POSTS = r"/channels/\d+/messages$"
@@ -312,7 +312,7 @@ def test_the_gateway_process_says_what_to_fix_without_a_traceback(short_tmp: Pat
             "DISCORD_BOT_TOKEN": "wrong",
         }
         done = subprocess.run(
-            [sys.executable, "-m", "gateway"],
+            [sys.executable, "-m", "vai.gateway"],
             env=env,
             capture_output=True,
             text=True,

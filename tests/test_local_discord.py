@@ -23,7 +23,7 @@ import pytest
 import yarl
 from discord import app_commands
 
-from gateway.local_discord import LocalDiscord, LocalDiscordThread
+from vai.gateway.local_discord import LocalDiscord, LocalDiscordThread
 
 T = TypeVar("T")
 TOKEN = "test-token"

@@ -19,13 +19,16 @@ from typing import Any
 import psutil
 import pytest
 
-from protocol.layout import Layout
-from supervisor.alerts import AlertManager
-from supervisor.cgroup import CgroupProbe, MemoryLimiter, probe
-from supervisor.config import LimitsSection
-from supervisor.logs import rotate_if_needed, rotate_logs
-from supervisor.metrics_http import render_prometheus
-from supervisor.monitor_model import (
+from tests.conftest import TmuxServer
+from tests.harness import REPO, standin_command, wait_until
+from tests.stack import running_stack
+from vai.protocol.layout import Layout
+from vai.supervisor.alerts import AlertManager
+from vai.supervisor.cgroup import CgroupProbe, MemoryLimiter, probe
+from vai.supervisor.config import LimitsSection
+from vai.supervisor.logs import rotate_if_needed, rotate_logs
+from vai.supervisor.metrics_http import render_prometheus
+from vai.supervisor.monitor_model import (
     AlertInfo,
     LimitsInfo,
     Metrics,
@@ -33,10 +36,7 @@ from supervisor.monitor_model import (
     SessionMetrics,
     SystemMetrics,
 )
-from supervisor.resources import TreeSampler
-from tests.conftest import TmuxServer
-from tests.harness import REPO, standin_command, wait_until
-from tests.stack import running_stack
+from vai.supervisor.resources import TreeSampler
 
 
 class Clock:

@@ -10,9 +10,9 @@ import socket
 import time
 from pathlib import Path
 
-from supervisor.notify import sd_notify, watchdog_interval
 from tests.conftest import TmuxServer
 from tests.stack import running_stack
+from vai.supervisor.notify import sd_notify, watchdog_interval
 
 
 class NotifySocket:

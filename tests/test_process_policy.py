@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from supervisor.process_policy import (
+from vai.supervisor.process_policy import (
     Action,
     BackoffPolicy,
     IllegalTransition,

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from protocol.text import DISCORD_LIMIT, sanitize_prompt, split_for_discord
+from vai.protocol.text import DISCORD_LIMIT, sanitize_prompt, split_for_discord
 
 
 @pytest.mark.parametrize(

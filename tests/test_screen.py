@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.screen import Screen, read_screen
-from worker.standin import screen as standin
+from vai.worker.screen import Screen, read_screen
+from vai.worker.standin import screen as standin
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "real_screens"
 RULE = "─" * 200

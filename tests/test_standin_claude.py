@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.conftest import TmuxServer
-from worker.standin.app import _ask_input
-from worker.standin.cli import long_answer
-from worker.standin.keys import ESC_WAIT, Key, KeyParser
+from vai.worker.standin.app import _ask_input
+from vai.worker.standin.cli import long_answer
+from vai.worker.standin.keys import ESC_WAIT, Key, KeyParser
 
 STANDIN = Path(__file__).resolve().parent.parent / "worker" / "standin_claude.py"
 EVENTS = (

@@ -22,7 +22,7 @@ def worker_pids(stack: Stack) -> dict[int, int]:
     found = {}
     for process in stack.descendants():
         try:
-            if process.cmdline()[-2:] == ["-m", "worker"]:
+            if process.cmdline()[-2:] == ["-m", "vai.worker"]:
                 session = int(
                     process.environ()["VAI_WORKER_SPEC"].split('"session":')[1].split(",")[0]
                 )
@@ -35,7 +35,7 @@ def worker_pids(stack: Stack) -> dict[int, int]:
 def gateway_pid(stack: Stack) -> int | None:
     for process in stack.descendants():
         try:
-            if process.cmdline()[-2:] == ["-m", "gateway"]:
+            if process.cmdline()[-2:] == ["-m", "vai.gateway"]:
                 return process.pid
         except psutil.Error:
             continue
@@ -141,7 +141,7 @@ def test_vai_run_refuses_a_second_supervisor(short_tmp: Path, tmux_server: TmuxS
         stack.start()
         stack.wait_all_running()
         second = subprocess.run(
-            [sys.executable, "-m", "supervisor", "run"],
+            [sys.executable, "-m", "vai.supervisor", "run"],
             env=stack.env,
             capture_output=True,
             text=True,

@@ -15,8 +15,11 @@ from typing import Any
 import msgspec
 import pytest
 
-from protocol.framing import worker_identity
-from protocol.messages import (
+from tests.conftest import TmuxServer
+from tests.harness import FileServer, file_server
+from tests.test_worker_process import SESSION, USER, WorkerRig
+from vai.protocol.framing import worker_identity
+from vai.protocol.messages import (
     AttachmentRef,
     ChatMessage,
     ChoiceAnswer,
@@ -29,10 +32,7 @@ from protocol.messages import (
     WireMessage,
     WorkerHello,
 )
-from tests.conftest import TmuxServer
-from tests.harness import FileServer, file_server
-from tests.test_worker_process import SESSION, USER, WorkerRig
-from worker.spec import SPEC_ENV, encode_spec
+from vai.worker.spec import SPEC_ENV, encode_spec
 
 ALLOW_OUTPUT = "hi-from-bash"
 
@@ -80,7 +80,7 @@ class Rig(WorkerRig):
         return message
 
     def deliver_message(self, message: ChatMessage) -> ChatMessage:
-        from protocol.messages import Deliver
+        from vai.protocol.messages import Deliver
 
         self.send(Deliver(message=message))
         return message

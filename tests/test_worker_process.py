@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from protocol.framing import worker_identity
-from protocol.layout import Layout, ipc_endpoint
-from protocol.messages import (
+from tests.conftest import TmuxServer
+from tests.harness import Router, standin_command, standin_env, wait_until
+from vai.protocol.framing import worker_identity
+from vai.protocol.layout import Layout, ipc_endpoint
+from vai.protocol.messages import (
     Author,
     ChatMessage,
     ClaudeStatus,
@@ -25,9 +27,7 @@ from protocol.messages import (
     WireMessage,
     WorkerHello,
 )
-from tests.conftest import TmuxServer
-from tests.harness import Router, standin_command, standin_env, wait_until
-from worker.spec import SPEC_ENV, WorkerSpec, encode_spec
+from vai.worker.spec import SPEC_ENV, WorkerSpec, encode_spec
 
 SESSION = 1
 USER = Author(id=42, name="alice")
@@ -60,7 +60,7 @@ class WorkerRig:
     def start_worker(self) -> subprocess.Popen[bytes]:
         log = open(self.layout.session_log(SESSION), "ab")  # noqa: SIM115 - closed with the process
         process = subprocess.Popen(
-            [sys.executable, "-m", "worker"], env=self.env, stdout=log, stderr=log
+            [sys.executable, "-m", "vai.worker"], env=self.env, stdout=log, stderr=log
         )
         log.close()
         self.processes.append(process)

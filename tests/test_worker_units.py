@@ -11,13 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from protocol.messages import ChoiceAnswer, ChoiceRequest, WireMessage
-from worker import prompt_input, session_lock
-from worker.choices import ChoiceBroker
-from worker.claude_pane import ClaudePane
-from worker.session_state import SessionState
-from worker.spec import WorkerSpec
-from worker.tool_hooks import (
+from vai.protocol.messages import ChoiceAnswer, ChoiceRequest, WireMessage
+from vai.worker import prompt_input, session_lock
+from vai.worker.choices import ChoiceBroker
+from vai.worker.claude_pane import ClaudePane
+from vai.worker.session_state import SessionState
+from vai.worker.spec import WorkerSpec
+from vai.worker.tool_hooks import (
     answers_output,
     deny_tool_output,
     parse_questions,
@@ -25,7 +25,7 @@ from worker.tool_hooks import (
     permission_text,
     tool_summary,
 )
-from worker.transcript import answer_after, has_conversation
+from vai.worker.transcript import answer_after, has_conversation
 
 # -- prompt_input -------------------------------------------------------------------------------
 
@@ -203,9 +203,9 @@ def test_a_new_worker_ends_a_leftover_one(tmp_path: Path) -> None:
         "print('held', flush=True)\n"
         "time.sleep(60)\n"
     )
-    # Looks like a worker (`... -m worker`) to the lock's owner check.
+    # Looks like a worker (`... -m vai.worker`) to the lock's owner check.
     leftover = subprocess.Popen(
-        [sys.executable, "-c", holder, "-m", "worker"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", holder, "-m", "vai.worker"], stdout=subprocess.PIPE, text=True
     )
     try:
         assert leftover.stdout is not None and leftover.stdout.readline() == "held\n"

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from protocol.messages import ClaudeState
-from worker.choices import ChoiceBroker
-from worker.hook_events import HookEvent
-from worker.tool_hooks import (
+from vai.protocol.messages import ClaudeState
+from vai.worker.choices import ChoiceBroker
+from vai.worker.hook_events import HookEvent
+from vai.worker.tool_hooks import (
     ALLOW,
     PERMISSION_OPTIONS,
     answers_output,

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import msgspec
 
-from protocol.messages import AttachmentRef, ChatMessage
+from vai.protocol.messages import AttachmentRef, ChatMessage
 
 log = logging.getLogger("worker.attachments")
 

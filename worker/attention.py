@@ -18,8 +18,8 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-from worker.choices import ChoiceBroker
-from worker.dialogs import (
+from vai.worker.choices import ChoiceBroker
+from vai.worker.dialogs import (
     ACCEPT_OPTION,
     STARTUP_KINDS,
     STARTUP_TITLES,
@@ -29,8 +29,8 @@ from worker.dialogs import (
     option_index,
     settled,
 )
-from worker.screen import Screen
-from worker.tool_hooks import ALLOW, PERMISSION_OPTIONS, QUESTION_EXTRAS
+from vai.worker.screen import Screen
+from vai.worker.tool_hooks import ALLOW, PERMISSION_OPTIONS, QUESTION_EXTRAS
 
 log = logging.getLogger("worker.attention")
 

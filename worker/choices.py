@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from protocol.messages import ChoiceAnswer, ChoiceRequest, WireMessage
+from vai.protocol.messages import ChoiceAnswer, ChoiceRequest, WireMessage
 
 log = logging.getLogger("worker.choices")
 

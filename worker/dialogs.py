@@ -21,7 +21,7 @@ from typing import Protocol
 
 import msgspec
 
-from worker.screen import Screen, read_screen
+from vai.worker.screen import Screen, read_screen
 
 log = logging.getLogger("worker.dialogs")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import msgspec
 
-from worker.hook_events import HookEvent, decode_hook
+from vai.worker.hook_events import HookEvent, decode_hook
 
 # The handler gets the event and whether Claude is waiting for its answer right now
 # (False for events replayed from the spool: their hook already returned).

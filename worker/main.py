@@ -22,10 +22,10 @@ from typing import Any
 
 import zmq.asyncio
 
-from protocol.codec import ProtocolError
-from protocol.framing import dealer_socket, parse_single, send, worker_identity
-from protocol.layout import ipc_endpoint
-from protocol.messages import (
+from vai.protocol.codec import ProtocolError
+from vai.protocol.framing import dealer_socket, parse_single, send, worker_identity
+from vai.protocol.layout import ipc_endpoint
+from vai.protocol.messages import (
     ChatMessage,
     ChoiceAnswer,
     ClaudeState,
@@ -42,24 +42,24 @@ from protocol.messages import (
     WireMessage,
     WorkerHello,
 )
-from supervisor.logs import setup_logging
-from worker import prompt_input, session_lock
-from worker.asking import HookAsks
-from worker.attachments import AttachmentError, AttachmentStore
-from worker.attention import Attention
-from worker.choices import ChoiceBroker
-from worker.claude_pane import ClaudePane
-from worker.dialogs import StartupAnswers, settled
-from worker.hook_events import HookEvent
-from worker.hook_server import HookServer
-from worker.prompt_queue import PromptQueue
-from worker.screen import Screen
-from worker.session_state import InFlight, StateFile
-from worker.spec import SPEC_ENV, WorkerSpec, attachment_limits, decode_spec
-from worker.tmux_control import TmuxError
-from worker.tool_hooks import ASK_TOOL, tool_summary
-from worker.transcript import answer_after, holds_prompt, size_of
-from worker.typist import Typist
+from vai.supervisor.logs import setup_logging
+from vai.worker import prompt_input, session_lock
+from vai.worker.asking import HookAsks
+from vai.worker.attachments import AttachmentError, AttachmentStore
+from vai.worker.attention import Attention
+from vai.worker.choices import ChoiceBroker
+from vai.worker.claude_pane import ClaudePane
+from vai.worker.dialogs import StartupAnswers, settled
+from vai.worker.hook_events import HookEvent
+from vai.worker.hook_server import HookServer
+from vai.worker.prompt_queue import PromptQueue
+from vai.worker.screen import Screen
+from vai.worker.session_state import InFlight, StateFile
+from vai.worker.spec import SPEC_ENV, WorkerSpec, attachment_limits, decode_spec
+from vai.worker.tmux_control import TmuxError
+from vai.worker.tool_hooks import ASK_TOOL, tool_summary
+from vai.worker.transcript import answer_after, holds_prompt, size_of
+from vai.worker.typist import Typist
 
 log = logging.getLogger("worker")
 

@@ -21,7 +21,7 @@ Measured against the real CLI 2.1.330 (tests/fixtures/real_screens/README.md):
 
 from __future__ import annotations
 
-from protocol.text import sanitize_prompt
+from vai.protocol.text import sanitize_prompt
 
 MAX_PIECE_CHARS = 700
 MAX_PIECE_NEWLINES = 2

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections import deque
 
-from protocol.messages import ChatMessage
-from worker.session_state import InFlight
+from vai.protocol.messages import ChatMessage
+from vai.worker.session_state import InFlight
 
 
 class PromptQueue:

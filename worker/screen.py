@@ -18,7 +18,7 @@ from typing import Literal
 
 import msgspec
 
-from protocol.messages import ClaudeState
+from vai.protocol.messages import ClaudeState
 
 PROMPT_MARK = "❯"
 NBSP = "\u00a0"

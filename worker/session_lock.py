@@ -26,7 +26,7 @@ def _is_worker(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"worker" in cmdline and b"-m" in cmdline
+    return b"vai.worker" in cmdline and b"-m" in cmdline
 
 
 def take(path: Path, session: int, timeout: float = 10.0) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from protocol.messages import ChatMessage, ChoiceRequest, TurnEnded
+from vai.protocol.messages import ChatMessage, ChoiceRequest, TurnEnded
 
 
 class InFlight(msgspec.Struct):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import msgspec
 
-from protocol.layout import Layout
-from worker.attachments import AttachmentLimits
+from vai.protocol.layout import Layout
+from vai.worker.attachments import AttachmentLimits
 
 SPEC_ENV = "VAI_WORKER_SPEC"
 

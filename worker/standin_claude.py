@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A stand-in for the `claude` CLI, for fast tests and an offline demo of the bridge.
 
-Run it as `python3 worker/standin_claude.py ARGS` or `python -m worker.standin_claude ARGS`.
+Run it as `python3 worker/standin_claude.py ARGS` or `python -m vai.worker.standin_claude ARGS`.
 It draws a Claude-Code-like screen in its tty, reads keys raw, runs the configured hooks
 with the real payloads and writes transcripts in the real layout; answers are scripted
 (see worker/standin/cli.py USAGE). Stdlib only, and it imports little so it starts fast.

@@ -13,8 +13,8 @@ import asyncio
 import logging
 import time
 
-from worker import prompt_input
-from worker.claude_pane import ClaudePane
+from vai.worker import prompt_input
+from vai.worker.claude_pane import ClaudePane
 
 log = logging.getLogger("worker.typist")
 

@@ -1,4 +1,4 @@
-"""``python -m gateway.local_discord``: run the local Discord server until interrupted.
+"""``python -m vai.gateway.local_discord``: run the local Discord server until interrupted.
 
 Prints the two URLs to point a bot at (``VAI_DISCORD_API_URL`` / ``VAI_DISCORD_GATEWAY_URL``) and
 the chat page's address.
@@ -14,7 +14,9 @@ from .server import LocalDiscord
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m gateway.local_discord", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m vai.gateway.local_discord", description=__doc__
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--token", default=None, help="bot token to require (default: any)")

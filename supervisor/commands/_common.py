@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from protocol.layout import Layout
-from protocol.messages import ErrorReply, OkReply, WireMessage
-from supervisor.config import Config, load_config
-from supervisor.control_client import SupervisorUnreachable, request
-from supervisor.errors import BridgeError
+from vai.protocol.layout import Layout
+from vai.protocol.messages import ErrorReply, OkReply, WireMessage
+from vai.supervisor.config import Config, load_config
+from vai.supervisor.control_client import SupervisorUnreachable, request
+from vai.supervisor.errors import BridgeError
 
 EXIT_OK = 0
 EXIT_ERROR = 1  # an expected failure, said in one line on stderr

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-from protocol.messages import AddSession
-from supervisor.commands._common import EXIT_OK, Context, expect_ok, positive
-from supervisor.control_client import SupervisorUnreachable
-from supervisor.errors import BridgeError
-from supervisor.sessions_file import load_sessions, next_session_number, save_sessions
+from vai.protocol.messages import AddSession
+from vai.supervisor.commands._common import EXIT_OK, Context, expect_ok, positive
+from vai.supervisor.control_client import SupervisorUnreachable
+from vai.supervisor.errors import BridgeError
+from vai.supervisor.sessions_file import load_sessions, next_session_number, save_sessions
 
 
 def setup(parser: argparse.ArgumentParser) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from supervisor.commands._common import EXIT_ERROR, EXIT_OK, Context, running_supervisor_pid
-from supervisor.doctor import render, repair, run_checks
+from vai.supervisor.commands._common import EXIT_ERROR, EXIT_OK, Context, running_supervisor_pid
+from vai.supervisor.doctor import render, repair, run_checks
 
 
 def setup(parser: argparse.ArgumentParser) -> None:

@@ -15,10 +15,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from supervisor.atomic import write_atomic
-from supervisor.commands._common import EXIT_OK, Context
-from supervisor.config import home_from_env
-from supervisor.errors import BridgeError
+from vai.supervisor.atomic import write_atomic
+from vai.supervisor.commands._common import EXIT_OK, Context
+from vai.supervisor.config import home_from_env
+from vai.supervisor.errors import BridgeError
 
 MAX_CHANNELS = 3
 
@@ -115,7 +115,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     write_atomic(env_file, ("\n".join(secrets) + "\n").encode(), mode=0o600)
     written = [config_file, env_file]
     if channels:
-        from supervisor.sessions_file import save_sessions
+        from vai.supervisor.sessions_file import save_sessions
 
         save_sessions(sessions_file, dict(enumerate(channels, start=1)), key)
         written.append(sessions_file)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from protocol.messages import RecoverSession
-from supervisor.commands._common import EXIT_OK, Context, expect_ok, positive
+from vai.protocol.messages import RecoverSession
+from vai.supervisor.commands._common import EXIT_OK, Context, expect_ok, positive
 
 
 def setup(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from supervisor.commands._common import Context
+from vai.supervisor.commands._common import Context
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
@@ -22,8 +22,8 @@ def setup(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace, ctx: Context) -> int:
     import logging
 
-    from supervisor.logs import setup_logging
-    from supervisor.server import Supervisor
+    from vai.supervisor.logs import setup_logging
+    from vai.supervisor.server import Supervisor
 
     config = ctx.config
     setup_logging(

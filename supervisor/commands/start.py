@@ -11,10 +11,10 @@ import subprocess
 import sys
 import time
 
-from protocol.messages import StatusRequest
-from supervisor.commands._common import EXIT_OK, Context, running_supervisor_pid
-from supervisor.control_client import SupervisorUnreachable
-from supervisor.errors import BridgeError
+from vai.protocol.messages import StatusRequest
+from vai.supervisor.commands._common import EXIT_OK, Context, running_supervisor_pid
+from vai.supervisor.control_client import SupervisorUnreachable
+from vai.supervisor.errors import BridgeError
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +33,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     log_path = layout.process_log("supervisor")
     with open(log_path, "ab") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "supervisor", "run"],
+            [sys.executable, "-m", "vai.supervisor", "run"],
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=log_file,

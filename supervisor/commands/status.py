@@ -15,11 +15,11 @@ import argparse
 import json
 import sys
 
-from protocol.messages import StatusReply, StatusRequest
-from supervisor.commands._common import EXIT_UNREACHABLE, Context
-from supervisor.control_client import SupervisorUnreachable
-from supervisor.errors import BridgeError
-from supervisor.status_view import (
+from vai.protocol.messages import StatusReply, StatusRequest
+from vai.supervisor.commands._common import EXIT_UNREACHABLE, Context
+from vai.supervisor.control_client import SupervisorUnreachable
+from vai.supervisor.errors import BridgeError
+from vai.supervisor.status_view import (
     render_status,
     status_document,
     status_exit_code,

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import time
 
-from protocol.messages import StopAll
-from supervisor.commands._common import EXIT_OK, Context, expect_ok, running_supervisor_pid
-from supervisor.control_client import SupervisorUnreachable
-from supervisor.errors import BridgeError
+from vai.protocol.messages import StopAll
+from vai.supervisor.commands._common import EXIT_OK, Context, expect_ok, running_supervisor_pid
+from vai.supervisor.control_client import SupervisorUnreachable
+from vai.supervisor.errors import BridgeError
 
 
 def setup(parser: argparse.ArgumentParser) -> None:

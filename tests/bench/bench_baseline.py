@@ -32,12 +32,12 @@ import aiohttp
 import discord
 import yarl
 
-from gateway.local_discord import LocalDiscordThread
 from tests.bench.bench_latency import burst, measure
 from tests.bench.bridge_rig import bridge, stamp
 from tests.bench.common import machine, report, report_value
 from tests.conftest import TmuxServer
 from tests.harness import STANDIN, wait_until
+from vai.gateway.local_discord import LocalDiscordThread
 
 TARGET = "=pane:"
 

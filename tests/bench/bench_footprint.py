@@ -17,10 +17,10 @@ from pathlib import Path
 
 import psutil
 
-from gateway.local_discord import LocalDiscordThread
 from tests.bench.common import machine, report, report_value
 from tests.conftest import TmuxServer
 from tests.stack import TOKEN, Stack
+from vai.gateway.local_discord import LocalDiscordThread
 
 IDLE_SECONDS = 10.0
 
@@ -28,9 +28,9 @@ IDLE_SECONDS = 10.0
 def role(process: psutil.Process) -> str:
     with contextlib.suppress(psutil.Error):
         command = process.cmdline()
-        if command[-2:] == ["-m", "worker"]:
+        if command[-2:] == ["-m", "vai.worker"]:
             return "worker"
-        if command[-2:] == ["-m", "gateway"]:
+        if command[-2:] == ["-m", "vai.gateway"]:
             return "gateway"
     return "other"
 

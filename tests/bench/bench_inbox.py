@@ -24,15 +24,15 @@ from pathlib import Path
 import zmq
 import zmq.asyncio
 
-from protocol.codec import decode, encode
-from protocol.framing import GATEWAY_IDENTITY
-from protocol.layout import ipc_endpoint
-from protocol.messages import Author, ChatMessage, GatewayHello, Inbound, InboundAck
-from supervisor.config import load_config
-from supervisor.inbox import Inbox
-from supervisor.server import Supervisor
 from tests.bench.common import machine, report_value
-from worker.tmux_control import tmux_run
+from vai.protocol.codec import decode, encode
+from vai.protocol.framing import GATEWAY_IDENTITY
+from vai.protocol.layout import ipc_endpoint
+from vai.protocol.messages import Author, ChatMessage, GatewayHello, Inbound, InboundAck
+from vai.supervisor.config import load_config
+from vai.supervisor.inbox import Inbox
+from vai.supervisor.server import Supervisor
+from vai.worker.tmux_control import tmux_run
 
 _ids = itertools.count(1)
 

@@ -13,12 +13,12 @@ import time
 
 import msgspec
 
-from protocol.layout import Layout
-from protocol.messages import StatusReply, StatusRequest
-from supervisor.control_client import SupervisorUnreachable, request
 from tests.bench.bridge_rig import Rig, bridge
 from tests.bench.common import machine, report
 from tests.test_supervision import worker_pids
+from vai.protocol.layout import Layout
+from vai.protocol.messages import StatusReply, StatusRequest
+from vai.supervisor.control_client import SupervisorUnreachable, request
 
 
 def status(layout: Layout) -> StatusReply | None:
