@@ -7,6 +7,7 @@ would with `pip install`, and runs each.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from tests.harness import REPO
 
 SUPERVISORD = "supervisor==4.2.5"
+NOT_SOURCE = (".git", ".venv", ".cache", "build", "*.egg-info", "__pycache__", ".*_cache")
 
 CHECK_IMPORTS = """
 import importlib.util, importlib.metadata
@@ -40,7 +42,10 @@ def test_installs_beside_supervisord(short_tmp: Path) -> None:
     venv = short_tmp / "venv"
     python = venv / "bin" / "python"
     run(sys.executable, "-m", "venv", venv, cwd=short_tmp).check_returncode()
-    pip = run(python, "-m", "pip", "install", "-q", SUPERVISORD, REPO, cwd=short_tmp)
+    # A copy of the source (links kept): pip builds in-tree and must not write into REPO.
+    source = short_tmp / "src"
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    pip = run(python, "-m", "pip", "install", "-q", SUPERVISORD, source, cwd=short_tmp)
     assert pip.returncode == 0, pip.stderr[-2000:]
     both = run(python, "-c", CHECK_IMPORTS, cwd=short_tmp)
     assert both.stdout.strip() == "ok", both.stderr
