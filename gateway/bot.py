@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import discord
 
+from vai.common.backoff import Backoff
+from vai.common.tasks import Background
 from vai.gateway.access import AccessPolicy
 from vai.gateway.choices import ChoiceButtons
 from vai.gateway.commands import BridgeCommands
@@ -36,7 +38,6 @@ from vai.gateway.progress import ProgressMessages
 from vai.gateway.ratelimit import InboundLimiter, RateSettings
 from vai.gateway.replies import ReplyPoster
 from vai.gateway.routing import Router
-from vai.gateway.spec import GatewaySpec
 from vai.gateway.supervisor_link import SupervisorLink
 from vai.protocol.messages import (
     ChatMessage,
@@ -50,6 +51,7 @@ from vai.protocol.messages import (
     Typing,
     WireMessage,
 )
+from vai.protocol.specs import GatewaySpec
 
 if TYPE_CHECKING:  # the local server (aiohttp.web) is loaded only in local mode
     from vai.gateway.local_discord import LocalDiscord
@@ -58,7 +60,7 @@ log = logging.getLogger("gateway")
 
 PACER_BURST = 10.0
 MAX_RATELIMIT_WAIT = 30.0  # discord.py's minimum; longer waits come back to the outbound queue
-LOGIN_RETRY_CAP = 60.0
+LOGIN_RETRY = Backoff(base=1.0, cap=60.0)
 # GatewayProblem topics that are not channels.
 TOPIC_INVALID = -1
 TOPIC_COMMANDS = -2
@@ -142,7 +144,7 @@ class BridgeBot(discord.Client):
             self, self.control, self.router, lambda: self.access, self._report_general
         )
         self._tasks: list[asyncio.Task[None]] = []
-        self._background: set[asyncio.Task[None]] = set()
+        self.background = Background(log)
         self._map_ready = asyncio.Event()
         self._link_started = False
         self._catch_up_due = False
@@ -184,20 +186,21 @@ class BridgeBot(discord.Client):
         is retried here with a capped backoff, and reported for `vai status` meanwhile.
         Refusals (bad token, intents) are raised to the caller.
         """
-        delay = 1.0
+        failures = 0
         while True:
             try:
                 await self.login(token)
                 break
             except (aiohttp.ClientConnectionError, TimeoutError, discord.DiscordServerError) as exc:
                 text = unreachable_text(discord.http.Route.BASE, exc)
+                failures += 1
+                delay = LOGIN_RETRY.delay(failures)
                 log.error("%s; next attempt in %.0fs", text, delay)
                 await self.link.send(GatewayProblem(text=text, channel_id=TOPIC_UNREACHABLE))
                 await self.http.close()  # also closes its connector: the next login makes both
                 self.http.connector = discord.utils.MISSING
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, LOGIN_RETRY_CAP)
-        if delay > 1.0:
+        if failures:
             log.info("Discord is reachable again")
             await self.link.send(GatewayProblem(text="", channel_id=TOPIC_UNREACHABLE))
         endpoint = self.application.interactions_endpoint_url if self.application else None
@@ -318,12 +321,4 @@ class BridgeBot(discord.Client):
                 log.warning("unexpected %s from the supervisor", type(message).__name__)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        task.add_done_callback(_log_failure)
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("gateway task failed", exc_info=task.exception())
+        self.background.spawn(coro)

@@ -16,6 +16,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from vai.common.status_view import format_bytes, format_uptime, render_status
 from vai.gateway.access import AccessPolicy
 from vai.gateway.control import ControlClient, ControlError
 from vai.gateway.routing import Router
@@ -31,7 +32,6 @@ from vai.protocol.messages import (
     StatusRequest,
 )
 from vai.protocol.text import split_for_discord
-from vai.supervisor.status_view import format_bytes, format_uptime, render_status
 
 log = logging.getLogger("gateway.commands")
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 from vai.gateway.local_discord import LocalDiscord
-from vai.gateway.spec import GatewaySpec
 from vai.protocol.messages import SessionMap
+from vai.protocol.specs import GatewaySpec
 
 log = logging.getLogger("gateway.local")
 

@@ -16,6 +16,8 @@ import aiohttp
 import discord
 import yarl
 
+from vai.common.exit_codes import EXIT_CONFIG, EXIT_USAGE
+from vai.common.logs import setup_logging
 from vai.gateway.bot import BridgeBot
 from vai.gateway.preflight import (
     bad_token_text,
@@ -23,8 +25,7 @@ from vai.gateway.preflight import (
     malformed_token_text,
     unreachable_text,
 )
-from vai.gateway.spec import EXIT_CONFIG, SPEC_ENV, TOKEN_ENV, GatewaySpec, decode_spec
-from vai.supervisor.logs import setup_logging
+from vai.protocol.specs import GATEWAY_SPEC_ENV, TOKEN_ENV, GatewaySpec, decode_spec
 
 log = logging.getLogger("gateway")
 
@@ -105,14 +106,15 @@ async def run(spec: GatewaySpec, token: str | None) -> int:
 
 
 def main() -> int:
-    raw = os.environ.get(SPEC_ENV)
+    raw = os.environ.get(GATEWAY_SPEC_ENV)
     if not raw:
         print(
-            f"gateway: {SPEC_ENV} is not set (the supervisor starts the gateway)", file=sys.stderr
+            f"gateway: {GATEWAY_SPEC_ENV} is not set (the supervisor starts the gateway)",
+            file=sys.stderr,
         )
-        return 2
+        return EXIT_USAGE
     setup_logging("gateway")
-    spec = decode_spec(raw)
+    spec = decode_spec(raw, GatewaySpec)
     token = os.environ.pop(TOKEN_ENV, None)
     try:
         return asyncio.run(run(spec, token))

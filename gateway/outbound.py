@@ -27,24 +27,20 @@ from typing import TypeVar
 import aiohttp
 import discord
 
+from vai.common.backoff import Backoff
 from vai.gateway.ordered import Job, OrderedChannels
 from vai.gateway.pacer import Pacer, retry_after
 
 log = logging.getLogger("gateway.outbound")
 
 T = TypeVar("T")
-BACKOFF_BASE = 0.5
-BACKOFF_CAP = 30.0
-NO_VIA_DEFAULT_WAIT = 5.0  # a 429 without Retry-After: wait this, doubling each time
-NO_VIA_WAIT_CAP = 600.0
+RETRY = Backoff(base=0.5, cap=30.0)
+# A 429 without Retry-After: wait 5 s, doubling each time.
+NO_VIA = Backoff(base=5.0, cap=600.0)
 
 
 class Shed(Exception):
     """Optional work dropped because Discord is pushing back."""
-
-
-def backoff(attempt: int) -> float:
-    return float(min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
 
 class Outbound:
@@ -96,23 +92,21 @@ class Outbound:
             except discord.HTTPException as exc:
                 if exc.status == 429:
                     self._no_via_streak += 1
-                    default = min(
-                        NO_VIA_WAIT_CAP, NO_VIA_DEFAULT_WAIT * 2 ** (self._no_via_streak - 1)
-                    )
+                    default = NO_VIA.delay(self._no_via_streak)
                     headers = exc.response.headers if exc.response is not None else {}
                     self.pacer.pause(
                         max(retry_after(headers, default), 0.05), f"{what}: 429 without Via"
                     )
                     wait = 0.0
                 elif exc.status >= 500 and idempotent:
-                    wait = backoff(attempt)
+                    wait = RETRY.delay(attempt + 1)
                 else:
                     raise
                 error = exc
             except (aiohttp.ClientConnectionError, TimeoutError) as exc:
                 if not idempotent:
                     raise
-                wait = backoff(attempt)
+                wait = RETRY.delay(attempt + 1)
                 error = exc
             attempt += 1
             if optional or (self.max_attempts and attempt >= self.max_attempts):

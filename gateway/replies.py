@@ -21,8 +21,8 @@ from typing import Any
 
 import discord
 
+from vai.common.uploads import MIB, human_size, safe_filename, upload_problem
 from vai.gateway.outbound import Outbound
-from vai.gateway.uploads import MIB, human_size, safe_filename, upload_problem
 from vai.protocol.messages import PostReply, ReplyPosted
 from vai.protocol.text import split_for_discord
 

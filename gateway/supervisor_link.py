@@ -21,8 +21,9 @@ from collections.abc import Awaitable, Callable
 
 import zmq.asyncio
 
+from vai.common.bus import dealer_socket, send
 from vai.protocol.codec import ProtocolError
-from vai.protocol.framing import GATEWAY_IDENTITY, dealer_socket, parse_single, send
+from vai.protocol.framing import GATEWAY_IDENTITY, parse_single
 from vai.protocol.layout import Layout, ipc_endpoint
 from vai.protocol.messages import (
     ChatMessage,

@@ -14,15 +14,11 @@ import sys
 from collections.abc import Sequence
 from types import ModuleType
 
+from vai.common.errors import BridgeError
+from vai.common.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_UNREACHABLE
 from vai.supervisor.commands import COMMANDS
-from vai.supervisor.commands._common import (
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_UNREACHABLE,
-    Context,
-)
+from vai.supervisor.commands._common import Context
 from vai.supervisor.control_client import SupervisorUnreachable
-from vai.supervisor.errors import BridgeError
 
 EPILOG = """exit codes: 0 done, 1 failed, 2 bad usage, 3 (status) something is not running,
 4 the supervisor is unreachable.  VAI_HOME (default ~/.claude-discord-bridge) holds

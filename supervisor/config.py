@@ -17,8 +17,8 @@ from typing import Literal
 
 import msgspec
 
+from vai.common.errors import ConfigError
 from vai.protocol.layout import Layout
-from vai.supervisor.errors import ConfigError
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"

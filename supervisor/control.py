@@ -15,9 +15,12 @@ import uuid
 import zmq
 import zmq.asyncio
 
-from vai.gateway.uploads import upload_problem
+from vai.common.bus import router_socket, send_to
+from vai.common.errors import BridgeError
+from vai.common.tasks import Background
+from vai.common.uploads import upload_problem
 from vai.protocol.codec import ProtocolError
-from vai.protocol.framing import parse_routed, router_socket, send_to
+from vai.protocol.framing import parse_routed
 from vai.protocol.layout import ipc_endpoint
 from vai.protocol.messages import (
     AddSession,
@@ -36,7 +39,6 @@ from vai.protocol.messages import (
     StopAll,
     WireMessage,
 )
-from vai.supervisor.errors import BridgeError
 from vai.supervisor.process_policy import wire_state
 from vai.supervisor.server import GATEWAY, Supervisor
 from vai.supervisor.sessions_file import next_session_number, save_sessions
@@ -50,7 +52,7 @@ class ControlServer:
     def __init__(self, supervisor: Supervisor) -> None:
         self.sup = supervisor
         self.socket: zmq.asyncio.Socket | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.requests = Background(log)
 
     def bind(self) -> None:
         self.socket = router_socket(self.sup.context, ipc_endpoint(self.sup.layout.control_socket))
@@ -68,9 +70,7 @@ class ControlServer:
             except ProtocolError as exc:
                 log.warning("dropped a malformed control request: %s", exc)
                 continue
-            task = asyncio.create_task(self._answer(identity, request))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self.requests.spawn(self._answer(identity, request))
 
     async def _answer(self, identity: bytes, request: WireMessage) -> None:
         assert self.socket is not None

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import zmq
 
+from vai.common.errors import BridgeError
 from vai.protocol.codec import ProtocolError, decode, encode
 from vai.protocol.layout import Layout, ipc_endpoint
 from vai.protocol.messages import WireMessage
-from vai.supervisor.errors import BridgeError
 
 
 class SupervisorUnreachable(BridgeError):

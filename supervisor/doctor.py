@@ -25,10 +25,10 @@ from typing import Any, Literal
 
 import psutil
 
+from vai.common.errors import BridgeError, ConfigError
 from vai.protocol.layout import MAX_SOCKET_PATH, Layout
 from vai.supervisor.cgroup import MemoryLimiter
 from vai.supervisor.config import Config, LimitsSection, load_config, parse_env_file
-from vai.supervisor.errors import BridgeError, ConfigError
 from vai.supervisor.sessions_file import load_sessions
 
 Level = Literal["ok", "warn", "fail"]

@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from vai.common.errors import BridgeError
 from vai.protocol.messages import ErrorReply, OkReply, PostMessage
 from vai.supervisor.commands._common import running_supervisor_pid
 from vai.supervisor.config import load_config
 from vai.supervisor.control_client import SupervisorUnreachable, request
-from vai.supervisor.errors import BridgeError
 
 # Discord snowflakes have 17+ digits; session numbers are small.
 SNOWFLAKE_MIN = 10**15

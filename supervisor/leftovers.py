@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from vai.supervisor.atomic import write_atomic
+from vai.common.atomic import write_atomic
 
 log = logging.getLogger("supervisor.leftovers")
 

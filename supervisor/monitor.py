@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING
 import msgspec
 import psutil
 
+from vai.common.atomic import write_atomic
+from vai.common.status_view import format_bytes
+from vai.common.tmux import tmux_run
 from vai.protocol.layout import tmux_session_name
 from vai.supervisor.alerts import AlertEvent, AlertManager
-from vai.supervisor.atomic import write_atomic
 from vai.supervisor.cgroup import MB, MemoryLimiter
 from vai.supervisor.config import Config
-from vai.supervisor.logs import rotate_logs
+from vai.supervisor.log_rotation import rotate_logs
 from vai.supervisor.metrics_http import MetricsServer, render_prometheus
 from vai.supervisor.monitor_model import (
     AlertInfo,
@@ -43,8 +45,6 @@ from vai.supervisor.monitor_model import (
 )
 from vai.supervisor.notify import sd_notify
 from vai.supervisor.resources import TreeReading, TreeSampler, dir_size, memory_of
-from vai.supervisor.status_view import format_bytes
-from vai.worker.tmux_control import tmux_run
 
 if TYPE_CHECKING:
     from vai.supervisor.server import Supervisor

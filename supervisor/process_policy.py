@@ -13,10 +13,10 @@ processes or sleeps.
 from __future__ import annotations
 
 import enum
-import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from vai.common.backoff import Backoff
 from vai.protocol.messages import ProcessState
 
 
@@ -53,21 +53,6 @@ _ALLOWED: dict[State, set[State]] = {
 
 
 @dataclass
-class BackoffPolicy:
-    """Delay before the n-th retry: base * 2**(n-1), capped, with +-`jitter` spread."""
-
-    base: float = 1.0
-    cap: float = 30.0
-    jitter: float = 0.1
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, failures: int) -> float:
-        raw = min(self.cap, self.base * 2.0 ** max(failures - 1, 0))
-        spread: float = self.rng.uniform(-self.jitter, self.jitter)
-        return raw * (1 + spread)
-
-
-@dataclass
 class Transition:
     old: State
     new: State
@@ -88,14 +73,14 @@ class ProcessPolicy:
         start_retries: int = 3,
         start_secs: float = 0.5,
         quiet_period: float = 10.0,
-        backoff: BackoffPolicy | None = None,
+        backoff: Backoff | None = None,
         on_transition: Callable[[Transition], None] | None = None,
     ) -> None:
         self._clock = clock
         self.start_retries = start_retries
         self.start_secs = start_secs
         self.quiet_period = quiet_period
-        self.backoff = backoff or BackoffPolicy()
+        self.backoff = backoff or Backoff(jitter=0.1)
         self._on_transition = on_transition
         self.state = State.STOPPED
         self.failures = 0

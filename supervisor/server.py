@@ -20,13 +20,16 @@ import msgspec
 import zmq
 import zmq.asyncio
 
-from vai.gateway.spec import EXIT_CONFIG
+from vai.common.backoff import Backoff
+from vai.common.bus import router_socket, send_to
+from vai.common.errors import BridgeError
+from vai.common.exit_codes import EXIT_CONFIG
+from vai.common.tasks import Background
+from vai.common.tmux import kill_session, tmux_run
 from vai.protocol.codec import ProtocolError
 from vai.protocol.framing import (
     GATEWAY_IDENTITY,
     parse_routed,
-    router_socket,
-    send_to,
     session_from_identity,
     worker_identity,
 )
@@ -59,15 +62,13 @@ from vai.protocol.messages import (
 )
 from vai.supervisor.child_process import ChildProcess, describe_exit
 from vai.supervisor.config import Config, pane_environment, resolve_claude
-from vai.supervisor.errors import BridgeError
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.leftovers import ChildRegistry
 from vai.supervisor.monitor import Monitor
 from vai.supervisor.notify import sd_notify, watchdog_interval
-from vai.supervisor.process_policy import Action, BackoffPolicy, ProcessPolicy, State, Transition
+from vai.supervisor.process_policy import Action, ProcessPolicy, State, Transition
 from vai.supervisor.sessions_file import load_sessions, save_sessions
 from vai.supervisor.spawn_specs import gateway_command, worker_command
-from vai.worker.tmux_control import kill_session, tmux_run
 
 log = logging.getLogger("supervisor")
 
@@ -115,8 +116,7 @@ class Supervisor:
         self._lock_fd: int | None = None
         self._gateway_connected = False
         self._notified_ready = False
-        self._background: set[asyncio.Task[bool]] = set()
-        self._watchers: set[asyncio.Task[None]] = set()
+        self.background = Background(log)
         self.registry = ChildRegistry(self.layout.run_dir / "children.json")
         self._open_choices: dict[str, ChoiceRequest] = {}
         # Sessions announced as stopped (FATAL): their return to RUNNING is announced too.
@@ -272,7 +272,7 @@ class Supervisor:
                 start_retries=sup.start_retries,
                 start_secs=min(sup.start_secs, 0.5) if session is None else sup.start_secs,
                 quiet_period=sup.quiet_period,
-                backoff=BackoffPolicy(base=sup.backoff_base, cap=sup.backoff_max),
+                backoff=Backoff(base=sup.backoff_base, cap=sup.backoff_max, jitter=0.1),
                 on_transition=transition,
             ),
         )
@@ -306,9 +306,7 @@ class Supervisor:
             return
         log.info("%s: started pid %d", child.name, pid)
         self.registry.record(child.name, pid)
-        watcher = asyncio.create_task(self._watch_exit(child, process))
-        self._watchers.add(watcher)
-        watcher.add_done_callback(self._watchers.discard)
+        self.background.spawn(self._watch_exit(child, process))
 
     async def _watch_exit(self, child: Child, process: ChildProcess) -> None:
         code = await process.wait()
@@ -588,9 +586,7 @@ class Supervisor:
             reply_id=f"alert-{session}-{time.time_ns()}", channel_id=channel, text=f"{icon} {text}"
         )
         if self.inbox.add_reply(reply):
-            task = asyncio.get_running_loop().create_task(self.send_gateway(reply))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self.background.spawn(self.send_gateway(reply))
 
     def session_map(self) -> SessionMap:
         discord = self.config.file.discord

@@ -17,9 +17,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from vai.supervisor.atomic import write_atomic
+from vai.common.atomic import write_atomic
+from vai.common.errors import BridgeError, ConfigError
 from vai.supervisor.config import Config, parse_env_file
-from vai.supervisor.errors import BridgeError, ConfigError
 from vai.supervisor.sessions_file import load_sessions, save_sessions
 
 KEY_ENV = "ENCRYPTION_KEY"

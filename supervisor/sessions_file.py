@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vai.supervisor.atomic import write_atomic
-from vai.supervisor.errors import ConfigError
+from vai.common.atomic import write_atomic
+from vai.common.errors import ConfigError
 
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet

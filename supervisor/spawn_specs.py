@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from vai.gateway.spec import SPEC_ENV as GATEWAY_SPEC_ENV
-from vai.gateway.spec import TOKEN_ENV, GatewaySpec, gateway_settings
-from vai.gateway.spec import encode_spec as encode_gateway_spec
+from vai.protocol.specs import (
+    GATEWAY_SPEC_ENV,
+    TOKEN_ENV,
+    WORKER_SPEC_ENV,
+    GatewaySettings,
+    GatewaySpec,
+    WorkerSpec,
+    encode_spec,
+)
 from vai.supervisor.config import Config, pane_environment
-from vai.worker.spec import SPEC_ENV as WORKER_SPEC_ENV
-from vai.worker.spec import WorkerSpec
-from vai.worker.spec import encode_spec as encode_worker_spec
+
+if TYPE_CHECKING:
+    from vai.supervisor.config import DiscordSection
 
 
 def worker_command(
@@ -37,7 +44,7 @@ def worker_command(
         attachments_total=config.file.attachments.total_downloads,
     )
     env = pane_environment(os.environ)
-    env[WORKER_SPEC_ENV] = encode_worker_spec(spec)
+    env[WORKER_SPEC_ENV] = encode_spec(spec)
     env["PYTHONUNBUFFERED"] = "1"
     return [sys.executable, "-m", "vai.worker"], env
 
@@ -54,8 +61,14 @@ def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
         settings=gateway_settings(config.file.discord),
     )
     env = pane_environment(os.environ)
-    env[GATEWAY_SPEC_ENV] = encode_gateway_spec(spec)
+    env[GATEWAY_SPEC_ENV] = encode_spec(spec)
     env["PYTHONUNBUFFERED"] = "1"
     if config.token:
         env[TOKEN_ENV] = config.token
     return [sys.executable, "-m", "vai.gateway"], env
+
+
+def gateway_settings(section: DiscordSection) -> GatewaySettings:
+    """The gateway's part of the `[discord]` section."""
+    names = [name for name in GatewaySettings.__struct_fields__ if hasattr(section, name)]
+    return GatewaySettings(**{name: getattr(section, name) for name in names})

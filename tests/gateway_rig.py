@@ -29,7 +29,6 @@ import zmq.asyncio
 from vai.gateway.bot import BridgeBot
 from vai.gateway.local_discord import LocalDiscord
 from vai.gateway.pacer import Pacer
-from vai.gateway.spec import GatewaySettings, GatewaySpec
 from vai.protocol.codec import decode, encode
 from vai.protocol.layout import Layout, ipc_endpoint
 from vai.protocol.messages import (
@@ -43,6 +42,7 @@ from vai.protocol.messages import (
     SessionMap,
     WireMessage,
 )
+from vai.protocol.specs import GatewaySettings, GatewaySpec
 
 T = TypeVar("T")
 M = TypeVar("M", bound=WireMessage)

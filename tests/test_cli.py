@@ -444,8 +444,8 @@ def test_start_and_stop_in_the_background(short_tmp: Path, tmux_server: TmuxServ
 
 
 def test_status_rendering_is_aligned_and_says_why() -> None:
+    from vai.common.status_view import render_status, status_document, status_exit_code
     from vai.protocol.messages import SessionInfo, StatusReply
-    from vai.supervisor.status_view import render_status, status_document, status_exit_code
 
     reply = StatusReply(
         supervisor_pid=10,

@@ -11,12 +11,12 @@ import aiohttp
 import discord
 import pytest
 
+from vai.common.uploads import MIB, safe_filename, upload_problem
 from vai.gateway.choices import ChoiceBook, parse_custom_id, token_for
 from vai.gateway.outbound import Outbound, Shed
 from vai.gateway.pacer import InvalidRequestGuard, Pacer, retry_after
 from vai.gateway.progress import SHOWN_STEPS, ProgressBoard
 from vai.gateway.replies import nonce_for, plan_reply
-from vai.gateway.uploads import MIB, safe_filename, upload_problem
 from vai.protocol.messages import ChoiceRequest, PostReply, ToolProgress
 from vai.protocol.text import DISCORD_LIMIT
 from vai.worker.standin.cli import long_answer

@@ -14,7 +14,6 @@ import pytest
 from tests.gateway_rig import Rig, gateway_rig, make_map, run
 from vai.gateway.local_discord import LocalDiscord
 from vai.gateway.replies import nonce_for
-from vai.gateway.spec import GatewaySettings
 from vai.protocol.messages import (
     Inbound,
     PostReply,
@@ -24,6 +23,7 @@ from vai.protocol.messages import (
     SessionMap,
     ToolProgress,
 )
+from vai.protocol.specs import GatewaySettings
 from vai.worker.standin.cli import long_answer
 
 pytestmark = pytest.mark.timeout(60)

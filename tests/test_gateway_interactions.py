@@ -9,7 +9,6 @@ import pytest
 
 from tests.gateway_rig import Rig, gateway_rig, run
 from vai.gateway.local_discord import LocalDiscord
-from vai.gateway.spec import GatewaySettings
 from vai.protocol.messages import (
     AddSession,
     ChoiceAnswer,
@@ -25,6 +24,7 @@ from vai.protocol.messages import (
     StatusRequest,
     WireMessage,
 )
+from vai.protocol.specs import GatewaySettings
 
 pytestmark = pytest.mark.timeout(60)
 ALICE = 8001

@@ -18,11 +18,11 @@ import pytest
 import yarl
 
 from tests.gateway_rig import FakeSupervisor, Rig, gateway_rig, make_map, run
+from vai.common.exit_codes import EXIT_CONFIG
 from vai.gateway.bot import BridgeBot
 from vai.gateway.local_discord import LocalDiscord, LocalDiscordThread
 from vai.gateway.local_discord import gateway_ws as discord_gateway
 from vai.gateway.main import run as run_gateway
-from vai.gateway.spec import EXIT_CONFIG, GatewaySettings, GatewaySpec, encode_spec
 from vai.protocol.layout import Layout
 from vai.protocol.messages import (
     GatewayHello,
@@ -33,6 +33,7 @@ from vai.protocol.messages import (
     Route,
     SessionMap,
 )
+from vai.protocol.specs import GatewaySettings, GatewaySpec, encode_spec
 
 pytestmark = pytest.mark.timeout(90)
 POSTS = r"/channels/\d+/messages$"

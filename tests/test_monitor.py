@@ -26,7 +26,7 @@ from vai.protocol.layout import Layout
 from vai.supervisor.alerts import AlertManager
 from vai.supervisor.cgroup import CgroupProbe, MemoryLimiter, probe
 from vai.supervisor.config import LimitsSection
-from vai.supervisor.logs import rotate_if_needed, rotate_logs
+from vai.supervisor.log_rotation import rotate_if_needed, rotate_logs
 from vai.supervisor.metrics_http import render_prometheus
 from vai.supervisor.monitor_model import (
     AlertInfo,

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
+from vai.common.backoff import Backoff
 from vai.supervisor.process_policy import (
     Action,
-    BackoffPolicy,
     IllegalTransition,
     ProcessPolicy,
     State,
@@ -34,7 +34,7 @@ def state_of(policy: ProcessPolicy) -> State:
 
 def make(clock: FakeClock, **kwargs: object) -> tuple[ProcessPolicy, list[Transition]]:
     seen: list[Transition] = []
-    backoff = BackoffPolicy(base=1.0, cap=30.0, jitter=0.0)
+    backoff = Backoff(base=1.0, cap=30.0, jitter=0.0)
     policy = ProcessPolicy(clock=clock, backoff=backoff, on_transition=seen.append, **kwargs)  # type: ignore[arg-type]
     return policy, seen
 
@@ -77,7 +77,7 @@ def test_failed_starts_back_off_exponentially_then_fatal() -> None:
 
 
 def test_backoff_is_capped_and_jittered() -> None:
-    backoff = BackoffPolicy(base=1.0, cap=4.0, jitter=0.1, rng=random.Random(1))
+    backoff = Backoff(base=1.0, cap=4.0, jitter=0.1, rng=random.Random(1))
     delays = [backoff.delay(n) for n in range(1, 10)]
     assert all(0.9 <= d <= 4.4 for d in delays)
     assert max(delays) > 3.5

@@ -32,7 +32,7 @@ from vai.protocol.messages import (
     WireMessage,
     WorkerHello,
 )
-from vai.worker.spec import SPEC_ENV, encode_spec
+from vai.protocol.specs import WORKER_SPEC_ENV, encode_spec
 
 ALLOW_OUTPUT = "hi-from-bash"
 
@@ -63,7 +63,7 @@ class Rig(WorkerRig):
 
     def configure(self, **spec: Any) -> None:
         self.spec = msgspec.structs.replace(self.spec, **spec)
-        self.env[SPEC_ENV] = encode_spec(self.spec)
+        self.env[WORKER_SPEC_ENV] = encode_spec(self.spec)
 
     def send(self, message: WireMessage) -> None:
         self.router.send(worker_identity(SESSION), message)

@@ -27,7 +27,7 @@ from vai.protocol.messages import (
     WireMessage,
     WorkerHello,
 )
-from vai.worker.spec import SPEC_ENV, WorkerSpec, encode_spec
+from vai.protocol.specs import WORKER_SPEC_ENV, WorkerSpec, encode_spec
 
 SESSION = 1
 USER = Author(id=42, name="alice")
@@ -53,7 +53,7 @@ class WorkerRig:
             heartbeat_interval=0.5,
         )
         self.env = standin_env(home / "claude-home")
-        self.env[SPEC_ENV] = encode_spec(self.spec)
+        self.env[WORKER_SPEC_ENV] = encode_spec(self.spec)
         self.processes: list[subprocess.Popen[bytes]] = []
         self.next_id = 1
 

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 from vai.protocol.messages import ChoiceAnswer, ChoiceRequest, WireMessage
+from vai.protocol.specs import WorkerSpec
 from vai.worker import prompt_input, session_lock
 from vai.worker.choices import ChoiceBroker
 from vai.worker.claude_pane import ClaudePane
 from vai.worker.session_state import SessionState
-from vai.worker.spec import WorkerSpec
 from vai.worker.tool_hooks import (
     answers_output,
     deny_tool_output,

@@ -41,6 +41,7 @@ from pathlib import Path
 import msgspec
 
 from vai.protocol.messages import AttachmentRef, ChatMessage
+from vai.protocol.specs import WorkerSpec
 
 log = logging.getLogger("worker.attachments")
 
@@ -351,3 +352,15 @@ def migrate_flat_layout(attachments_dir: Path, session_folder: Path) -> list[tup
             moved.append((source, target))
             break
     return moved
+
+
+def attachment_limits(spec: WorkerSpec) -> AttachmentLimits:
+    """The limits a worker's spec sets (in MB and hours) in bytes and seconds."""
+    mb = 1024 * 1024
+    return AttachmentLimits(
+        max_file_bytes=int(spec.attachments_max_file_mb * mb),
+        quota_bytes=int(spec.attachments_quota_mb * mb),
+        max_age_s=spec.attachments_max_age_hours * 3600,
+        per_session=spec.attachments_per_session,
+        total=spec.attachments_total,
+    )

@@ -20,14 +20,14 @@ from pathlib import Path
 
 import msgspec
 
+from vai.common.atomic import write_atomic
+from vai.common.tmux import TmuxControl, TmuxError, tmux_lock, tmux_run
 from vai.protocol.layout import tmux_session_name
-from vai.supervisor.atomic import write_atomic
+from vai.protocol.specs import WorkerSpec
 from vai.worker.hook_events import HOOK_EVENTS
 from vai.worker.prompt_input import pieces
 from vai.worker.screen import Screen, read_screen
 from vai.worker.session_state import SessionState
-from vai.worker.spec import WorkerSpec
-from vai.worker.tmux_control import TmuxControl, TmuxError, tmux_lock, tmux_run
 from vai.worker.transcript import has_conversation, transcript_path
 
 log = logging.getLogger("worker.pane")

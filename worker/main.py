@@ -22,8 +22,13 @@ from typing import Any
 
 import zmq.asyncio
 
+from vai.common.bus import dealer_socket, send
+from vai.common.exit_codes import EXIT_NO_PANE, EXIT_NOT_READY, EXIT_USAGE
+from vai.common.logs import setup_logging
+from vai.common.tasks import Background
+from vai.common.tmux import TmuxError
 from vai.protocol.codec import ProtocolError
-from vai.protocol.framing import dealer_socket, parse_single, send, worker_identity
+from vai.protocol.framing import parse_single, worker_identity
 from vai.protocol.layout import ipc_endpoint
 from vai.protocol.messages import (
     ChatMessage,
@@ -42,10 +47,10 @@ from vai.protocol.messages import (
     WireMessage,
     WorkerHello,
 )
-from vai.supervisor.logs import setup_logging
+from vai.protocol.specs import WORKER_SPEC_ENV, WorkerSpec, decode_spec
 from vai.worker import prompt_input, session_lock
 from vai.worker.asking import HookAsks
-from vai.worker.attachments import AttachmentError, AttachmentStore
+from vai.worker.attachments import AttachmentError, AttachmentStore, attachment_limits
 from vai.worker.attention import Attention
 from vai.worker.choices import ChoiceBroker
 from vai.worker.claude_pane import ClaudePane
@@ -55,8 +60,6 @@ from vai.worker.hook_server import HookServer
 from vai.worker.prompt_queue import PromptQueue
 from vai.worker.screen import Screen
 from vai.worker.session_state import InFlight, StateFile
-from vai.worker.spec import SPEC_ENV, WorkerSpec, attachment_limits, decode_spec
-from vai.worker.tmux_control import TmuxError
 from vai.worker.tool_hooks import ASK_TOOL, tool_summary
 from vai.worker.transcript import answer_after, holds_prompt, size_of
 from vai.worker.typist import Typist
@@ -150,7 +153,7 @@ class Worker:
         self._turn_id = ""  # the prompt_id of the turn under way (tool progress names it)
         self._idle_since: float | None = None
         self._interrupting = asyncio.Lock()
-        self._background: set[asyncio.Task[None]] = set()
+        self.background = Background(log)
         self._started = time.monotonic()
         self._stopped_at = float("-inf")
 
@@ -181,7 +184,7 @@ class Worker:
         ]
         try:
             if not await self.wait_until_ready():
-                return 2
+                return EXIT_NOT_READY
             await self.reconcile_in_flight()
             await self.send(
                 WorkerHello(
@@ -204,9 +207,9 @@ class Worker:
         finally:
             await self.stop_typing()
             await self.attention.close()
-            for task in [*tasks, *self._background]:
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, *self._background, return_exceptions=True)
+            await asyncio.gather(*tasks, self.background.cancel_all(), return_exceptions=True)
             await self.pane.close(stop_claude=self.stop_claude)
             await self.hooks.close()
             self.bus.close(linger=0)
@@ -344,10 +347,7 @@ class Worker:
         )
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        task.add_done_callback(_log_failure)
+        self.background.spawn(work)
 
     async def set_claude(self, state: ClaudeState, pane_pid: int | None = None) -> None:
         if state != self.claude:
@@ -713,29 +713,26 @@ class Worker:
         await self.attachments.clean_every(CLEAN_ATTACHMENTS_EVERY, self.attachments_in_use)
 
 
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("worker task failed", exc_info=task.exception())
-
-
 def main() -> int:
-    raw = os.environ.get(SPEC_ENV)
+    raw = os.environ.get(WORKER_SPEC_ENV)
     if not raw:
-        print(f"worker: {SPEC_ENV} is not set (the supervisor starts workers)", file=sys.stderr)
-        return 2
-    spec = decode_spec(raw)
+        print(
+            f"worker: {WORKER_SPEC_ENV} is not set (the supervisor starts workers)", file=sys.stderr
+        )
+        return EXIT_USAGE
+    spec = decode_spec(raw, WorkerSpec)
     setup_logging(f"session={spec.session}", log_file=spec.layout.session_log(spec.session))
     try:
         # Before the journal is read: a leftover worker of this session must be gone.
         lock = session_lock.take(spec.layout.run_dir / f"worker-{spec.session}.lock", spec.session)
     except TimeoutError as exc:
         log.error("%s", exc)
-        return 3
+        return EXIT_NO_PANE
     try:
         return asyncio.run(Worker(spec).run())
     except TmuxError as exc:
         log.error("tmux: %s", exc)
-        return 3
+        return EXIT_NO_PANE
     finally:
         os.close(lock)
 

@@ -1,4 +1,4 @@
-"""What the command modules share: exit codes, the lazily loaded config, the supervisor."""
+"""What the command modules share: the lazily loaded config, the supervisor."""
 
 from __future__ import annotations
 
@@ -8,18 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vai.common.errors import BridgeError
 from vai.protocol.layout import Layout
 from vai.protocol.messages import ErrorReply, OkReply, WireMessage
 from vai.supervisor.config import Config, load_config
 from vai.supervisor.control_client import SupervisorUnreachable, request
-from vai.supervisor.errors import BridgeError
-
-EXIT_OK = 0
-EXIT_ERROR = 1  # an expected failure, said in one line on stderr
-EXIT_USAGE = 2  # argparse's
-EXIT_NOT_RUNNING = 3  # vai status: something is not RUNNING
-EXIT_UNREACHABLE = 4  # the supervisor is not running or does not answer
-EXIT_INTERRUPTED = 130
 
 
 @dataclass

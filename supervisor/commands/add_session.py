@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 
+from vai.common.errors import BridgeError
+from vai.common.exit_codes import EXIT_OK
 from vai.protocol.messages import AddSession
-from vai.supervisor.commands._common import EXIT_OK, Context, expect_ok, positive
+from vai.supervisor.commands._common import Context, expect_ok, positive
 from vai.supervisor.control_client import SupervisorUnreachable
-from vai.supervisor.errors import BridgeError
 from vai.supervisor.sessions_file import load_sessions, next_session_number, save_sessions
 
 

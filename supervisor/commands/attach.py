@@ -11,9 +11,9 @@ import argparse
 import os
 import shutil
 
+from vai.common.errors import BridgeError
 from vai.protocol.layout import tmux_session_name
 from vai.supervisor.commands._common import Context, positive
-from vai.supervisor.errors import BridgeError
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,7 @@ def tmux_or_fail() -> str:
 
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:
-    from vai.worker.tmux_control import tmux_run
+    from vai.common.tmux import tmux_run
 
     program = tmux_or_fail()
     socket = ctx.config.tmux_socket

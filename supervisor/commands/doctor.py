@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from vai.supervisor.commands._common import EXIT_ERROR, EXIT_OK, Context, running_supervisor_pid
+from vai.common.exit_codes import EXIT_ERROR, EXIT_OK
+from vai.supervisor.commands._common import Context, running_supervisor_pid
 from vai.supervisor.doctor import render, repair, run_checks
 
 

@@ -15,10 +15,11 @@ import shlex
 import sys
 from pathlib import Path
 
-from vai.supervisor.atomic import write_atomic
-from vai.supervisor.commands._common import EXIT_OK, Context
+from vai.common.atomic import write_atomic
+from vai.common.errors import BridgeError
+from vai.common.exit_codes import EXIT_OK
+from vai.supervisor.commands._common import Context
 from vai.supervisor.config import home_from_env
-from vai.supervisor.errors import BridgeError
 
 MAX_CHANNELS = 3
 

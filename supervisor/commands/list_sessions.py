@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 
+from vai.common.errors import BridgeError
+from vai.common.exit_codes import EXIT_OK
+from vai.common.status_view import render_sessions
 from vai.protocol.messages import ListSessions, SessionInfo, SessionsReply
-from vai.supervisor.commands._common import EXIT_OK, Context
+from vai.supervisor.commands._common import Context
 from vai.supervisor.control_client import SupervisorUnreachable
-from vai.supervisor.errors import BridgeError
 from vai.supervisor.sessions_file import load_sessions
-from vai.supervisor.status_view import render_sessions
 
 
 def setup(parser: argparse.ArgumentParser) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 
+from vai.common.exit_codes import EXIT_OK
 from vai.protocol.messages import RecoverSession
-from vai.supervisor.commands._common import EXIT_OK, Context, expect_ok, positive
+from vai.supervisor.commands._common import Context, expect_ok, positive
 
 
 def setup(parser: argparse.ArgumentParser) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import shutil
 
+from vai.common.errors import BridgeError
+from vai.common.exit_codes import EXIT_OK
 from vai.protocol.layout import tmux_session_name
 from vai.protocol.messages import RemoveSession
-from vai.supervisor.commands._common import EXIT_OK, Context, expect_ok, positive
+from vai.supervisor.commands._common import Context, expect_ok, positive
 from vai.supervisor.control_client import SupervisorUnreachable
-from vai.supervisor.errors import BridgeError
 from vai.supervisor.sessions_file import load_sessions, save_sessions
 
 
@@ -39,7 +40,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     del sessions[args.session]
     save_sessions(layout.sessions_file, sessions, config.encryption_key)
     if shutil.which("tmux"):
-        from vai.worker.tmux_control import kill_session
+        from vai.common.tmux import kill_session
 
         kill_session(config.tmux_socket, layout.run_dir, tmux_session_name(args.session))
     kept = " (attachments and log kept)"

@@ -22,7 +22,7 @@ def setup(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace, ctx: Context) -> int:
     import logging
 
-    from vai.supervisor.logs import setup_logging
+    from vai.common.logs import setup_logging
     from vai.supervisor.server import Supervisor
 
     config = ctx.config

@@ -11,10 +11,11 @@ import subprocess
 import sys
 import time
 
+from vai.common.errors import BridgeError
+from vai.common.exit_codes import EXIT_OK
 from vai.protocol.messages import StatusRequest
-from vai.supervisor.commands._common import EXIT_OK, Context, running_supervisor_pid
+from vai.supervisor.commands._common import Context, running_supervisor_pid
 from vai.supervisor.control_client import SupervisorUnreachable
-from vai.supervisor.errors import BridgeError
 
 
 def setup(parser: argparse.ArgumentParser) -> None:

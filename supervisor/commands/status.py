@@ -15,16 +15,17 @@ import argparse
 import json
 import sys
 
-from vai.protocol.messages import StatusReply, StatusRequest
-from vai.supervisor.commands._common import EXIT_UNREACHABLE, Context
-from vai.supervisor.control_client import SupervisorUnreachable
-from vai.supervisor.errors import BridgeError
-from vai.supervisor.status_view import (
+from vai.common.errors import BridgeError
+from vai.common.exit_codes import EXIT_UNREACHABLE
+from vai.common.status_view import (
     render_status,
     status_document,
     status_exit_code,
     unreachable_document,
 )
+from vai.protocol.messages import StatusReply, StatusRequest
+from vai.supervisor.commands._common import Context
+from vai.supervisor.control_client import SupervisorUnreachable
 
 
 def setup(parser: argparse.ArgumentParser) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import time
 
+from vai.common.errors import BridgeError
+from vai.common.exit_codes import EXIT_OK
 from vai.protocol.messages import StopAll
-from vai.supervisor.commands._common import EXIT_OK, Context, expect_ok, running_supervisor_pid
+from vai.supervisor.commands._common import Context, expect_ok, running_supervisor_pid
 from vai.supervisor.control_client import SupervisorUnreachable
-from vai.supervisor.errors import BridgeError
 
 
 def setup(parser: argparse.ArgumentParser) -> None:

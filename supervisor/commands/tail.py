@@ -10,8 +10,8 @@ import argparse
 import os
 import shutil
 
+from vai.common.errors import BridgeError
 from vai.supervisor.commands._common import Context
-from vai.supervisor.errors import BridgeError
 
 PROCESSES = ("gateway", "supervisor")
 

@@ -14,10 +14,11 @@ import os
 import shlex
 import shutil
 
+from vai.common.errors import BridgeError
+from vai.common.exit_codes import EXIT_OK
 from vai.protocol.layout import tmux_session_name
-from vai.supervisor.commands._common import EXIT_OK, Context
+from vai.supervisor.commands._common import Context
 from vai.supervisor.commands.attach import tmux_or_fail
-from vai.supervisor.errors import BridgeError
 
 VIEW_SESSION = "vai-view"
 MIN_PANE_WIDTH, MIN_PANE_HEIGHT = 20, 5
@@ -34,7 +35,7 @@ def setup(parser: argparse.ArgumentParser) -> None:
 
 
 def claude_sessions(socket: str) -> list[int]:
-    from vai.worker.tmux_control import tmux_run
+    from vai.common.tmux import tmux_run
 
     done = tmux_run(socket, "list-sessions", "-F", "#{session_name}")
     prefix = tmux_session_name(0)[:-1]
@@ -75,7 +76,7 @@ def build_view(
     interactive: bool = False,
 ) -> list[list[int]]:
     """(Re)create the view session; the sessions shown in each window."""
-    from vai.worker.tmux_control import tmux_run
+    from vai.common.tmux import tmux_run
 
     def tmux(*args: str) -> None:
         done = tmux_run(socket, *args)

@@ -32,13 +32,13 @@ sys.path.insert(0, str(REPO))
 import pytest  # noqa: E402
 
 from tests.gateway_rig import gateway_rig  # noqa: E402
-from vai.gateway.spec import GatewaySettings  # noqa: E402
 from vai.protocol.messages import (  # noqa: E402
     PostReply,
     PromptProgress,
     ReplyPosted,
     ToolProgress,
 )
+from vai.protocol.specs import GatewaySettings  # noqa: E402
 from vai.worker.standin.cli import long_answer  # noqa: E402
 
 

@@ -25,6 +25,7 @@ import zmq
 import zmq.asyncio
 
 from tests.bench.common import machine, report_value
+from vai.common.tmux import tmux_run
 from vai.protocol.codec import decode, encode
 from vai.protocol.framing import GATEWAY_IDENTITY
 from vai.protocol.layout import ipc_endpoint
@@ -32,7 +33,6 @@ from vai.protocol.messages import Author, ChatMessage, GatewayHello, Inbound, In
 from vai.supervisor.config import load_config
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.server import Supervisor
-from vai.worker.tmux_control import tmux_run
 
 _ids = itertools.count(1)
 

@@ -1,25 +1,49 @@
-"""What the supervisor tells the gateway at spawn time (JSON in VAI_GATEWAY_SPEC).
+"""What the supervisor tells each child at spawn time (JSON in an environment variable).
 
-The bot token travels separately, in the gateway's environment only. Per-session allow
-lists travel in the SessionMap's routes, since sessions come and go while it runs.
+Pure data: the contract between the supervisor and the processes it starts. A worker reads
+no configuration file and never sees the bot token; the gateway gets the token separately,
+in its environment only. Per-session allow lists travel in the SessionMap's routes, since
+sessions come and go while the gateway runs.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 import msgspec
 
 from vai.protocol.layout import Layout
 
-if TYPE_CHECKING:
-    from vai.supervisor.config import DiscordSection
-
-SPEC_ENV = "VAI_GATEWAY_SPEC"
+WORKER_SPEC_ENV = "VAI_WORKER_SPEC"
+GATEWAY_SPEC_ENV = "VAI_GATEWAY_SPEC"
 TOKEN_ENV = "DISCORD_BOT_TOKEN"
-# The gateway cannot work until the operator fixes its configuration (bad token, the
-# Message Content intent off): the supervisor does not restart it (sysexits EX_CONFIG).
-EXIT_CONFIG = 78
+
+
+class WorkerSpec(msgspec.Struct, frozen=True, kw_only=True):
+    session: int
+    channel_id: int
+    home: str
+    tmux_socket: str
+    claude_command: list[str]
+    work_dir: str
+    ready_timeout: float = 30.0
+    heartbeat_interval: float = 1.0
+    # Permission prompts and questions wait this long for the channel, then are denied.
+    choice_timeout: float = 300.0
+    # Start-up dialogs the worker accepts by itself; the others are asked in the channel.
+    trust_work_dir: bool = False
+    approve_api_key: bool = False
+    accept_bypass_permissions: bool = False
+    # Attachments (worker/attachments.py).
+    attachments_max_file_mb: float = 50.0
+    attachments_quota_mb: float = 250.0
+    attachments_max_age_hours: float = 24.0
+    attachments_per_session: int = 5
+    attachments_total: int = 20
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.home)
 
 
 class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,15 +88,12 @@ class GatewaySpec(msgspec.Struct, frozen=True, kw_only=True):
         return Layout(self.home)
 
 
-def gateway_settings(section: DiscordSection) -> GatewaySettings:
-    """The gateway's part of the `[discord]` section."""
-    names = [name for name in GatewaySettings.__struct_fields__ if hasattr(section, name)]
-    return GatewaySettings(**{name: getattr(section, name) for name in names})
+Spec = TypeVar("Spec", WorkerSpec, GatewaySpec)
 
 
-def encode_spec(spec: GatewaySpec) -> str:
+def encode_spec(spec: WorkerSpec | GatewaySpec) -> str:
     return msgspec.json.encode(spec).decode()
 
 
-def decode_spec(text: str) -> GatewaySpec:
-    return msgspec.json.decode(text, type=GatewaySpec)
+def decode_spec(text: str, kind: type[Spec]) -> Spec:
+    return msgspec.json.decode(text, type=kind)

@@ -1,18 +1,16 @@
 """Rendering `vai status` and `vai list-sessions` like `supervisorctl status`: pure.
 
-Exit codes of `vai status` (SPEC section 3): 0 when the gateway and every session are
-RUNNING, 3 when something is not, 4 when the supervisor cannot be reached.
+Exit codes of `vai status` (SPEC section 3, common/exit_codes.py): 0 when the gateway
+and every session are RUNNING, 3 when something is not, 4 when the supervisor cannot be
+reached.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from vai.common.exit_codes import EXIT_NOT_RUNNING, EXIT_OK
 from vai.protocol.messages import SessionInfo, StatusReply
-
-EXIT_ALL_RUNNING = 0
-EXIT_SOME_NOT_RUNNING = 3
-EXIT_UNREACHABLE = 4
 
 CLAUDE_STATES = {
     "unknown": "-",
@@ -128,7 +126,7 @@ def status_document(status: StatusReply) -> dict[str, Any]:
             for s in status.sessions
         ],
         "problems": list(status.problems),
-        "all_running": status_exit_code(status) == EXIT_ALL_RUNNING,
+        "all_running": status_exit_code(status) == EXIT_OK,
     }
 
 
@@ -146,4 +144,4 @@ def render_sessions(sessions: list[SessionInfo]) -> str:
 
 def status_exit_code(status: StatusReply) -> int:
     states = [status.gateway_state, *(s.state for s in status.sessions)]
-    return EXIT_ALL_RUNNING if all(s == "RUNNING" for s in states) else EXIT_SOME_NOT_RUNNING
+    return EXIT_OK if all(s == "RUNNING" for s in states) else EXIT_NOT_RUNNING
