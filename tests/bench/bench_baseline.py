@@ -35,8 +35,8 @@ import yarl
 from tests.bench.bench_latency import burst, measure
 from tests.bench.bridge_rig import bridge, stamp
 from tests.bench.common import machine, report, report_value
-from tests.conftest import TmuxServer
-from tests.harness import STANDIN, wait_until
+from tests.support.harness import STANDIN, wait_until
+from tests.support.tmux import TmuxServer
 from vai.gateway.local_discord import LocalDiscordThread
 
 TARGET = "=pane:"

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 import pytest  # noqa: E402
 
-from tests.gateway_rig import gateway_rig  # noqa: E402
+from tests.support.gateway_rig import gateway_rig  # noqa: E402
 from vai.protocol.messages import (  # noqa: E402
     PostReply,
     PromptProgress,

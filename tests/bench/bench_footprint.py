@@ -18,8 +18,8 @@ from pathlib import Path
 import psutil
 
 from tests.bench.common import machine, report, report_value
-from tests.conftest import TmuxServer
-from tests.stack import TOKEN, Stack
+from tests.support.stack import TOKEN, Stack
+from tests.support.tmux import TmuxServer
 from vai.gateway.local_discord import LocalDiscordThread
 
 IDLE_SECONDS = 10.0

@@ -15,7 +15,7 @@ import msgspec
 
 from tests.bench.bridge_rig import Rig, bridge
 from tests.bench.common import machine, report
-from tests.test_supervision import worker_pids
+from tests.support.stack import worker_pids
 from vai.protocol.layout import Layout
 from vai.protocol.messages import StatusReply, StatusRequest
 from vai.supervisor.control_client import SupervisorUnreachable, request

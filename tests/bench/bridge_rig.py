@@ -19,8 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import TmuxServer
-from tests.stack import Stack, running_stack
+from tests.support.stack import Stack, running_stack
+from tests.support.tmux import TmuxServer
 
 
 def stamp(message: dict[str, Any]) -> float:

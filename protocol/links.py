@@ -1,0 +1,121 @@
+"""Which messages may travel on which link, each link with its own decoder.
+
+A frame is decoded against the union of what its sender may send, so a message that does
+not belong on a link (a worker sending `Inbound`, the gateway sending `TurnEnded`) is
+refused at the boundary as malformed, and every receiver can `match` exhaustively.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from vai.protocol.codec import MAX_FRAME_BYTES, ProtocolError
+from vai.protocol.messages import (
+    PROTOCOL_VERSION,
+    AddSession,
+    ChoiceAnswer,
+    ChoiceRequest,
+    ClaudeStatus,
+    Deliver,
+    DeliveryUpdate,
+    ErrorReply,
+    GatewayHello,
+    GatewayProblem,
+    Heartbeat,
+    Inbound,
+    InboundAck,
+    Interrupt,
+    InterruptSession,
+    ListSessions,
+    OkReply,
+    PostMessage,
+    PostReply,
+    PromptProgress,
+    RecoverSession,
+    RemoveSession,
+    ReplyPosted,
+    SessionMap,
+    SessionsReply,
+    Shutdown,
+    StatusReply,
+    StatusRequest,
+    StopAll,
+    ToolProgress,
+    TurnAck,
+    TurnEnded,
+    Typing,
+    WorkerHello,
+)
+
+GatewayToSupervisor = (
+    GatewayHello | Inbound | GatewayProblem | ReplyPosted | ChoiceAnswer | Heartbeat
+)
+SupervisorToGateway = (
+    SessionMap
+    | InboundAck
+    | PromptProgress
+    | Typing
+    | PostReply
+    | ChoiceRequest
+    | ToolProgress
+    | Heartbeat
+)
+WorkerToSupervisor = (
+    WorkerHello
+    | DeliveryUpdate
+    | TurnEnded
+    | ClaudeStatus
+    | ChoiceRequest
+    | ToolProgress
+    | Heartbeat
+)
+SupervisorToWorker = Deliver | TurnAck | Interrupt | ChoiceAnswer | Shutdown | Heartbeat
+ControlRequest = (
+    StatusRequest
+    | ListSessions
+    | AddSession
+    | RemoveSession
+    | RecoverSession
+    | InterruptSession
+    | StopAll
+    | PostMessage
+)
+ControlReply = StatusReply | SessionsReply | OkReply | ErrorReply
+
+M = TypeVar("M")
+
+
+class Link(Generic[M]):
+    """One direction of one connection: the messages it carries and their decoder."""
+
+    def __init__(self, name: str, union: Any) -> None:
+        self.name = name
+        self._decoder: msgspec.msgpack.Decoder[M] = msgspec.msgpack.Decoder(union)
+
+    def decode(self, frame: bytes) -> M:
+        """The message in `frame`; ProtocolError if it is garbage or not of this link."""
+        if len(frame) > MAX_FRAME_BYTES:
+            raise ProtocolError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
+        try:
+            message = self._decoder.decode(frame)
+        except msgspec.DecodeError as exc:  # ValidationError is a subclass
+            raise ProtocolError(f"not a {self.name} message: {exc}") from None
+        version = getattr(message, "v", PROTOCOL_VERSION)
+        if version != PROTOCOL_VERSION:
+            raise ProtocolError(
+                f"protocol version {version} is not supported (this is {PROTOCOL_VERSION})"
+            )
+        return message
+
+    def __repr__(self) -> str:
+        return f"Link({self.name})"
+
+
+FROM_GATEWAY: Link[GatewayToSupervisor] = Link("gateway → supervisor", GatewayToSupervisor)
+TO_GATEWAY: Link[SupervisorToGateway] = Link("supervisor → gateway", SupervisorToGateway)
+FROM_WORKER: Link[WorkerToSupervisor] = Link("worker → supervisor", WorkerToSupervisor)
+TO_WORKER: Link[SupervisorToWorker] = Link("supervisor → worker", SupervisorToWorker)
+CONTROL_REQUEST: Link[ControlRequest] = Link("control request", ControlRequest)
+CONTROL_REPLY: Link[ControlReply] = Link("control reply", ControlReply)
