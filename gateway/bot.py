@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 import aiohttp
 import discord
@@ -39,17 +39,18 @@ from vai.gateway.ratelimit import InboundLimiter, RateSettings
 from vai.gateway.replies import ReplyPoster
 from vai.gateway.routing import Router
 from vai.gateway.supervisor_link import SupervisorLink
+from vai.protocol.links import SupervisorToGateway
 from vai.protocol.messages import (
     ChatMessage,
     ChoiceRequest,
     GatewayProblem,
+    Heartbeat,
     InboundAck,
     PostReply,
     PromptProgress,
     SessionMap,
     ToolProgress,
     Typing,
-    WireMessage,
 )
 from vai.protocol.specs import GatewaySpec
 
@@ -283,7 +284,7 @@ class BridgeBot(discord.Client):
 
     # -- supervisor -> Discord ------------------------------------------------------------------
 
-    async def on_supervisor(self, message: WireMessage) -> None:
+    async def on_supervisor(self, message: SupervisorToGateway) -> None:
         match message:
             case SessionMap():
                 self.router.update(message)
@@ -317,8 +318,10 @@ class BridgeBot(discord.Client):
                 self.progress.on_tool(message)
             case ChoiceRequest():
                 self.choices.offer(message)
+            case Heartbeat():
+                pass
             case _:
-                log.warning("unexpected %s from the supervisor", type(message).__name__)
+                assert_never(message)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self.background.spawn(coro)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import zmq
 import zmq.asyncio
 
-from vai.protocol.codec import ProtocolError, decode, encode
+from vai.protocol.codec import ProtocolError, encode
 from vai.protocol.layout import Layout, ipc_endpoint
-from vai.protocol.messages import ErrorReply, WireMessage
+from vai.protocol.links import CONTROL_REPLY, ControlReply, ControlRequest
+from vai.protocol.messages import ErrorReply
 
 
 class ControlError(Exception):
@@ -23,7 +24,7 @@ class ControlClient:
         self.layout = layout
         self.context = context
 
-    async def request(self, message: WireMessage, timeout: float = 5.0) -> WireMessage:
+    async def request(self, message: ControlRequest, timeout: float = 5.0) -> ControlReply:
         path = self.layout.control_socket
         if not path.exists():
             raise ControlError("the supervisor is not running")
@@ -35,7 +36,7 @@ class ControlClient:
             if not await socket.poll(int(timeout * 1000)):
                 raise ControlError(f"the supervisor did not answer within {timeout:.0f}s")
             try:
-                reply = decode(await socket.recv())
+                reply = CONTROL_REPLY.decode(await socket.recv())
             except ProtocolError as exc:
                 raise ControlError(f"unreadable answer from the supervisor: {exc}") from None
         finally:

@@ -25,13 +25,13 @@ from vai.common.bus import dealer_socket, send
 from vai.protocol.codec import ProtocolError
 from vai.protocol.framing import GATEWAY_IDENTITY, parse_single
 from vai.protocol.layout import Layout, ipc_endpoint
+from vai.protocol.links import TO_GATEWAY, GatewayToSupervisor, SupervisorToGateway
 from vai.protocol.messages import (
     ChatMessage,
     GatewayHello,
     Heartbeat,
     Inbound,
     InboundAck,
-    WireMessage,
 )
 
 log = logging.getLogger("gateway.link")
@@ -39,7 +39,7 @@ log = logging.getLogger("gateway.link")
 RESEND_AFTER = 1.0
 SUPERVISOR_LIVENESS = 5
 
-Handler = Callable[[WireMessage], Awaitable[None]]
+Handler = Callable[[SupervisorToGateway], Awaitable[None]]
 
 
 class SupervisorLink:
@@ -70,7 +70,7 @@ class SupervisorLink:
         self.unacked[inbound.seq] = (time.monotonic(), inbound)
         await send(self.socket, inbound)
 
-    async def send(self, message: WireMessage) -> None:
+    async def send(self, message: GatewayToSupervisor) -> None:
         await send(self.socket, message)
 
     async def receive_loop(self) -> None:
@@ -78,7 +78,7 @@ class SupervisorLink:
             frames = await self.socket.recv_multipart()
             self._last_heard = time.monotonic()
             try:
-                message = parse_single(frames)
+                message = parse_single(frames, TO_GATEWAY)
             except ProtocolError as exc:
                 log.warning("dropped a malformed frame from the supervisor: %s", exc)
                 continue

@@ -6,6 +6,8 @@ so no peer can crash another by sending garbage.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import msgspec
 
 from vai.protocol.messages import PROTOCOL_VERSION, WireMessage
@@ -19,21 +21,29 @@ _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[WireMessage] = msgspec.msgpack.Decoder(WireMessage)
 
 MAX_FRAME_BYTES = 16 * 1024 * 1024
+M = TypeVar("M")
 
 
 def encode(message: WireMessage) -> bytes:
     return _encoder.encode(message)
 
 
-def decode(frame: bytes) -> WireMessage:
+def decode_frame(decoder: msgspec.msgpack.Decoder[M], frame: bytes, what: str) -> M:
+    """`frame` decoded by `decoder`; ProtocolError if it is garbage, too big or foreign."""
     if len(frame) > MAX_FRAME_BYTES:
         raise ProtocolError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
     try:
-        message = _decoder.decode(frame)
+        message = decoder.decode(frame)
     except msgspec.DecodeError as exc:  # ValidationError is a subclass
-        raise ProtocolError(f"undecodable frame: {exc}") from None
-    if message.v != PROTOCOL_VERSION:
+        raise ProtocolError(f"not a {what} message: {exc}") from None
+    version = getattr(message, "v", PROTOCOL_VERSION)
+    if version != PROTOCOL_VERSION:
         raise ProtocolError(
-            f"protocol version {message.v} is not supported (this is {PROTOCOL_VERSION})"
+            f"protocol version {version} is not supported (this is {PROTOCOL_VERSION})"
         )
     return message
+
+
+def decode(frame: bytes) -> WireMessage:
+    """Any message of the protocol (links decode only what their sender may send)."""
+    return decode_frame(_decoder, frame, "bridge")

@@ -6,8 +6,12 @@ turns received frames into messages.
 
 from __future__ import annotations
 
-from vai.protocol.codec import ProtocolError, decode
-from vai.protocol.messages import WireMessage
+from typing import TypeVar
+
+from vai.protocol.codec import ProtocolError
+from vai.protocol.links import Link
+
+M = TypeVar("M")
 
 GATEWAY_IDENTITY = b"gateway"
 
@@ -23,14 +27,20 @@ def session_from_identity(identity: bytes) -> int | None:
     return None
 
 
-def parse_routed(frames: list[bytes]) -> tuple[bytes, WireMessage]:
-    """A ROUTER's received frames: the peer identity, then one message."""
+def routed_frame(frames: list[bytes]) -> tuple[bytes, bytes]:
+    """A ROUTER's received frames: the peer identity, then one encoded message."""
     if len(frames) != 2:
         raise ProtocolError(f"expected 2 frames (identity, message), got {len(frames)}")
-    return frames[0], decode(frames[1])
+    return frames[0], frames[1]
 
 
-def parse_single(frames: list[bytes]) -> WireMessage:
+def parse_routed(frames: list[bytes], link: Link[M]) -> tuple[bytes, M]:
+    identity, frame = routed_frame(frames)
+    return identity, link.decode(frame)
+
+
+def parse_single(frames: list[bytes], link: Link[M]) -> M:
+    """A DEALER's received frames: one message of `link`."""
     if len(frames) != 1:
         raise ProtocolError(f"expected 1 frame, got {len(frames)}")
-    return decode(frames[0])
+    return link.decode(frames[0])

@@ -11,9 +11,8 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from vai.protocol.codec import MAX_FRAME_BYTES, ProtocolError
+from vai.protocol.codec import decode_frame
 from vai.protocol.messages import (
-    PROTOCOL_VERSION,
     AddSession,
     ChoiceAnswer,
     ChoiceRequest,
@@ -96,18 +95,7 @@ class Link(Generic[M]):
 
     def decode(self, frame: bytes) -> M:
         """The message in `frame`; ProtocolError if it is garbage or not of this link."""
-        if len(frame) > MAX_FRAME_BYTES:
-            raise ProtocolError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME_BYTES}")
-        try:
-            message = self._decoder.decode(frame)
-        except msgspec.DecodeError as exc:  # ValidationError is a subclass
-            raise ProtocolError(f"not a {self.name} message: {exc}") from None
-        version = getattr(message, "v", PROTOCOL_VERSION)
-        if version != PROTOCOL_VERSION:
-            raise ProtocolError(
-                f"protocol version {version} is not supported (this is {PROTOCOL_VERSION})"
-            )
-        return message
+        return decode_frame(self._decoder, frame, self.name)
 
     def __repr__(self) -> str:
         return f"Link({self.name})"

@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import uuid
+from typing import assert_never
 
 import zmq
 import zmq.asyncio
@@ -22,6 +23,7 @@ from vai.common.uploads import upload_problem
 from vai.protocol.codec import ProtocolError
 from vai.protocol.framing import parse_routed
 from vai.protocol.layout import ipc_endpoint
+from vai.protocol.links import CONTROL_REQUEST, ControlReply, ControlRequest
 from vai.protocol.messages import (
     AddSession,
     ErrorReply,
@@ -37,7 +39,6 @@ from vai.protocol.messages import (
     StatusReply,
     StatusRequest,
     StopAll,
-    WireMessage,
 )
 from vai.supervisor.process_policy import wire_state
 from vai.supervisor.server import GATEWAY, Supervisor
@@ -66,13 +67,13 @@ class ControlServer:
         while True:
             frames = await self.socket.recv_multipart()
             try:
-                identity, request = parse_routed(frames)
+                identity, request = parse_routed(frames, CONTROL_REQUEST)
             except ProtocolError as exc:
                 log.warning("dropped a malformed control request: %s", exc)
                 continue
             self.requests.spawn(self._answer(identity, request))
 
-    async def _answer(self, identity: bytes, request: WireMessage) -> None:
+    async def _answer(self, identity: bytes, request: ControlRequest) -> None:
         assert self.socket is not None
         try:
             reply = await self.handle(request)
@@ -86,7 +87,7 @@ class ControlServer:
         except zmq.ZMQError:
             log.info("control client went away before its reply")
 
-    async def handle(self, request: WireMessage) -> WireMessage:
+    async def handle(self, request: ControlRequest) -> ControlReply:
         match request:
             case StatusRequest():
                 return self.status()
@@ -112,7 +113,7 @@ class ControlServer:
             case PostMessage():
                 return await self.post_message(request)
             case _:
-                return ErrorReply(text=f"unknown request {type(request).__name__}")
+                assert_never(request)
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -151,7 +152,7 @@ class ControlServer:
             problems=[text for _, text in sorted(self.sup.gateway_problems.items())],
         )
 
-    async def add_session(self, channel_id: int) -> WireMessage:
+    async def add_session(self, channel_id: int) -> ControlReply:
         if channel_id <= 0:
             return ErrorReply(text=f"invalid channel id {channel_id}")
         for session, channel in self.sup.sessions.items():
@@ -172,7 +173,7 @@ class ControlServer:
             )
         return OkReply(text=f"Success: Session {session} added", session=session)
 
-    async def remove_session(self, session: int, purge: bool) -> WireMessage:
+    async def remove_session(self, session: int, purge: bool) -> ControlReply:
         if session not in self.sup.sessions:
             return ErrorReply(text=f"no session {session}")
         remaining = {s: c for s, c in self.sup.sessions.items() if s != session}
@@ -184,7 +185,7 @@ class ControlServer:
         kept = "" if purge else " (attachments and log kept)"
         return OkReply(text=f"Session {session} removed{kept}", session=session)
 
-    async def post_message(self, request: PostMessage) -> WireMessage:
+    async def post_message(self, request: PostMessage) -> ControlReply:
         channel = request.channel_id
         if request.session is not None:
             channel = self.sup.sessions.get(request.session)

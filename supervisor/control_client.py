@@ -8,16 +8,16 @@ from __future__ import annotations
 import zmq
 
 from vai.common.errors import BridgeError
-from vai.protocol.codec import ProtocolError, decode, encode
+from vai.protocol.codec import ProtocolError, encode
 from vai.protocol.layout import Layout, ipc_endpoint
-from vai.protocol.messages import WireMessage
+from vai.protocol.links import CONTROL_REPLY, ControlReply, ControlRequest
 
 
 class SupervisorUnreachable(BridgeError):
     pass
 
 
-def request(layout: Layout, message: WireMessage, timeout: float = 5.0) -> WireMessage:
+def request(layout: Layout, message: ControlRequest, timeout: float = 5.0) -> ControlReply:
     path = layout.control_socket
     if not path.exists():
         raise SupervisorUnreachable(f"the supervisor is not running (no {path})")
@@ -32,7 +32,7 @@ def request(layout: Layout, message: WireMessage, timeout: float = 5.0) -> WireM
                 f"the supervisor did not answer within {timeout:.0f}s ({path})"
             )
         try:
-            return decode(socket.recv())
+            return CONTROL_REPLY.decode(socket.recv())
         except ProtocolError as exc:
             raise BridgeError(f"unreadable answer from the supervisor: {exc}") from None
     finally:

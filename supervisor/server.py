@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import assert_never
 
 import msgspec
 import zmq
@@ -29,11 +30,12 @@ from vai.common.tmux import kill_session, tmux_run
 from vai.protocol.codec import ProtocolError
 from vai.protocol.framing import (
     GATEWAY_IDENTITY,
-    parse_routed,
+    routed_frame,
     session_from_identity,
     worker_identity,
 )
 from vai.protocol.layout import MAX_SOCKET_PATH, ipc_endpoint, snowflake_at, tmux_session_name
+from vai.protocol.links import FROM_GATEWAY, FROM_WORKER, GatewayToSupervisor, WorkerToSupervisor
 from vai.protocol.messages import (
     ChoiceAnswer,
     ChoiceRequest,
@@ -400,14 +402,25 @@ class Supervisor:
             inbound: list[Inbound] = []
             for frames in batch:
                 try:
-                    identity, message = parse_routed(frames)
+                    identity, frame = routed_frame(frames)
+                    child = self._child_for(identity)
+                    if child is None:
+                        log.warning("message from unknown peer %r dropped", identity)
+                        continue
+                    if child.session is None:
+                        from_gateway = FROM_GATEWAY.decode(frame)
+                    else:
+                        from_worker = FROM_WORKER.decode(frame)
                 except ProtocolError as exc:
                     log.warning("dropped a malformed frame on the bus: %s", exc)
                     continue
-                if isinstance(message, Inbound):
-                    inbound.append(message)
+                child.last_seen = self.clock()
+                if child.session is not None:
+                    await self._on_worker(child, from_worker)
+                elif isinstance(from_gateway, Inbound):
+                    inbound.append(from_gateway)
                 else:
-                    await self._on_bus(identity, message)
+                    await self._on_gateway(child, from_gateway)
             if inbound:
                 await self._on_inbound(inbound)
             self.wake.set()
@@ -418,12 +431,7 @@ class Supervisor:
         session = session_from_identity(identity)
         return None if session is None else self.children.get(f"session-{session}")
 
-    async def _on_bus(self, identity: bytes, message: WireMessage) -> None:
-        child = self._child_for(identity)
-        if child is None:
-            log.warning("message from unknown peer %r dropped", identity)
-            return
-        child.last_seen = self.clock()
+    async def _on_gateway(self, child: Child, message: GatewayToSupervisor) -> None:
         match message:
             case Heartbeat():
                 pass
@@ -440,6 +448,42 @@ class Supervisor:
                     await self._send(child, reply)
                 for choice in self._open_choices.values():
                     await self._send(child, choice)
+            case GatewayProblem(text=text, channel_id=channel_id):
+                if text:
+                    log.error("gateway: %s", text)
+                    self.gateway_problems[channel_id] = text
+                else:
+                    self.gateway_problems.pop(channel_id, None)
+            case ChoiceAnswer(session=session, request_id=request_id):
+                self._open_choices.pop(request_id, None)
+                worker = self.children.get(f"session-{session}")
+                if worker is None or not await self._send(worker, message):
+                    log.warning(
+                        "answer to %s for session %d could not be delivered", request_id, session
+                    )
+            case ReplyPosted(reply_id=reply_id, ok=ok, error=error):
+                assert self.inbox is not None
+                self.inbox.mark_posted(reply_id)
+                if not ok:
+                    log.warning("reply %s could not be posted: %s", reply_id, error)
+            case Inbound():
+                await self._on_inbound([message])
+            case _:
+                assert_never(message)
+
+    async def _on_worker(self, child: Child, message: WorkerToSupervisor) -> None:
+        session = getattr(message, "session", child.session)
+        if session != child.session:
+            log.warning(
+                "%s sent %s for session %s: dropped (a worker speaks only for its own)",
+                child.name,
+                type(message).__name__,
+                session,
+            )
+            return
+        match message:
+            case Heartbeat():
+                pass
             case WorkerHello(ready=ready, claude_state=state):
                 child.connected = True
                 child.claude_state = state
@@ -450,12 +494,6 @@ class Supervisor:
                 if ready:
                     child.policy.ready()
                     await self._deliver_open(child)
-            case GatewayProblem(text=text, channel_id=channel_id):
-                if text:
-                    log.error("gateway: %s", text)
-                    self.gateway_problems[channel_id] = text
-                else:
-                    self.gateway_problems.pop(channel_id, None)
             case ClaudeStatus(state=state, pane_pid=pane_pid):
                 if state != child.claude_state and child.session in self.sessions:
                     # Typing while Claude works; not while it waits for the channel.
@@ -470,20 +508,8 @@ class Supervisor:
                 await self._on_turn_ended(child, message)
             case ChoiceRequest() | ToolProgress():
                 await self._to_channel(message)
-            case ChoiceAnswer(session=session, request_id=request_id):
-                self._open_choices.pop(request_id, None)
-                worker = self.children.get(f"session-{session}")
-                if worker is None or not await self._send(worker, message):
-                    log.warning(
-                        "answer to %s for session %d could not be delivered", request_id, session
-                    )
-            case ReplyPosted(reply_id=reply_id, ok=ok, error=error):
-                assert self.inbox is not None
-                self.inbox.mark_posted(reply_id)
-                if not ok:
-                    log.warning("reply %s could not be posted: %s", reply_id, error)
             case _:
-                log.warning("unexpected %s from %s", type(message).__name__, child.name)
+                assert_never(message)
 
     async def _on_inbound(self, batch: list[Inbound]) -> None:
         assert self.inbox is not None

@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vai.protocol.messages import ChoiceAnswer, ChoiceRequest, WireMessage
+from vai.protocol.links import WorkerToSupervisor
+from vai.protocol.messages import ChoiceAnswer, ChoiceRequest
 
 log = logging.getLogger("worker.choices")
 
@@ -47,7 +48,7 @@ class ChoiceBroker:
     def __init__(
         self,
         session: int,
-        send: Callable[[WireMessage], Awaitable[None]],
+        send: Callable[[WorkerToSupervisor], Awaitable[None]],
         timeout: float,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:

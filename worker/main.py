@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
 import zmq.asyncio
 
@@ -30,6 +30,7 @@ from vai.common.tmux import TmuxError
 from vai.protocol.codec import ProtocolError
 from vai.protocol.framing import parse_single, worker_identity
 from vai.protocol.layout import ipc_endpoint
+from vai.protocol.links import TO_WORKER, WorkerToSupervisor
 from vai.protocol.messages import (
     ChatMessage,
     ChoiceAnswer,
@@ -44,7 +45,6 @@ from vai.protocol.messages import (
     ToolProgress,
     TurnAck,
     TurnEnded,
-    WireMessage,
     WorkerHello,
 )
 from vai.protocol.specs import WORKER_SPEC_ENV, WorkerSpec, decode_spec
@@ -280,7 +280,7 @@ class Worker:
 
     # -- supervisor link -----------------------------------------------------------------------
 
-    async def send(self, message: WireMessage) -> None:
+    async def send(self, message: WorkerToSupervisor) -> None:
         await send(self.bus, message)
 
     async def receive_loop(self) -> None:
@@ -288,7 +288,7 @@ class Worker:
             frames = await self.bus.recv_multipart()
             self._supervisor_seen = time.monotonic()
             try:
-                message = parse_single(frames)
+                message = parse_single(frames, TO_WORKER)
             except ProtocolError as exc:
                 log.warning("dropped a malformed frame from the supervisor: %s", exc)
                 continue
@@ -315,7 +315,7 @@ class Worker:
                 case Heartbeat():
                     pass
                 case _:
-                    log.warning("unexpected %s from the supervisor", type(message).__name__)
+                    assert_never(message)
 
     async def heartbeat_loop(self) -> None:
         interval = self.spec.heartbeat_interval

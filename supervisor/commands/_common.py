@@ -10,7 +10,8 @@ from pathlib import Path
 
 from vai.common.errors import BridgeError
 from vai.protocol.layout import Layout
-from vai.protocol.messages import ErrorReply, OkReply, WireMessage
+from vai.protocol.links import ControlReply, ControlRequest
+from vai.protocol.messages import ErrorReply, OkReply
 from vai.supervisor.config import Config, load_config
 from vai.supervisor.control_client import SupervisorUnreachable, request
 
@@ -32,7 +33,7 @@ class Context:
     def layout(self) -> Layout:
         return self.config.layout
 
-    def ask(self, message: WireMessage, timeout: float = 5.0) -> WireMessage:
+    def ask(self, message: ControlRequest, timeout: float = 5.0) -> ControlReply:
         """One control request; SupervisorUnreachable at once when no supervisor runs."""
         layout = self.layout
         if running_supervisor_pid(layout) is None:
@@ -42,7 +43,7 @@ class Context:
         return request(layout, message, timeout)
 
 
-def expect_ok(reply: WireMessage) -> OkReply:
+def expect_ok(reply: ControlReply) -> OkReply:
     if isinstance(reply, ErrorReply):
         raise BridgeError(reply.text)
     if not isinstance(reply, OkReply):
