@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -23,6 +24,13 @@ from vai.supervisor.control_client import SupervisorUnreachable
 EPILOG = """exit codes: 0 done, 1 failed, 2 bad usage, 3 (status) something is not running,
 4 the supervisor is unreachable.  VAI_HOME (default ~/.claude-discord-bridge) holds
 everything; `vai COMMAND --help` tells more."""
+
+
+def installed_version() -> str:
+    try:
+        return importlib.metadata.version("claude-discord-bridge")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def load_commands() -> dict[str, ModuleType]:
@@ -44,6 +52,7 @@ def build_parser(commands: dict[str, ModuleType] | None = None) -> argparse.Argu
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"vai {installed_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module in commands.items():
         doc = (module.__doc__ or name).strip()

@@ -96,6 +96,8 @@ def test_usage_errors_exit_2(vai: Vai) -> None:
     done = vai("--help")
     assert done.returncode == 0
     assert "exit codes" in done.stdout
+    version = vai("--version")
+    assert version.returncode == 0 and version.stdout.startswith("vai 0.")
 
 
 # -- with the supervisor down ---------------------------------------------------------------

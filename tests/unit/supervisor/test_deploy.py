@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from tests.support.harness import REPO
 from vai.supervisor.config import FileConfig
@@ -94,3 +98,19 @@ def test_every_example_setting_has_a_comment_nearby() -> None:
         if "=" in line and not line.startswith("#"):
             before = lines[max(0, index - 12) : index]
             assert any(b.startswith("#") for b in before), f"no comment above {line!r}"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+@pytest.mark.parametrize(("name", "worst"), [("vai.service", 5.0), ("vai-user.service", 7.5)])
+def test_units_score_within_their_exposure_budget(name: str, worst: float) -> None:
+    """`systemd-analyze security`: the system unit OK, the user unit at most MEDIUM (a user
+    manager cannot apply mount-namespace hardening on older systemd)."""
+    done = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(DEPLOY / name)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", done.stdout)
+    assert match, done.stdout + done.stderr
+    assert float(match.group(1)) <= worst, done.stdout
