@@ -381,7 +381,7 @@ class RestApi:
     async def followup(self, request: web.Request) -> web.Response:
         body, files = await read_body(request)
         inter = self.interactions.by_token(request.match_info["token"])
-        msg = self.interactions.post(inter, body, files)
+        msg = self.interactions.followup(inter, body, files)
         if request.query.get("wait", "").lower() in ("1", "true"):
             return json_response(msg)
         return web.Response(status=204)

@@ -377,6 +377,45 @@ def test_slash_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     asyncio.run(scenario())
 
 
+def test_a_deferred_answer_replaces_its_loading_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on Discord, the first followup after a "thinking" defer becomes that message: no
+    empty "loading" message is left behind (public or ephemeral); later followups are new."""
+
+    async def scenario() -> None:
+        async with server(monkeypatch) as ld:
+            cid = ld.add_channel("general")
+            bot = Bot()
+
+            @bot.tree.command(name="interrupt", description="Interrupt")
+            async def interrupt(interaction: discord.Interaction) -> None:
+                await interaction.response.defer(thinking=True)
+                await interaction.followup.send("interrupted")
+                await interaction.followup.send("and one more")
+
+            @bot.tree.command(name="status", description="Status")
+            async def status(interaction: discord.Interaction) -> None:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                await interaction.followup.send("all fine", ephemeral=True)
+
+            async with logged_in(bot):
+                await bot.tree.sync()
+                iid = ld.invoke_command(cid, "interrupt")
+                await ld.wait_for(lambda: len(ld.messages(cid)) == 2, 5)
+                await ld.wait_for(lambda: len(ld.interaction_responses(iid)) == 3, 5)
+                first, second = ld.messages(cid)
+                assert (first["content"], second["content"]) == ("interrupted", "and one more")
+                assert first["flags"] & (1 << 7) == 0 and first["interaction_metadata"]
+                kinds = [r["kind"] for r in ld.interaction_responses(iid)]
+                assert kinds == ["callback", "followup", "followup"]
+                iid = ld.invoke_command(cid, "status")
+                await ld.wait_for(lambda: len(ld.interaction_responses(iid)) == 2, 5)
+                shown = list(ld.interactions.live[iid].ephemeral.values())
+                assert [(m["content"], m["flags"]) for m in shown] == [("all fine", 64)]
+                assert len(ld.messages(cid)) == 2  # ephemeral answers stay out of the channel
+
+    asyncio.run(scenario())
+
+
 def test_raw_gateway_protocol_and_chat_page(monkeypatch: pytest.MonkeyPatch) -> None:
     async def scenario() -> None:
         async with server(monkeypatch) as ld, aiohttp.ClientSession() as http:
