@@ -416,9 +416,60 @@ def test_a_deferred_answer_replaces_its_loading_message(monkeypatch: pytest.Monk
     asyncio.run(scenario())
 
 
+def test_the_chat_page_runs_registered_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`/name` in the page's box is an APPLICATION_COMMAND when the bot registered `name` (its
+    private answer shown on the page only); any other `/...` is a message, for Claude."""
+
+    async def scenario() -> None:
+        async with (
+            server(monkeypatch) as ld,
+            aiohttp.ClientSession(headers={"X-Local-Key": ld.page_key}) as page,
+        ):
+            cid = ld.add_channel("general")
+            bot = Bot()
+            seen: list[int | None] = []
+
+            @bot.tree.command(name="interrupt", description="Interrupt")
+            async def interrupt(
+                interaction: discord.Interaction, session: int | None = None
+            ) -> None:
+                seen.append(session)
+                await interaction.response.send_message(f"stopping {session}", ephemeral=True)
+
+            async def send(text: str) -> tuple[int, dict[str, Any]]:
+                url = f"{ld.base_url}/local/channels/{cid}/messages"
+                async with page.post(url, json={"content": text}) as resp:
+                    return resp.status, dict(await resp.json())
+
+            async with logged_in(bot):
+                await bot.tree.sync()
+                status, answer = await send("/interrupt 2")
+                assert status == 200 and "interaction_id" in answer
+                await ld.wait_for(lambda: seen, 5, "the command")
+                assert seen == [2]
+                status, answer = await send("/interrupt two")
+                assert status == 400 and "session must be a number" in answer["message"]
+                status, answer = await send("/clear")
+                assert status == 200 and answer["message"]["content"] == "/clear"
+                assert [m["content"] for m in ld.messages(cid)] == ["/clear"]
+
+                live = ld.interactions.live.values()
+                await ld.wait_for(lambda: any(i.ephemeral for i in live), 5, "the answer")
+                async with page.get(ld.base_url + "/local/state") as resp:
+                    messages = (await resp.json())["channels"][0]["messages"]
+                private = [m for m in messages if m["ephemeral"]]
+                assert [m["content"] for m in private] == ["stopping 2"]
+                assert seen == [2]
+
+    asyncio.run(scenario())
+
+
 def test_raw_gateway_protocol_and_chat_page(monkeypatch: pytest.MonkeyPatch) -> None:
     async def scenario() -> None:
-        async with server(monkeypatch) as ld, aiohttp.ClientSession() as http:
+        async with (
+            server(monkeypatch) as ld,
+            aiohttp.ClientSession(headers={"X-Local-Key": ld.page_key}) as http,
+        ):
             cid = ld.add_channel("general")
             async with http.ws_connect(ld.gateway_url + "?v=10&encoding=json") as ws:
                 assert (await ws.receive_json())["op"] == 10
