@@ -134,6 +134,7 @@ function paragraph(lines, names) {
 function list(items, names) {
   // items: [{indent, ordered, text}] -> nested lists by indentation.
   const root = el(items[0].ordered ? "ol" : "ul");
+  if (items[0].ordered && items[0].start !== 1) root.start = items[0].start;
   const stack = [{indent: items[0].indent, node: root}];
   for (const item of items) {
     while (stack.length > 1 && item.indent < stack[stack.length - 1].indent) stack.pop();
@@ -183,7 +184,10 @@ function blocks(text, names, inQuote) {
       const items = [];
       let m;
       while (i < lines.length && (m = LIST_ITEM.exec(lines[i]))) {
-        items.push({indent: m[1].length, ordered: /\d/.test(m[2]), text: m[3]});
+        const ordered = /\d/.test(m[2]);
+        // A list of the other kind at the same depth is a new list.
+        if (items.length && m[1].length <= items[0].indent && ordered !== items[0].ordered) break;
+        items.push({indent: m[1].length, ordered, start: parseInt(m[2], 10), text: m[3]});
         i += 1;
       }
       frag.append(list(items, names));

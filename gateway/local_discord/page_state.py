@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from .interactions import Interaction, Interactions
 from .store import FLAG_EPHEMERAL, FLAG_LOADING, JSON, Store
@@ -113,6 +114,15 @@ class PageView:
             shown.append(notice | {"reactions": []})
         return shown
 
+    def _posted_since(self, typing: JSON) -> bool:
+        """As on Discord, someone's message ends their typing indicator."""
+        history = self.store.history.get(int(typing["channel_id"]), [])
+        last = next((m for m in reversed(history) if m["author"]["id"] == typing["user_id"]), None)
+        return (
+            last is not None
+            and datetime.fromisoformat(last["timestamp"]).timestamp() >= (typing["time"])
+        )
+
     def commands(self) -> list[JSON]:
         """The bot's commands usable here: the guild's, then global ones of other names."""
         guild = self.interactions.commands.get(self.store.guild_id, [])
@@ -139,7 +149,7 @@ class PageView:
         wake: list[float] = []
         typing: set[str] = set()
         for event in st.typing:
-            if now - event["time"] < TYPING_SHOWN_S:
+            if now - event["time"] < TYPING_SHOWN_S and not self._posted_since(event):
                 typing.add(event["channel_id"])
                 wake.append(event["time"] + TYPING_SHOWN_S)
         private: dict[str, list[JSON]] = {}

@@ -56,6 +56,11 @@ def test_typing_shows_for_ten_seconds_and_says_when_it_stops() -> None:
     later, wake = view.build(now + TYPING_SHOWN_S + 1, time.monotonic())
     assert later["channels"][0]["typing"] is False and wake is None
     assert later["version"] != state["version"]
+    store.start_typing(channel, store.bot)
+    assert view.build(time.time(), time.monotonic())[0]["channels"][0]["typing"] is True
+    store.create_message(channel, store.bot, {"content": "the answer"})
+    answered, wake = view.build(time.time(), time.monotonic())
+    assert answered["channels"][0]["typing"] is False and wake is None  # its message ends it
 
 
 def test_the_version_changes_only_with_what_is_shown() -> None:
