@@ -7,6 +7,7 @@ nothing.
 from __future__ import annotations
 
 import re
+import stat
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,6 +17,7 @@ from playwright.sync_api import Page, expect
 
 from tests.support.browser import chromium_page
 from tests.support.demo_bridge import demo_bridge
+from tests.support.harness import wait_until
 from tests.support.tmux import TmuxServer
 
 pytestmark = pytest.mark.timeout(240)
@@ -36,6 +38,11 @@ def test_a_new_user_chats_allows_and_interrupts_from_the_browser(
         url = bridge.page_url()
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?key=[\w-]{32}", url), url
         base = url.split("/?")[0]
+        # The key is written only where the operator alone can read it.
+        supervisor_log = bridge.layout.logs_dir / "supervisor.log"
+        wait_until(lambda: url in supervisor_log.read_text(), 10, "the address in the log")
+        assert stat.S_IMODE(bridge.layout.logs_dir.stat().st_mode) == 0o700
+        assert stat.S_IMODE(supervisor_log.stat().st_mode) == 0o600
 
         # Another local user (curl, no key) gets nothing, and cannot post.
         for path in ("/", "/local/state"):
