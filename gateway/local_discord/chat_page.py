@@ -118,7 +118,7 @@ def register(app: web.Application, server: LocalDiscord) -> None:
         deadline = loop.time() + LONG_POLL_S
         while True:
             changed = server.next_change()  # taken before looking, so no change is missed
-            snapshot, wake_at = view.build(time.time(), time.monotonic())
+            snapshot, wake_at = view.current(server.revision, time.time(), time.monotonic())
             remaining = deadline - loop.time()
             if snapshot["version"] != after or remaining <= 0 or server.closing:
                 return _json(snapshot)

@@ -5,7 +5,8 @@ Everything comes from the store and the interactions (nothing is hard-coded in t
 channels, threads and commands the bot creates appear by themselves. Ids are strings because
 snowflakes do not fit in a JavaScript number. Pure: ``build`` takes the time and returns the
 state plus when it would change by itself (a typing indicator running out, an interaction left
-unanswered), so the long poll knows when to look again.
+unanswered), so the long poll knows when to look again; ``fingerprint`` tells it cheaply
+whether anything it shows may have changed.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class PageView:
     store: Store
     interactions: Interactions
     mine: list[int] = field(default_factory=list)
+    _cache: tuple[tuple[object, ...], JSON, float | None] | None = None
 
     def started(self, interaction_id: int) -> None:
         self.mine.append(interaction_id)
@@ -142,6 +144,30 @@ class PageView:
                 | {"options": options}
             )
         return out
+
+    def fingerprint(self, revision: int) -> tuple[object, ...]:
+        """Cheap, and different whenever :meth:`build` may differ, time apart: the server's
+        event count (``revision``), the commands' versions, the page's interactions' answers.
+        Requests that change nothing shown (the bot's reads, heartbeats) leave it alone."""
+        commands = tuple(c["version"] for cmds in self.interactions.commands.values() for c in cmds)
+        live = self.interactions.live
+        mine = tuple(
+            (i, len(x.responses), len(x.ephemeral), x.acknowledged)
+            for i in self.mine
+            if (x := live.get(i)) is not None
+        )
+        return revision, commands, mine
+
+    def current(self, revision: int, now: float, now_mono: float) -> tuple[JSON, float | None]:
+        """:meth:`build`, reused while the fingerprint stays and no wake-up time has passed
+        (every long poll asks after every change; most changes are not the page's)."""
+        mark = self.fingerprint(revision)
+        cached = self._cache
+        if cached is not None and cached[0] == mark and (cached[2] is None or now < cached[2]):
+            return cached[1], cached[2]
+        state, wake = self.build(now, now_mono)
+        self._cache = (mark, state, wake)
+        return state, wake
 
     def build(self, now: float, now_mono: float) -> tuple[JSON, float | None]:
         """The state, its version, and the wall-clock time it changes by itself (or None)."""

@@ -60,6 +60,7 @@ class LocalDiscord:
         self.host, self.port, self.token = host, port, token
         self._changed = asyncio.Event()
         self.closing = False
+        self.revision = 0
         self.access = PageAccess(page_key or new_key())
         self.store = Store(self._emit, self._notify, guild_name=guild_name, bot_name=bot_name)
         self.store.sign_path = self.access.sign
@@ -183,6 +184,7 @@ class LocalDiscord:
     # state changes ------------------------------------------------------------------------------
 
     def _emit(self, event: str, data: JSON) -> None:
+        self.revision += 1  # every change a client could see (the chat page watches it)
         channel = data.get("channel_id") or (
             data.get("id") if event.startswith("CHANNEL_") else None
         )

@@ -119,3 +119,46 @@ def test_an_unanswered_interaction_says_so_after_the_timeout() -> None:
     state, wake = view.build(now + 4, mono + 4)
     assert [(m["content"], m["ephemeral"]) for m in messages(state)] == [(NOT_ANSWERED, True)]
     assert wake is None  # nothing more will change by itself
+
+
+def test_the_fingerprint_moves_with_what_is_shown_only() -> None:
+    events: list[str] = []
+    store = Store(lambda event, data: events.append(event), lambda: None)
+    interactions = Interactions(store)
+    view = PageView(store, interactions)
+    channel = store.add_channel("session-1")
+
+    def mark() -> tuple[object, ...]:
+        return view.fingerprint(len(events))  # the server counts emitted events the same way
+
+    start = mark()
+    store.on_change()  # what every REST request does: nothing shown changes
+    assert mark() == start
+    store.create_message(channel, store.default_user, {"content": "hi"})
+    after_message = mark()
+    assert after_message != start
+    interactions.set_commands(store.guild_id, [{"name": "status"}])
+    after_commands = mark()
+    assert after_commands != after_message
+    inter = interactions.create(
+        channel, 2, interactions.command_data("status", None), store.default_user, None
+    )
+    view.started(inter.id)
+    started, emitted = mark(), len(events)
+    body = {"type": 4, "data": {"content": "only you", "flags": 64}}
+    interactions.callback(inter.id, inter.token, body, [])
+    assert len(events) == emitted  # an ephemeral answer is no event...
+    assert mark() != started  # ...but the page shows it
+
+
+def test_the_state_is_rebuilt_only_when_the_fingerprint_moves_or_time_says_so() -> None:
+    view, store, _, channel = make_view()
+    now, mono = time.time(), time.monotonic()
+    first, _ = view.current(1, now, mono)
+    assert view.current(1, now + 1, mono + 1)[0] is first  # nothing changed: no rebuild
+    store.start_typing(channel, store.bot)
+    typing, wake = view.current(2, now, mono)
+    assert typing is not first and typing["channels"][0]["typing"] is True
+    assert wake is not None and view.current(2, wake - 0.01, mono)[0] is typing
+    expired, _ = view.current(2, wake, mono)  # the indicator's time is up
+    assert expired["channels"][0]["typing"] is False
