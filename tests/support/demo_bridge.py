@@ -37,8 +37,11 @@ class DemoBridge:
         work_dir, claude_home = root / "work", root / "claude-home"
         for directory in (self.home, work_dir, claude_home):
             directory.mkdir(parents=True, exist_ok=True)
-        # A free port, so tests can run side by side (the default is 8765).
-        self.layout.config_file.write_text("[discord]\nlocal_port = 0\n")
+        # A free port, so tests can run side by side (the default is 8765). A loaded machine
+        # (2 cores, several suites at once) can take over 5 s to start the gateway, which the
+        # default liveness (5 missed 1 s heartbeats) counts as hung: allow 15 s here.
+        config = "[discord]\nlocal_port = 0\n\n[supervisor]\nheartbeat_interval = 3.0\n"
+        self.layout.config_file.write_text(config)
         inherited = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
         self.env = inherited | {
             "VAI_HOME": str(self.home),
