@@ -227,7 +227,7 @@ class BridgeBot(discord.Client):
         self.access.self_id = self.user.id
         if not self.link.hello_sent:
             log.info("connected to Discord as %s (%d)", self.user, self.user.id)
-            await self.link.hello(self.local.base_url if self.local else "")
+            await self.link.hello(self.local.page_url if self.local else "")
         if catch_up_now:
             self._spawn(self.inbound.catch_up())
 

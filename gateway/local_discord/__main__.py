@@ -1,7 +1,7 @@
 """``python -m vai.gateway.local_discord``: run the local Discord server until interrupted.
 
 Prints the two URLs to point a bot at (``VAI_DISCORD_API_URL`` / ``VAI_DISCORD_GATEWAY_URL``) and
-the chat page's address.
+the chat page's address, which carries this run's key (the page opens only with it).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ async def serve(args: argparse.Namespace) -> None:
     await server.start()
     print(f"api_url={server.api_url}", flush=True)
     print(f"gateway_url={server.gateway_url}", flush=True)
-    print(f"chat_page={server.base_url}/", flush=True)
+    print(f"chat_page={server.page_url}", flush=True)
     for channel_id, name in server.channels().items():
         print(f"channel {name}={channel_id}", flush=True)
     try:

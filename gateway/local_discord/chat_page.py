@@ -1,17 +1,22 @@
-"""The chat page of the local Discord server: a human talks to the bot without a Discord account.
+"""The chat page of the local Discord server: the operator talks to the bot from a browser.
 
-``GET /`` serves a self-contained HTML page; it polls ``GET /local/state`` and posts through
-``POST /local/channels/{id}/messages`` (and clicks buttons through ``.../click``), which go through
-the same controls the tests use, so the bot sees ordinary Discord events. Ids are strings because
-snowflakes do not fit in a JavaScript number.
+``GET /`` serves ``chat_page.html`` (its script and style are files under ``/static/``, so the
+page's Content-Security-Policy can forbid inline script). The page long-polls
+``GET /local/state?after=VERSION`` (answered at the next change, see :mod:`.page_state`), posts
+what is typed to ``POST /local/channels/{id}/messages`` and clicks buttons through
+``.../messages/{id}/click``. Those go through the same controls the tests use, so the bot sees
+ordinary Discord events: a message, or, when the text starts with ``/`` and names one of the
+bot's registered commands, an APPLICATION_COMMAND interaction.
 
-A message posted here becomes a prompt for Claude, so the page must not be usable by other web
-sites: :func:`host_guard` rejects foreign ``Host`` headers (DNS rebinding) and the POSTs require a
-JSON body and a same-origin ``Origin`` (cross-site forms and ``text/plain`` fetches cannot).
+Who may use it is decided by :mod:`.page_access` (per-run key, cookie, Origin); on top of that the
+POSTs require a JSON body (cross-site forms and ``text/plain`` fetches cannot send one) and
+:func:`host_guard` rejects foreign ``Host`` headers (DNS rebinding).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -21,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from .command_line import CommandLineError, find_command, parse_options
+from .page_state import PageView
 from .store import JSON, ApiError, LocalUser
 
 if TYPE_CHECKING:
@@ -29,38 +36,28 @@ if TYPE_CHECKING:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 WILDCARD = frozenset({"", "0.0.0.0", "::"})
-TYPING_SHOWN_S = 10.0
-MESSAGES_SHOWN = 200
+LONG_POLL_S = 20.0
+STATIC = {"chat_page.js": "text/javascript", "chat_page.css": "text/css"}
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';"
+        " connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+    return web.Response(body=json.dumps(data).encode(), status=status, headers=headers)
 
 
-def _buttons(components: list[JSON]) -> list[JSON]:
-    out: list[JSON] = []
-    for comp in components:
-        if comp.get("type") == 2 and comp.get("custom_id"):
-            out.append({k: comp.get(k) for k in ("custom_id", "label", "disabled", "style")})
-        out += _buttons(comp.get("components") or [])
-    return out
-
-
-def _summary(msg: JSON) -> JSON:
-    author = msg["author"]
-    return {
-        "id": msg["id"],
-        "author": author.get("global_name") or author["username"],
-        "bot": bool(author.get("bot")),
-        "content": msg["content"],
-        "timestamp": msg["timestamp"],
-        "attachments": [{"filename": a["filename"], "url": a["url"]} for a in msg["attachments"]],
-        "embeds": [{k: e.get(k) for k in ("title", "description")} for e in msg["embeds"]],
-        "buttons": _buttons(msg.get("components") or []),
-        "reactions": [{"emoji": r["emoji"]["name"], "count": r["count"]} for r in msg["reactions"]],
-    }
+def _error(status: int, message: str) -> web.Response:
+    return _json({"message": message, "code": 0}, status)
 
 
 def host_guard(bound_host: str) -> Middleware:
@@ -77,15 +74,12 @@ def host_guard(bound_host: str) -> Middleware:
     return guard
 
 
-def _same_origin(request: web.Request) -> bool:
-    origin = request.headers.get("Origin")
-    same = origin is None or origin == f"{request.scheme}://{request.host}"
-    return same and request.content_type == "application/json"
-
-
 def register(app: web.Application, server: LocalDiscord) -> None:
-    """Adds ``/`` and ``/local/*`` to the server's application."""
-    page = resources.files(__package__).joinpath("chat_page.html").read_bytes()
+    """Adds ``/``, ``/static/*`` and ``/local/*`` to the server's application."""
+    files = resources.files(__package__)
+    page = files.joinpath("chat_page.html").read_bytes()
+    static = {name: files.joinpath(name).read_bytes() for name in STATIC}
+    view = PageView(server.store, server.interactions)
     users: dict[str, LocalUser] = {}
 
     def author(body: JSON) -> LocalUser:
@@ -96,44 +90,66 @@ def register(app: web.Application, server: LocalDiscord) -> None:
             users[name] = server.make_user(name)
         return users[name]
 
+    async def json_body(request: web.Request) -> JSON:
+        if request.content_type != "application/json":
+            raise web.HTTPForbidden(text="403: JSON from this page only\n")
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="400: a JSON object is expected\n")
+        return body
+
     async def index(request: web.Request) -> web.Response:
-        return web.Response(body=page, headers={"Content-Type": "text/html; charset=utf-8"})
+        return web.Response(body=page, headers=PAGE_HEADERS)
+
+    async def asset(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in static:
+            raise web.HTTPNotFound()
+        headers = {"Content-Type": STATIC[name], "X-Content-Type-Options": "nosniff"}
+        return web.Response(body=static[name], headers=headers | {"Cache-Control": "no-cache"})
 
     async def state(request: web.Request) -> web.Response:
-        now = time.time()
-        typing = {e["channel_id"] for e in server.typing_events if now - e["time"] < TYPING_SHOWN_S}
-        channels = [
-            {
-                "id": str(cid),
-                "name": name,
-                "typing": str(cid) in typing,
-                "messages": [_summary(m) for m in server.messages(cid)[-MESSAGES_SHOWN:]],
-            }
-            for cid, name in server.channels().items()
-        ]
-        bot, user = server.store.bot.to_json(), server.default_user.to_json()
-        guild = {"id": str(server.guild_id), "name": server.store.guild_name}
-        return _json({"guild": guild, "bot": bot, "user": user, "channels": channels})
+        """The state once it differs from version ``after`` (or after LONG_POLL_S)."""
+        after = request.query.get("after", "")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + LONG_POLL_S
+        while True:
+            changed = server.next_change()  # taken before looking, so no change is missed
+            snapshot, wake_at = view.current(server.revision, time.time(), time.monotonic())
+            remaining = deadline - loop.time()
+            if snapshot["version"] != after or remaining <= 0 or server.closing:
+                return _json(snapshot)
+            if wake_at is not None:
+                remaining = min(remaining, max(0.05, wake_at - time.time()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
 
     async def post(request: web.Request) -> web.Response:
-        if not _same_origin(request):
-            return _json({"message": "403: JSON from this page only", "code": 0}, 403)
+        body = await json_body(request)
+        content = str(body.get("content", ""))
         try:
-            body = await request.json()
-            msg = server.post_user_message(
-                int(request.match_info["cid"]), str(body.get("content", "")), author=author(body)
-            )
+            channel_id = int(request.match_info["cid"])
+            command = find_command(content.strip(), view.commands())
+            if command is not None:
+                options = parse_options(command, content.strip())
+                iid = server.invoke_command(channel_id, command["name"], options, user=author(body))
+                view.started(iid)
+                return _json({"interaction_id": str(iid)})
+            msg = server.post_user_message(channel_id, content, author=author(body))
         except ApiError as exc:
             return _json(exc.body(), exc.status)
-        except (ValueError, KeyError, AttributeError):
-            return _json({"message": "bad request", "code": 0}, 400)
-        return _json(_summary(msg))
+        except CommandLineError as exc:
+            return _error(400, str(exc))
+        except ValueError:
+            return _error(400, "bad request")
+        return _json({"message": view.summary(msg)})
 
     async def click(request: web.Request) -> web.Response:
-        if not _same_origin(request):
-            return _json({"message": "403: JSON from this page only", "code": 0}, 403)
+        body = await json_body(request)
         try:
-            body = await request.json()
             iid = server.click_button(
                 int(request.match_info["cid"]),
                 int(request.match_info["mid"]),
@@ -142,11 +158,17 @@ def register(app: web.Application, server: LocalDiscord) -> None:
             )
         except ApiError as exc:
             return _json(exc.body(), exc.status)
-        except (ValueError, KeyError, AttributeError) as exc:
-            return _json({"message": str(exc), "code": 0}, 400)
+        except (ValueError, KeyError) as exc:
+            return _error(400, str(exc))
+        view.started(iid)
         return _json({"interaction_id": str(iid)})
 
+    async def no_icon(request: web.Request) -> web.Response:
+        return web.Response(status=204)
+
     app.router.add_get("/", index)
+    app.router.add_get("/favicon.ico", no_icon)
+    app.router.add_get("/static/{name}", asset)
     app.router.add_get("/local/state", state)
     app.router.add_post("/local/channels/{cid}/messages", post)
     app.router.add_post("/local/channels/{cid}/messages/{mid}/click", click)

@@ -135,10 +135,30 @@ class Interactions:
                 return inter
         raise ApiError(404, 10015, "Unknown Webhook")
 
+    def followup(
+        self, inter: Interaction, data: Mapping[str, Any], files: list[UploadedFile]
+    ) -> JSON:
+        """POST /webhooks/{app}/{token}: a new message, except right after a deferred response.
+
+        As on Discord, the first followup after a "thinking" defer (callback type 5) edits that
+        loading message instead of leaving it behind empty, and keeps its ephemeral state.
+        """
+        original = self._original(inter)
+        if original is None or not original["flags"] & FLAG_LOADING:
+            return self.post(inter, data, files)
+        body = {k: v for k, v in data.items() if k != "flags"}
+        record: JSON = {"kind": "followup", "type": None, "data": dict(data)}
+        inter.responses.append(record | {"message_id": original["id"]})
+        return self.store.edit_message(original, body, files)
+
+    def _original(self, inter: Interaction) -> JSON | None:
+        mid = inter.original_id
+        return None if mid is None else inter.ephemeral.get(mid) or self.store.by_id.get(mid)
+
     def post(
         self, inter: Interaction, data: Mapping[str, Any], files: list[UploadedFile], flags: int = 0
     ) -> JSON:
-        """A message the bot posts through an interaction (response or followup)."""
+        """A message the bot posts through an interaction (response or a new followup)."""
         st = self.store
         flags |= int(data.get("flags") or 0)
         meta: JSON = {"id": str(inter.id), "type": inter.type, "user": inter.user.to_json()}
@@ -193,8 +213,11 @@ class Interactions:
     def message(self, token: str, message_id: str) -> tuple[Interaction, JSON]:
         """The message ``@original`` or a followup id refers to, for an interaction token."""
         inter = self.by_token(token)
-        mid = inter.original_id if message_id == "@original" else int(message_id)
-        msg = None if mid is None else inter.ephemeral.get(mid) or self.store.by_id.get(mid)
+        if message_id == "@original":
+            msg = self._original(inter)
+        else:
+            mid = int(message_id)
+            msg = inter.ephemeral.get(mid) or self.store.by_id.get(mid)
         if msg is None:
             raise ApiError(404, 10008, "Unknown Message")
         return inter, msg

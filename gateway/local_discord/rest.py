@@ -9,6 +9,7 @@ with no charset, because discord.py only parses that exact value.
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import time
@@ -381,7 +382,7 @@ class RestApi:
     async def followup(self, request: web.Request) -> web.Response:
         body, files = await read_body(request)
         inter = self.interactions.by_token(request.match_info["token"])
-        msg = self.interactions.post(inter, body, files)
+        msg = self.interactions.followup(inter, body, files)
         if request.query.get("wait", "").lower() in ("1", "true"):
             return json_response(msg)
         return web.Response(status=204)
@@ -401,8 +402,10 @@ class RestApi:
 
     async def attachment(self, request: web.Request) -> web.Response:
         key = (_id(request, "channel_id"), _id(request, "attachment_id"))
+        signature = self.store.sign_path(f"{key[0]}/{key[1]}")
+        given = request.query.get("hm", "")
         found = self.store.files.get(key)
-        if found is None:
+        if found is None or not hmac.compare_digest(signature.encode(), given.encode()):
             return json_response({"message": "404: Not Found", "code": 0}, 404)
         _, data, ctype = found
         return web.Response(body=data, headers={"Content-Type": ctype})

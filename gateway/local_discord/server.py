@@ -1,9 +1,10 @@
 """LocalDiscord: a Discord-compatible server the real discord.py client can log into.
 
 It serves REST under ``/api/v10``, the gateway at ``/gateway`` and a small chat page at ``/``, all
-on one plain-HTTP port. Tests drive it through the controls below (post as a user, click buttons,
-run slash commands, force disconnects and 429s) and wait on its state with :meth:`wait_for`, which
-wakes on every state change instead of polling. ``vai run`` embeds it when no bot token is given.
+on one plain-HTTP port; the chat page opens only with the per-run key in :attr:`page_url`. Tests
+drive it through the controls below (post as a user, click buttons, run slash commands, force
+disconnects and 429s) and wait on its state with :meth:`wait_for`, which wakes on every state
+change instead of polling. ``vai run`` embeds it when no bot token is given.
 All methods must be called on the event loop that ran :meth:`start` (see
 :class:`~gateway.local_discord.threaded.LocalDiscordThread` for other threads).
 """
@@ -20,6 +21,7 @@ from aiohttp import web
 from . import chat_page
 from .gateway_ws import Gateway
 from .interactions import Interactions
+from .page_access import KEY_PARAM, PageAccess, new_key
 from .ratelimit import RateLimiter
 from .rest import RequestRecord, RestApi
 from .store import JSON, LocalUser, Store, UploadedFile
@@ -53,10 +55,15 @@ class LocalDiscord:
         bot_name: str = "Claude Bridge",
         interaction_timeout: float = 3.0,
         channels: Iterable[str] = (),
+        page_key: str | None = None,
     ) -> None:
         self.host, self.port, self.token = host, port, token
         self._changed = asyncio.Event()
+        self.closing = False
+        self.revision = 0
+        self.access = PageAccess(page_key or new_key())
         self.store = Store(self._emit, self._notify, guild_name=guild_name, bot_name=bot_name)
+        self.store.sign_path = self.access.sign
         self.interactions = Interactions(self.store, callback_timeout=interaction_timeout)
         self.limiter = RateLimiter(enabled=rate_limits)
         self.gateway = Gateway(
@@ -83,12 +90,15 @@ class LocalDiscord:
 
     async def start(self) -> None:
         guard = chat_page.host_guard(self.host)
-        middlewares = [guard, self.rest.middleware]
+        middlewares = [guard, self.access.middleware(), self.rest.middleware]
         app = web.Application(middlewares=middlewares, client_max_size=64 * 2**20)
         app.add_routes(self.rest.routes())
         app.router.add_get("/gateway", self.gateway.handle)
         chat_page.register(app, self)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        self.closing = False
+        self._runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=2.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
@@ -99,6 +109,8 @@ class LocalDiscord:
                 att["url"] = att["proxy_url"] = self.base_url + att["url"]
 
     async def stop(self) -> None:
+        self.closing = True
+        self._notify()  # the chat page's long polls answer now
         await self.gateway.close_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -114,6 +126,16 @@ class LocalDiscord:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def page_key(self) -> str:
+        """The per-run secret that opens the chat page (see :mod:`.page_access`)."""
+        return self.access.key
+
+    @property
+    def page_url(self) -> str:
+        """The chat page's address for its operator: it carries the key."""
+        return f"{self.base_url}/?{KEY_PARAM}={self.page_key}"
 
     @property
     def api_url(self) -> str:
@@ -162,6 +184,7 @@ class LocalDiscord:
     # state changes ------------------------------------------------------------------------------
 
     def _emit(self, event: str, data: JSON) -> None:
+        self.revision += 1  # every change a client could see (the chat page watches it)
         channel = data.get("channel_id") or (
             data.get("id") if event.startswith("CHANNEL_") else None
         )
@@ -172,6 +195,10 @@ class LocalDiscord:
     def _notify(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+
+    def next_change(self) -> asyncio.Event:
+        """The event set at the next state change (take it before looking at the state)."""
+        return self._changed
 
     async def changed(self) -> None:
         """Returns at the next state change (to wait on several event sources at once)."""

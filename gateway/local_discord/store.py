@@ -120,6 +120,8 @@ class Store:
         self.emit, self.on_change = emit, on_change
         self.ids = Snowflakes()
         self.base_url = ""
+        # Signs attachment paths (the URL's ``hm``), so that only holders of a URL can fetch it.
+        self.sign_path: Callable[[str], str] = lambda path: ""
         self.guild_id = self.ids.next()
         self.guild_name = guild_name
         self.application_id = self.ids.next()
@@ -237,7 +239,8 @@ class Store:
             # The name is only decoration in the URL: encode all of it so "../x" or "a/b"
             # stay one segment, and avoid "." / ".." which URL normalisation would eat.
             shown = quote(name, safe="") if name.strip(".") else "file"
-            url = f"{self.base_url}/attachments/{channel_id}/{aid}/{shown}"
+            signature = self.sign_path(f"{channel_id}/{aid}")
+            url = f"{self.base_url}/attachments/{channel_id}/{aid}/{shown}?hm={signature}"
             self.files[(channel_id, aid)] = (name, f.data, ctype)
             att: JSON = {"id": str(aid), "filename": name, "size": len(f.data), "url": url}
             att |= {"proxy_url": url, "content_type": ctype, "width": None, "height": None}

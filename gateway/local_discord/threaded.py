@@ -113,6 +113,14 @@ class LocalDiscordThread:
         return self.server.base_url
 
     @property
+    def page_url(self) -> str:
+        return self.server.page_url
+
+    @property
+    def page_key(self) -> str:
+        return self.server.page_key
+
+    @property
     def guild_id(self) -> int:
         return self.server.guild_id
 

@@ -27,6 +27,10 @@ for name in ("protocol", "worker", "gateway"):
     assert importlib.util.find_spec(name) is None, name
 tops = {f.parts[0] for f in importlib.metadata.files("claude-discord-bridge") or []}
 assert {t for t in tops if not t.endswith(".dist-info")} <= {"vai", ".."}, tops
+from importlib import resources
+page = resources.files("vai.gateway.local_discord")  # the demo chat page's files
+for name in ("chat_page.html", "chat_page.js", "chat_page.css"):
+    assert page.joinpath(name).is_file(), name
 print("ok")
 """
 

@@ -377,9 +377,99 @@ def test_slash_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     asyncio.run(scenario())
 
 
+def test_a_deferred_answer_replaces_its_loading_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on Discord, the first followup after a "thinking" defer becomes that message: no
+    empty "loading" message is left behind (public or ephemeral); later followups are new."""
+
+    async def scenario() -> None:
+        async with server(monkeypatch) as ld:
+            cid = ld.add_channel("general")
+            bot = Bot()
+
+            @bot.tree.command(name="interrupt", description="Interrupt")
+            async def interrupt(interaction: discord.Interaction) -> None:
+                await interaction.response.defer(thinking=True)
+                await interaction.followup.send("interrupted")
+                await interaction.followup.send("and one more")
+
+            @bot.tree.command(name="status", description="Status")
+            async def status(interaction: discord.Interaction) -> None:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+                await interaction.followup.send("all fine", ephemeral=True)
+
+            async with logged_in(bot):
+                await bot.tree.sync()
+                iid = ld.invoke_command(cid, "interrupt")
+                await ld.wait_for(lambda: len(ld.messages(cid)) == 2, 5)
+                await ld.wait_for(lambda: len(ld.interaction_responses(iid)) == 3, 5)
+                first, second = ld.messages(cid)
+                assert (first["content"], second["content"]) == ("interrupted", "and one more")
+                assert first["flags"] & (1 << 7) == 0 and first["interaction_metadata"]
+                kinds = [r["kind"] for r in ld.interaction_responses(iid)]
+                assert kinds == ["callback", "followup", "followup"]
+                iid = ld.invoke_command(cid, "status")
+                await ld.wait_for(lambda: len(ld.interaction_responses(iid)) == 2, 5)
+                shown = list(ld.interactions.live[iid].ephemeral.values())
+                assert [(m["content"], m["flags"]) for m in shown] == [("all fine", 64)]
+                assert len(ld.messages(cid)) == 2  # ephemeral answers stay out of the channel
+
+    asyncio.run(scenario())
+
+
+def test_the_chat_page_runs_registered_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`/name` in the page's box is an APPLICATION_COMMAND when the bot registered `name` (its
+    private answer shown on the page only); any other `/...` is a message, for Claude."""
+
+    async def scenario() -> None:
+        async with (
+            server(monkeypatch) as ld,
+            aiohttp.ClientSession(headers={"X-Local-Key": ld.page_key}) as page,
+        ):
+            cid = ld.add_channel("general")
+            bot = Bot()
+            seen: list[int | None] = []
+
+            @bot.tree.command(name="interrupt", description="Interrupt")
+            async def interrupt(
+                interaction: discord.Interaction, session: int | None = None
+            ) -> None:
+                seen.append(session)
+                await interaction.response.send_message(f"stopping {session}", ephemeral=True)
+
+            async def send(text: str) -> tuple[int, dict[str, Any]]:
+                url = f"{ld.base_url}/local/channels/{cid}/messages"
+                async with page.post(url, json={"content": text}) as resp:
+                    return resp.status, dict(await resp.json())
+
+            async with logged_in(bot):
+                await bot.tree.sync()
+                status, answer = await send("/interrupt 2")
+                assert status == 200 and "interaction_id" in answer
+                await ld.wait_for(lambda: seen, 5, "the command")
+                assert seen == [2]
+                status, answer = await send("/interrupt two")
+                assert status == 400 and "session must be a number" in answer["message"]
+                status, answer = await send("/clear")
+                assert status == 200 and answer["message"]["content"] == "/clear"
+                assert [m["content"] for m in ld.messages(cid)] == ["/clear"]
+
+                live = ld.interactions.live.values()
+                await ld.wait_for(lambda: any(i.ephemeral for i in live), 5, "the answer")
+                async with page.get(ld.base_url + "/local/state") as resp:
+                    messages = (await resp.json())["channels"][0]["messages"]
+                private = [m for m in messages if m["ephemeral"]]
+                assert [m["content"] for m in private] == ["stopping 2"]
+                assert seen == [2]
+
+    asyncio.run(scenario())
+
+
 def test_raw_gateway_protocol_and_chat_page(monkeypatch: pytest.MonkeyPatch) -> None:
     async def scenario() -> None:
-        async with server(monkeypatch) as ld, aiohttp.ClientSession() as http:
+        async with (
+            server(monkeypatch) as ld,
+            aiohttp.ClientSession(headers={"X-Local-Key": ld.page_key}) as http,
+        ):
             cid = ld.add_channel("general")
             async with http.ws_connect(ld.gateway_url + "?v=10&encoding=json") as ws:
                 assert (await ws.receive_json())["op"] == 10
