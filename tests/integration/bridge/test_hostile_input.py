@@ -1,0 +1,54 @@
+"""Hostile text from Discord through the whole bridge: nothing wedges, nothing leaks.
+
+A lone surrogate cannot be encoded as UTF-8, so msgpack, SQLite and log files refuse it;
+it must be neutralised where it enters (the gateway) and never crash a process.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from tests.support.stack import gateway_pid, running_stack
+from tests.support.tmux import TmuxServer
+from vai.gateway.local_discord import store as local_store
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_lone_surrogates_are_replaced_and_the_channel_keeps_working(
+    short_tmp: Path, tmux_server: TmuxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The local server puts a file's name in its URL; let it quote a lone surrogate too.
+    monkeypatch.setattr(
+        local_store,
+        "quote",
+        lambda text, safe="": urllib.parse.quote(text, safe=safe, errors="surrogatepass"),
+    )
+    with running_stack(short_tmp, tmux_server, channels=1) as (stack, (chan,)):
+        stack.start()
+        stack.wait_all_running()
+        stack.discord.post_user_message(chan, "hello")
+        stack.wait_bot_message(chan, "echo: hello", timeout=30)
+        pid = gateway_pid(stack)
+        assert pid is not None
+
+        stack.discord.post_user_message(chan, "x \udfff")
+        stack.wait_bot_message(chan, "echo: x \ufffd", timeout=30)
+        mallory = stack.discord.make_user("mal\udfffory")
+        stack.discord.post_user_message(chan, "from mallory", author=mallory)
+        stack.wait_bot_message(chan, "echo: from mallory", timeout=30)
+        stack.discord.post_user_message(
+            chan, "a file", attachments=[("bad\udfffname.txt", b"surrogate inside")]
+        )
+        saved = stack.layout.session_attachments(1).absolute() / "bad\ufffdname.txt"
+        stack.wait_bot_message(chan, f"echo: a file\n\nAttached files:\n{saved}", timeout=30)
+        assert saved.read_bytes() == b"surrogate inside"
+
+        stack.discord.post_user_message(chan, "still there?")
+        stack.wait_bot_message(chan, "echo: still there?", timeout=30)
+        assert gateway_pid(stack) == pid
+        log = stack.layout.process_log("gateway").read_text(encoding="utf-8")
+        assert "U+FFFD" in log
