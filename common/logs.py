@@ -8,18 +8,38 @@ Under systemd (JOURNAL_STREAM names our stderr) the supervisor's stderr lines ca
 
 Rotation (supervisor/log_rotation.py) truncates files in place, so the O_APPEND
 descriptors opened here keep working.
+
+Log lines carry text from outside (message text, user and file names, Claude's answers),
+so the formatter, the one place every line passes, writes control characters as escapes:
+C0 (but TAB) and DEL, C1, and lone surrogates. No escape sequence reaches a log file, the
+journal or the operator's terminal through `vai tail`, a line break inside a message
+cannot forge a log line, and every line can be encoded. Tracebacks keep their line breaks.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
 # syslog priorities, as the journal reads them from a `<N>` prefix (sd-daemon.h).
 _PRIORITY = {"CRITICAL": 2, "ERROR": 3, "WARNING": 4, "INFO": 6, "DEBUG": 7}
+
+
+# C0 controls but TAB (LF and CR included), DEL, C1 controls, and lone surrogates.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters and lone surrogates written as Python escapes."""
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 class _Formatter(logging.Formatter):
@@ -29,9 +49,13 @@ class _Formatter(logging.Formatter):
         self._journal = journal
 
     def format(self, record: logging.LogRecord) -> str:
-        text = f"{record.levelname:<7} {self._process} {record.name}: {record.getMessage()}"
+        message = printable(record.getMessage())
+        text = f"{record.levelname:<7} {self._process} {printable(record.name)}: {message}"
         if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
+            trace = self.formatException(record.exc_info)
+            text += "\n" + "\n".join(printable(line) for line in trace.splitlines())
+        if record.stack_info:
+            text += "\n" + "\n".join(printable(line) for line in record.stack_info.splitlines())
         if self._journal:
             priority = _PRIORITY.get(record.levelname, 6)
             return "\n".join(f"<{priority}>{line}" for line in text.splitlines())

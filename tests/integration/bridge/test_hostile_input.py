@@ -52,3 +52,27 @@ def test_lone_surrogates_are_replaced_and_the_channel_keeps_working(
         assert gateway_pid(stack) == pid
         log = stack.layout.process_log("gateway").read_text(encoding="utf-8")
         assert "U+FFFD" in log
+
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J"
+ESCAPED = "\\x1b]0;pwned\\x07\\x1b[2J"
+
+
+def test_terminal_escapes_reach_no_log_raw(short_tmp: Path, tmux_server: TmuxServer) -> None:
+    with running_stack(short_tmp, tmux_server, channels=1) as (stack, (chan,)):
+        stack.start()
+        stack.wait_all_running()
+        intruder = stack.discord.make_user(f"eve{HOSTILE}")
+        stack.discord.post_user_message(chan, f"hi {HOSTILE}\nINFO forged line", author=intruder)
+        stack.discord.wait_for(
+            lambda: any(m["content"].startswith("echo: hi") for m in stack.bot_messages(chan)),
+            30,
+            "the answer",
+        )
+        logs = {p.name: p.read_bytes() for p in stack.layout.logs_dir.glob("*.log")}
+        assert {"supervisor.log", "gateway.log", "session_1.log"} <= set(logs)
+        for name, data in logs.items():
+            assert b"\x1b" not in data and b"\x07" not in data, name
+            assert not any(line.startswith(b"INFO forged") for line in data.splitlines()), name
+        supervisor = logs["supervisor.log"].decode()
+        assert f"eve{ESCAPED}: hi {ESCAPED} INFO forged line" in supervisor  # one line
