@@ -18,6 +18,7 @@ from typing import Literal
 import msgspec
 
 from vai.common.errors import ConfigError
+from vai.protocol.ids import parse_id
 from vai.protocol.layout import Layout
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
@@ -57,7 +58,7 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     def __post_init__(self) -> None:
         for key in self.sessions:
-            if not (key.isdigit() and int(key) > 0):
+            if parse_id(key) is None:
                 raise ValueError(f"discord.sessions: {key!r} is not a session number")
 
     def session_overrides(self, session: int) -> SessionDiscord | None:

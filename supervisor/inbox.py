@@ -15,6 +15,7 @@ from pathlib import Path
 
 import msgspec
 
+from vai.common.errors import ConfigError
 from vai.protocol.messages import ChatMessage, PostReply, PromptStage
 
 _SCHEMA = """
@@ -50,10 +51,13 @@ _OPEN_STAGES = ("received", "accepted")
 class Inbox:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError(path, f"cannot open the inbox: {exc}") from None
         self._encode = msgspec.msgpack.Encoder().encode
         self._decode_message = msgspec.msgpack.Decoder(ChatMessage).decode
         self._decode_reply = msgspec.msgpack.Decoder(PostReply).decode

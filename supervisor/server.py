@@ -131,6 +131,8 @@ class Supervisor:
 
     def prepare(self) -> None:
         """Directories, the single-instance lock, the inbox: everything before sockets."""
+        # Read first: a file that cannot be used stops us before anything is made.
+        sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
         for directory in (self.layout.root, self.layout.run_dir, self.layout.state_dir):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(directory, 0o700)
@@ -158,7 +160,7 @@ class Supervisor:
         if note:
             log.warning("%s", note)
         self.config = self.monitor.apply_limits(self.config)
-        self.sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
+        self.sessions = sessions
         if not self.sessions and self.config.uses_local_discord:
             self.sessions = {1: LOCAL_DEMO_CHANNEL}
             save_sessions(self.layout.sessions_file, self.sessions, self.config.encryption_key)
@@ -188,7 +190,11 @@ class Supervisor:
     async def run(self) -> int:
         from vai.supervisor.control import ControlServer
 
-        self.prepare()
+        try:
+            self.prepare()
+        except BaseException:
+            self._undo_prepare()
+            raise
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -231,6 +237,16 @@ class Supervisor:
             self.layout.pid_file.unlink(missing_ok=True)
         log.info("supervisor stopped")
         return 0
+
+    def _undo_prepare(self) -> None:
+        """A start that failed leaves nothing behind: no memory cgroup, no pid file."""
+        self.monitor.limiter.cleanup(wait=0)
+        if self.inbox is not None:
+            self.inbox.close()
+        if self._lock_fd is not None:
+            self.layout.pid_file.unlink(missing_ok=True)
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     async def shutdown(self) -> None:
         """Stop every child: workers end their Claude panes, then the gateway goes."""

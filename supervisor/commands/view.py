@@ -16,6 +16,7 @@ import shutil
 
 from vai.common.errors import BridgeError
 from vai.common.exit_codes import EXIT_OK
+from vai.protocol.ids import parse_id
 from vai.protocol.layout import tmux_session_name
 from vai.supervisor.commands._common import Context
 from vai.supervisor.commands.attach import tmux_or_fail
@@ -40,11 +41,10 @@ def claude_sessions(socket: str) -> list[int]:
     done = tmux_run(socket, "list-sessions", "-F", "#{session_name}")
     prefix = tmux_session_name(0)[:-1]
     numbers = [
-        int(name.removeprefix(prefix))
+        parse_id(name.removeprefix(prefix)) if name.startswith(prefix) else None
         for name in done.stdout.split()
-        if name.startswith(prefix) and name.removeprefix(prefix).isdigit()
     ]
-    return sorted(numbers)
+    return sorted(n for n in numbers if n is not None)
 
 
 def panes_per_window(width: int, height: int, limit: int = 0) -> int:

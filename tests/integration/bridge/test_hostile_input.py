@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.stack import gateway_pid, running_stack
+from tests.support.stack import gateway_pid, running_stack, worker_pids
 from tests.support.tmux import TmuxServer
 from vai.gateway.local_discord import store as local_store
+from vai.protocol.ids import MAX_ID
+from vai.protocol.messages import AddSession, ErrorReply
+from vai.supervisor.control_client import request
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -76,3 +79,22 @@ def test_terminal_escapes_reach_no_log_raw(short_tmp: Path, tmux_server: TmuxSer
             assert not any(line.startswith(b"INFO forged") for line in data.splitlines()), name
         supervisor = logs["supervisor.log"].decode()
         assert f"eve{ESCAPED}: hi {ESCAPED} INFO forged line" in supervisor  # one line
+
+
+def test_a_channel_id_past_63_bits_is_refused_live_and_nothing_is_half_added(
+    short_tmp: Path, tmux_server: TmuxServer
+) -> None:
+    with running_stack(short_tmp, tmux_server, channels=1) as (stack, (chan,)):
+        stack.start()
+        stack.wait_all_running()
+        before = stack.layout.sessions_file.read_text()
+        for huge in (MAX_ID + 1, 2**64 - 1):  # both fit msgpack; SQLite takes neither
+            reply = request(stack.layout, AddSession(channel_id=huge), 30.0)
+            assert isinstance(reply, ErrorReply) and "invalid channel id" in reply.text
+        cli = stack.vai("add-session", str(2**64))
+        assert cli.returncode == 2 and "Traceback" not in cli.stderr
+        assert stack.layout.sessions_file.read_text() == before
+        assert sorted(worker_pids(stack)) == [1]
+        stack.discord.post_user_message(chan, "still fine")
+        stack.wait_bot_message(chan, "echo: still fine", timeout=30)
+        assert stack.vai("status").returncode == 0
