@@ -62,8 +62,9 @@ from vai.protocol.messages import (
     WireMessage,
     WorkerHello,
 )
+from vai.supervisor.child_env import child_environment
 from vai.supervisor.child_process import ChildProcess, describe_exit
-from vai.supervisor.config import Config, pane_environment, resolve_claude
+from vai.supervisor.config import Config, resolve_claude
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.leftovers import ChildRegistry
 from vai.supervisor.monitor import Monitor
@@ -180,7 +181,7 @@ class Supervisor:
         done = tmux_run(
             self.config.tmux_socket,
             "start-server", ";", "set-option", "-g", "exit-empty", "off",
-            env=pane_environment(os.environ),  # panes never see the bridge's secrets
+            env=child_environment(env_file=self.layout.env_file),  # no secret reaches a pane
         )  # fmt: skip
         if done.returncode != 0:
             raise BridgeError(
