@@ -14,6 +14,8 @@ so the formatter, the one place every line passes, writes control characters as 
 C0 (but TAB) and DEL, C1, and lone surrogates. No escape sequence reaches a log file, the
 journal or the operator's terminal through `vai tail`, a line break inside a message
 cannot forge a log line, and every line can be encoded. Tracebacks keep their line breaks.
+The same place writes the session's channel ids as names (`name_ids`), so no log holds
+one in plain text, whatever logged it (discord.py's own rate-limit lines name URLs).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 # syslog priorities, as the journal reads them from a `<N>` prefix (sd-daemon.h).
@@ -42,6 +45,39 @@ def printable(text: str) -> str:
     return _UNPRINTABLE.sub(_escape, text)
 
 
+IdNames = Callable[[], Mapping[int, str]]
+
+
+class _IdNamer:
+    """Replaces whole numbers that are known ids by their names, in log lines."""
+
+    def __init__(self) -> None:
+        self.source: IdNames | None = None
+        self._names: dict[str, str] = {}
+        self._pattern: re.Pattern[str] | None = None
+
+    def __call__(self, text: str) -> str:
+        if self.source is None:
+            return text
+        names = {str(number): name for number, name in self.source().items()}
+        if names != self._names:
+            self._names = names
+            alternatives = "|".join(sorted(names, key=len, reverse=True))
+            self._pattern = re.compile(f"(?<![0-9])(?:{alternatives})(?![0-9])") if names else None
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda match: self._names[match.group()], text)
+
+
+_name_ids = _IdNamer()
+
+
+def name_ids(source: IdNames | None) -> None:
+    """From now on, log lines show each id `source()` maps (a session's channel id) by its
+    name instead; None stops it."""
+    _name_ids.source = source
+
+
 class _Formatter(logging.Formatter):
     def __init__(self, process: str, journal: bool = False) -> None:
         super().__init__()
@@ -56,6 +92,7 @@ class _Formatter(logging.Formatter):
             text += "\n" + "\n".join(printable(line) for line in trace.splitlines())
         if record.stack_info:
             text += "\n" + "\n".join(printable(line) for line in record.stack_info.splitlines())
+        text = _name_ids(text)
         if self._journal:
             priority = _PRIORITY.get(record.levelname, 6)
             return "\n".join(f"<{priority}>{line}" for line in text.splitlines())

@@ -166,7 +166,7 @@ class Supervisor:
             self.sessions = {1: LOCAL_DEMO_CHANNEL}
             save_sessions(self.layout.sessions_file, self.sessions, self.config.encryption_key)
             log.info("no sessions yet: session 1 is the local demo channel %d", LOCAL_DEMO_CHANNEL)
-        self.inbox = Inbox(self.layout.inbox_db)
+        self.inbox = Inbox(self.layout.inbox_db, self.config.encryption_key)
         for channel in self.sessions.values():
             self.inbox.start_cursor(channel, snowflake_at(time.time()))
         self.registry.end_leftovers(self.config.file.supervisor.stop_grace)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vai.common import logs
-from vai.common.logs import printable, setup_logging
+from vai.common.logs import name_ids, printable, setup_logging
 
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J"
 ESCAPED = "\\x1b]0;pwned\\x07\\x1b[2J"
@@ -77,3 +77,25 @@ def test_journal_lines_are_escaped_too(
     logging.getLogger("supervisor").warning("from %s", f"x{HOSTILE}\n<2>forged")
     lines = stderr.getvalue().splitlines()
     assert lines == [f"<4>WARNING supervisor supervisor: from x{ESCAPED}\\n<2>forged"]
+
+
+def test_known_ids_are_written_as_names_and_other_numbers_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_logging: None
+) -> None:
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    names = {1234567890123456789: "[channel of session 1]"}
+    name_ids(lambda: names)
+    try:
+        setup_logging("gateway", log_file=tmp_path / "gateway.log")
+        log = logging.getLogger("discord.http")
+        log.warning("POST /channels/1234567890123456789/messages 429")
+        log.warning("message 12345678901234567890 and 234567890123456789")
+        names[42] = "[channel of session 2]"
+        log.warning("channel 42, not 420")
+    finally:
+        name_ids(None)
+    text = (tmp_path / "gateway.log").read_text()
+    assert "1234567890123456789" not in text.replace("12345678901234567890", "")
+    assert "POST /channels/[channel of session 1]/messages 429" in text
+    assert "message 12345678901234567890 and 234567890123456789" in text
+    assert "channel [channel of session 2], not 420" in text
