@@ -13,7 +13,8 @@ Log lines carry text from outside (message text, user and file names, Claude's a
 so the formatter, the one place every line passes, writes control characters as escapes:
 C0 (but TAB) and DEL, C1, and lone surrogates. No escape sequence reaches a log file, the
 journal or the operator's terminal through `vai tail`, a line break inside a message
-cannot forge a log line, and every line can be encoded. Tracebacks keep their line breaks.
+cannot forge a log line, and every line can be encoded. Tracebacks keep their line breaks;
+an uncaught exception is logged too, rather than printed raw by Python.
 The same place writes the session's channel ids as names (`name_ids`), so no log holds
 one in plain text, whatever logged it (discord.py's own rate-limit lines name URLs).
 """
@@ -24,9 +25,11 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 # syslog priorities, as the journal reads them from a `<N>` prefix (sd-daemon.h).
 _PRIORITY = {"CRITICAL": 2, "ERROR": 3, "WARNING": 4, "INFO": 6, "DEBUG": 7}
@@ -145,3 +148,18 @@ def setup_logging(process: str, level: int = logging.INFO, log_file: Path | None
     root.setLevel(level)
     for noisy in ("discord", "aiohttp", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException, trace: Any) -> None:
+    """Through the formatter, like every other line (Python would print it raw)."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, trace)
+        return
+    logging.getLogger("uncaught").critical("%s", kind.__name__, exc_info=(kind, value, trace))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None:
+        _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +19,11 @@ ESCAPED = "\\x1b]0;pwned\\x07\\x1b[2J"
 
 
 @pytest.fixture
-def restore_logging() -> Iterator[None]:
+def restore_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
     try:
         yield
     finally:
@@ -99,3 +102,23 @@ def test_known_ids_are_written_as_names_and_other_numbers_are_not(
     assert "POST /channels/[channel of session 1]/messages 429" in text
     assert "message 12345678901234567890 and 234567890123456789" in text
     assert "channel [channel of session 2], not 420" in text
+
+
+def test_an_uncaught_exception_is_logged_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, restore_logging: None
+) -> None:
+    stderr = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    setup_logging("worker", log_file=tmp_path / "w.log")
+    try:
+        raise RuntimeError(f"from Claude: {HOSTILE}")
+    except RuntimeError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    thread = threading.Thread(target=lambda: int(f"x{HOSTILE}"))
+    thread.start()
+    thread.join()
+    for text in ((tmp_path / "w.log").read_text(), stderr.getvalue()):
+        assert "\x1b" not in text
+        assert f"RuntimeError: from Claude: {ESCAPED}" in text
+        assert "CRITICAL worker uncaught: RuntimeError" in text
+        assert "CRITICAL worker uncaught: ValueError" in text
