@@ -52,22 +52,28 @@ IdNames = Callable[[], Mapping[int, str]]
 
 
 class _IdNamer:
-    """Replaces whole numbers that are known ids by their names, in log lines."""
+    """Replaces whole numbers that are known ids by their names, in log lines.
+
+    A line is first searched for each id as plain text (C-speed); the regular expression
+    that keeps digit boundaries runs only on the rare line that holds one.
+    """
 
     def __init__(self) -> None:
         self.source: IdNames | None = None
+        self._known: dict[int, str] = {}
         self._names: dict[str, str] = {}
         self._pattern: re.Pattern[str] | None = None
 
     def __call__(self, text: str) -> str:
-        if self.source is None:
-            return text
-        names = {str(number): name for number, name in self.source().items()}
-        if names != self._names:
-            self._names = names
-            alternatives = "|".join(sorted(names, key=len, reverse=True))
-            self._pattern = re.compile(f"(?<![0-9])(?:{alternatives})(?![0-9])") if names else None
-        if self._pattern is None:
+        known = self.source() if self.source is not None else {}
+        if known != self._known:
+            self._known = dict(known)
+            self._names = {str(number): name for number, name in known.items()}
+            longest_first = sorted(self._names, key=len, reverse=True)
+            alternatives = "|".join(longest_first)
+            pattern = f"(?<![0-9])(?:{alternatives})(?![0-9])"
+            self._pattern = re.compile(pattern) if longest_first else None
+        if self._pattern is None or not any(number in text for number in self._names):
             return text
         return self._pattern.sub(lambda match: self._names[match.group()], text)
 
