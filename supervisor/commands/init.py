@@ -84,7 +84,9 @@ def _check_token(token: str) -> str:
 def _read_token(args: argparse.Namespace, ctx: Context, interactive: bool) -> str:
     """The token from stdin, the environment or the prompt ("" for the local demo)."""
     if args.token_stdin:
-        token = sys.stdin.readline()
+        # From a terminal, not echoed; from a pipe or file, its first line.
+        terminal = sys.stdin.isatty()
+        token = getpass.getpass("Discord bot token: ") if terminal else sys.stdin.readline()
         if not token.strip():
             raise BridgeError("--token-stdin: nothing on stdin")
     else:
