@@ -39,12 +39,27 @@ def quote(arg: str) -> str:
     return "'" + arg.replace("'", "'\"'\"'") + "'"
 
 
+PANE_UMASK_ENV = "VAI_PANE_UMASK"
+
+
+def pane_umask(environ: dict[str, str] | None = None) -> int:
+    """The umask panes get: the operator's, which `vai run` keeps in PANE_UMASK_ENV while it
+    runs under 077 itself (supervisor.private_files); -1 (inherit) when not set."""
+    text = (os.environ if environ is None else environ).get(PANE_UMASK_ENV, "")
+    try:
+        value = int(text, 8)
+    except ValueError:
+        return -1
+    return value if 0 <= value <= 0o777 else -1
+
+
 def tmux_run(
     socket_name: str, *args: str, timeout: float = 10.0, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """A one-off tmux command (used before a control client exists).
 
-    A command that starts the server gives it `env`, which every pane inherits.
+    A command that starts the server gives it `env` and the operator's umask, which every
+    pane inherits.
     """
     return subprocess.run(
         ["tmux", "-L", socket_name, *args],
@@ -53,6 +68,7 @@ def tmux_run(
         timeout=timeout,
         check=False,
         env=env,
+        umask=pane_umask(env),
     )
 
 

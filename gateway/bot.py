@@ -31,6 +31,7 @@ from vai.gateway.commands import BridgeCommands
 from vai.gateway.control import ControlClient
 from vai.gateway.feedback import Feedback, TypingIndicators
 from vai.gateway.inbound import InboundForwarder
+from vai.gateway.mentions import post_mentions
 from vai.gateway.outbound import Outbound
 from vai.gateway.pacer import Pacer
 from vai.gateway.preflight import ChannelCheck, interactions_endpoint_text, unreachable_text
@@ -88,6 +89,7 @@ class BridgeBot(discord.Client):
             http_trace=self.pacer.trace_config(lambda: discord.http.Route.BASE),
             max_ratelimit_timeout=MAX_RATELIMIT_WAIT,
             guild_ready_timeout=guild_ready_timeout,
+            allowed_mentions=post_mentions(),  # each post says so too; this is the net
         )
         self.spec = spec
         self.local = local

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import discord
 
+from vai.gateway.mentions import post_mentions
 from vai.gateway.outbound import Outbound
 from vai.gateway.replies import nonce_for
 from vai.protocol.messages import ChoiceAnswer, ChoiceRequest
@@ -272,6 +273,7 @@ class ChoiceButtons:
                     ChoiceBook.content(choice),
                     view=build_view(specs),  # type: ignore[arg-type]
                     nonce=nonce_for(f"choice:{choice.request.request_id}", 0),
+                    allowed_mentions=post_mentions(),
                 ),
                 what=f"choice {choice.request.request_id}",
             )
@@ -303,19 +305,24 @@ class ChoiceButtons:
             await response.send_message(
                 "This question is no longer open (it may have been answered in the terminal).",
                 ephemeral=True,
+                allowed_mentions=post_mentions(),
             )
             return True
         choice = click.choice
         assert choice is not None
         if click.kind == "not_allowed":
             await response.send_message(
-                "🚫 You are not allowed to answer Claude in this session.", ephemeral=True
+                "🚫 You are not allowed to answer Claude in this session.",
+                ephemeral=True,
+                allowed_mentions=post_mentions(),
             )
             return True
         if interaction.message is not None and interaction.message.id not in choice.message_ids:
             choice.message_ids.append(interaction.message.id)
         await response.edit_message(
-            content=ChoiceBook.content(choice), view=build_view(ChoiceBook.buttons(choice))
+            content=ChoiceBook.content(choice),
+            view=build_view(ChoiceBook.buttons(choice)),
+            allowed_mentions=post_mentions(),
         )
         if click.kind == "answered":
             log.info(
@@ -373,6 +380,7 @@ class ChoiceButtons:
                         lambda: partial.edit(
                             content=ChoiceBook.content(choice),
                             view=build_view(ChoiceBook.buttons(choice)),
+                            allowed_mentions=post_mentions(),
                         ),
                         what=f"closing choice {choice.request.request_id}",
                     )

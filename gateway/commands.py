@@ -19,6 +19,7 @@ from discord import app_commands
 from vai.common.status_view import format_bytes, format_uptime, render_status
 from vai.gateway.access import AccessPolicy
 from vai.gateway.control import ControlClient, ControlError
+from vai.gateway.mentions import post_mentions
 from vai.gateway.routing import Router
 from vai.protocol.messages import (
     AddSession,
@@ -140,7 +141,9 @@ class BridgeCommands:
                 text = "🚫 Only admins may add sessions."
             else:
                 text = "🚫 You are not allowed to use this bridge here."
-            await interaction.response.send_message(text, ephemeral=True)
+            await interaction.response.send_message(
+                text, ephemeral=True, allowed_mentions=post_mentions()
+            )
             log.info("refused /%s to user %d", _name(interaction), user.id)
         return ok
 
@@ -149,7 +152,7 @@ class BridgeCommands:
     ) -> None:
         for part in parts or ["(nothing to show)"]:
             await interaction.followup.send(
-                part, ephemeral=ephemeral, allowed_mentions=discord.AllowedMentions.none()
+                part, ephemeral=ephemeral, allowed_mentions=post_mentions()
             )
 
     async def _run(
@@ -238,7 +241,9 @@ class BridgeCommands:
         target = self._target(interaction, session)
         if target is None:
             await interaction.response.send_message(
-                "This channel is not a session: give the session number.", ephemeral=True
+                "This channel is not a session: give the session number.",
+                ephemeral=True,
+                allowed_mentions=post_mentions(),
             )
             return
         if not await self._allowed(interaction, target):

@@ -17,6 +17,7 @@ import logging
 
 import discord
 
+from vai.gateway.mentions import post_mentions
 from vai.gateway.outbound import Outbound, Shed
 from vai.gateway.replies import nonce_for
 from vai.protocol.messages import PromptProgress
@@ -118,7 +119,7 @@ class Feedback:
                         text,
                         reference=reference,
                         mention_author=False,
-                        allowed_mentions=discord.AllowedMentions.none(),
+                        allowed_mentions=post_mentions(),
                         nonce=nonce_for(f"{kind}:{message_id}", 0),
                     ),
                     what=f"{kind} notice for {message_id}",

@@ -9,6 +9,11 @@ what was posted meanwhile, so the channel's history is read from after the newes
 message the supervisor already has; live messages of that channel wait until the
 history is read, so order holds, and a message id seen once is never sent again.
 Messages that arrive before the supervisor's session map wait for it the same way.
+
+Text is taken in here, so it is made encodable here: a lone surrogate (which JSON can
+carry, and msgpack, SQLite and log files refuse) in the content, the author's name or a
+file name becomes U+FFFD, with a log line; a message that still cannot be sent gets ❌
+and a reply saying why, and is skipped. No message can stop the gateway.
 """
 
 from __future__ import annotations
@@ -20,12 +25,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import discord
+import msgspec
 
 from vai.gateway.access import AccessPolicy
 from vai.gateway.feedback import REACTION, Feedback
 from vai.gateway.ratelimit import InboundLimiter
 from vai.gateway.routing import Router
 from vai.protocol.messages import AttachmentRef, Author, ChatMessage
+from vai.protocol.text import well_formed
 
 log = logging.getLogger("gateway.inbound")
 
@@ -36,25 +43,46 @@ Send = Callable[[int, ChatMessage], Awaitable[None]]
 
 
 def chat_message(message: discord.Message, role_ids: tuple[int, ...] | None = None) -> ChatMessage:
+    """The message as the bridge carries it, every text made encodable (U+FFFD)."""
     roles = getattr(message.author, "roles", [])
-    return ChatMessage(
+    replaced: dict[str, int] = {}
+
+    def text(value: str, what: str) -> str:
+        clean, count = well_formed(value)
+        if count:
+            replaced[what] = replaced.get(what, 0) + count
+        return clean
+
+    chat = ChatMessage(
         message_id=message.id,
         channel_id=message.channel.id,
         author=Author(
             id=message.author.id,
-            name=str(message.author),
+            name=text(str(message.author), "the author's name"),
             bot=message.author.bot,
             role_ids=role_ids if role_ids is not None else tuple(role.id for role in roles),
         ),
-        content=message.content,
+        content=text(message.content, "the text"),
         attachments=tuple(
             AttachmentRef(
-                filename=a.filename, url=a.url, size=a.size, content_type=a.content_type or ""
+                filename=text(a.filename, "a file name"),
+                url=text(a.url, "a file's address"),
+                size=a.size,
+                content_type=text(a.content_type or "", "a file's type"),
             )
             for a in message.attachments
         ),
         created_at=message.created_at.timestamp(),
     )
+    if replaced:
+        where = ", ".join(f"{count} in {what}" for what, count in replaced.items())
+        log.warning(
+            "message %d: replaced characters that cannot be encoded (lone surrogates) with"
+            " U+FFFD: %s",
+            message.id,
+            where,
+        )
+    return chat
 
 
 class InboundForwarder:
@@ -214,7 +242,20 @@ class InboundForwarder:
                 )
             return self._drop(message, f"{limit.scope} rate limit")
         self.pending_ack[message.id] = message
-        await self.send(session, chat)
+        try:
+            await self.send(session, chat)
+        except (ValueError, TypeError, OverflowError, msgspec.EncodeError) as exc:
+            self.pending_ack.pop(message.id, None)
+            log.error("message %d cannot be forwarded, skipped: %s", message.id, exc)
+            self.feedback.react(channel_id, message.id, REACTION["failed"])
+            self.feedback.notice(
+                channel_id,
+                message.id,
+                "❌ Not delivered to Claude: this message cannot be forwarded"
+                f" ({type(exc).__name__}). Please send it again without unusual characters.",
+                "failed",
+            )
+            return self._drop(message, "cannot be encoded")
         return 1
 
     async def _roles(self, message: discord.Message, session: int) -> tuple[int, ...] | None:

@@ -17,7 +17,7 @@ import discord
 import yarl
 
 from vai.common.exit_codes import EXIT_CONFIG, EXIT_USAGE
-from vai.common.logs import setup_logging
+from vai.common.logs import name_ids, setup_logging
 from vai.gateway.bot import BridgeBot
 from vai.gateway.preflight import (
     bad_token_text,
@@ -67,6 +67,7 @@ async def run(spec: GatewaySpec, token: str | None) -> int:
         point_discord_at(spec.api_url, spec.gateway_url)
     token = (token or "").strip()
     bot = BridgeBot(spec, local)
+    name_ids(bot.router.channel_names)
     code = 0
     reason: str | None = None
     try:

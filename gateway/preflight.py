@@ -94,7 +94,7 @@ class ChannelCheck:
             return
         session = self.router.session_for(channel_id)
         problem = (
-            f"the bot cannot post in session {session}'s channel {channel_id}"
+            f"the bot cannot post in session {session}'s channel"
             f" ({error.status} {error.text}): check that it can see the channel and send"
             " messages there"
         )
@@ -127,7 +127,7 @@ class ChannelCheck:
 
     async def _problem(self, channel_id: int, session: int | None) -> tuple[str, bool]:
         """What is wrong with the channel ("" if nothing), and whether it is unusable."""
-        where = f"session {session}'s channel {channel_id}"
+        where = f"session {session}'s channel"
         channel = self.client.get_channel(channel_id)
         if channel is None:
             try:

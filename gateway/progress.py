@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import discord
 
+from vai.gateway.mentions import post_mentions
 from vai.gateway.outbound import Outbound, Shed
 from vai.gateway.replies import nonce_for
 from vai.protocol.messages import ToolProgress
@@ -175,7 +176,12 @@ class ProgressMessages:
         try:
             if turn.message_id is None:
                 message = await self.outbound.call(
-                    lambda: channel.send(text, nonce=nonce_for(turn.key, 0), silent=True),
+                    lambda: channel.send(
+                        text,
+                        nonce=nonce_for(turn.key, 0),
+                        silent=True,
+                        allowed_mentions=post_mentions(),
+                    ),
                     what=f"progress for turn {turn.turn_id}",
                     optional=not turn.finished,
                 )
@@ -187,7 +193,7 @@ class ProgressMessages:
                     return
                 partial = channel.get_partial_message(turn.message_id)
                 await self.outbound.call(
-                    lambda: partial.edit(content=text),
+                    lambda: partial.edit(content=text, allowed_mentions=post_mentions()),
                     what=f"progress edit for turn {turn.turn_id}",
                     optional=not turn.finished,
                 )

@@ -22,6 +22,7 @@ from typing import Any
 import discord
 
 from vai.common.uploads import MIB, human_size, safe_filename, upload_problem
+from vai.gateway.mentions import post_mentions
 from vai.gateway.outbound import Outbound
 from vai.protocol.messages import PostReply, ReplyPosted
 from vai.protocol.text import split_for_discord
@@ -179,7 +180,7 @@ class ReplyPoster:
             file = _open(attachment) if attachment is not None else None
             kwargs: dict[str, Any] = {
                 "nonce": part.nonce,
-                "allowed_mentions": discord.AllowedMentions.none(),
+                "allowed_mentions": post_mentions(),
                 "mention_author": False,
             }
             if reference is not None:
@@ -199,13 +200,20 @@ class ReplyPoster:
             assert attachment is not None
             note = f"⚠️ File `{attachment.filename}` was not sent: {exc.strerror or exc}."
             text = f"{part.text}\n{note}" if part.text else note
-            await self.outbound.call(lambda: channel.send(text[:2000], nonce=part.nonce), what=what)
+            await self.outbound.call(lambda: self._send_note(channel, text, part), what=what)
         except discord.HTTPException as exc:
             if attachment is None or exc.status != 413:
                 raise
             note = f"⚠️ File `{attachment.filename}` was not sent: Discord says it is too large."
             text = f"{part.text}\n{note}" if part.text else note
-            await self.outbound.call(lambda: channel.send(text[:2000], nonce=part.nonce), what=what)
+            await self.outbound.call(lambda: self._send_note(channel, text, part), what=what)
+
+    @staticmethod
+    async def _send_note(
+        channel: discord.PartialMessageable, text: str, part: Part
+    ) -> discord.Message:
+        """The part's text with a note instead of its file."""
+        return await channel.send(text[:2000], nonce=part.nonce, allowed_mentions=post_mentions())
 
 
 def _open(attachment: Attachment) -> discord.File:

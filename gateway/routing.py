@@ -36,3 +36,8 @@ class Router:
     @property
     def channels(self) -> list[int]:
         return list(self._by_channel)
+
+    def channel_names(self) -> dict[int, str]:
+        """How logs show each session's channel id (common.logs.name_ids): by its session,
+        never in plain text (with ENCRYPTION_KEY the ids are private)."""
+        return {channel: f"[channel of session {s}]" for channel, s in self._by_channel.items()}

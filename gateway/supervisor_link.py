@@ -2,7 +2,8 @@
 
 Every inbound message is kept until the supervisor acknowledges it (it acks only after
 its inbox committed the message) and resent on a timer until then; the supervisor
-deduplicates by Discord message id, so a resend is harmless.
+deduplicates by Discord message id, so a resend is harmless. It is encoded once, before
+it is kept: a message that cannot be encoded raises to the caller and is never retried.
 
 The link runs (heartbeats) from before the Discord login, so the supervisor sees a live
 gateway while it logs in; the hello, which makes the supervisor send the session map and
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable
 import zmq.asyncio
 
 from vai.common.bus import dealer_socket, send
-from vai.protocol.codec import ProtocolError
+from vai.protocol.codec import ProtocolError, encode
 from vai.protocol.framing import GATEWAY_IDENTITY, parse_single
 from vai.protocol.layout import Layout, ipc_endpoint
 from vai.protocol.links import TO_GATEWAY, GatewayToSupervisor, SupervisorToGateway
@@ -48,7 +49,7 @@ class SupervisorLink:
         self.socket = dealer_socket(self.context, ipc_endpoint(layout.bus_socket), GATEWAY_IDENTITY)
         self.heartbeat_interval = heartbeat_interval
         self.handler = handler
-        self.unacked: dict[int, tuple[float, Inbound]] = {}
+        self.unacked: dict[int, tuple[float, bytes]] = {}  # seq -> (sent at, frame)
         self.acked = asyncio.Event()
         self._seq = itertools.count(1)
         self._last_heard = time.monotonic()
@@ -67,8 +68,9 @@ class SupervisorLink:
 
     async def send_inbound(self, session: int, message: ChatMessage) -> None:
         inbound = Inbound(seq=next(self._seq), session=session, message=message)
-        self.unacked[inbound.seq] = (time.monotonic(), inbound)
-        await send(self.socket, inbound)
+        frame = encode(inbound)
+        self.unacked[inbound.seq] = (time.monotonic(), frame)
+        await self.socket.send(frame)
 
     async def send(self, message: GatewayToSupervisor) -> None:
         await send(self.socket, message)
@@ -94,10 +96,10 @@ class SupervisorLink:
             await asyncio.sleep(self.heartbeat_interval / 2)
             now = time.monotonic()
             await send(self.socket, Heartbeat(pid=os.getpid()))
-            for seq, (sent_at, inbound) in list(self.unacked.items()):
+            for seq, (sent_at, frame) in list(self.unacked.items()):
                 if now - sent_at > RESEND_AFTER:
-                    self.unacked[seq] = (now, inbound)
-                    await send(self.socket, inbound)
+                    self.unacked[seq] = (now, frame)
+                    await self.socket.send(frame)
             silent = now - self._last_heard > self.heartbeat_interval * SUPERVISOR_LIVENESS
             if self.hello_sent and silent:
                 log.error("no word from the supervisor for %.1fs; exiting", now - self._last_heard)

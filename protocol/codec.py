@@ -1,7 +1,10 @@
 """The one encoder and decoder for wire messages (msgpack), with typed errors.
 
 A malformed or foreign frame raises `ProtocolError`; callers log it and drop the frame,
-so no peer can crash another by sending garbage.
+so no peer can crash another by sending garbage. Text that UTF-8 cannot encode (a lone
+surrogate from JSON or from argv) is sent with U+FFFD in its place rather than raising, so
+no message can crash its sender either: the boundaries that take text in replace and log
+it first (gateway.inbound); this is the net under them.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import TypeVar
 import msgspec
 
 from vai.protocol.messages import PROTOCOL_VERSION, WireMessage
+from vai.protocol.text import well_formed_data
 
 
 class ProtocolError(ValueError):
@@ -25,7 +29,18 @@ M = TypeVar("M")
 
 
 def encode(message: WireMessage) -> bytes:
-    return _encoder.encode(message)
+    try:
+        return _encoder.encode(message)
+    except UnicodeEncodeError:
+        return _encoder.encode(encodable(message))
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def encodable(message: S) -> S:
+    """`message` with U+FFFD for every code point UTF-8 cannot encode, in every string."""
+    return msgspec.convert(well_formed_data(msgspec.to_builtins(message)), type(message))
 
 
 def decode_frame(decoder: msgspec.msgpack.Decoder[M], frame: bytes, what: str) -> M:

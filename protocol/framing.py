@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from vai.protocol.codec import ProtocolError
+from vai.protocol.ids import parse_id
 from vai.protocol.links import Link
 
 M = TypeVar("M")
@@ -22,9 +23,7 @@ def worker_identity(session: int) -> bytes:
 
 def session_from_identity(identity: bytes) -> int | None:
     text = identity.decode("ascii", "replace")
-    if text.startswith("session-") and text[8:].isdigit():
-        return int(text[8:])
-    return None
+    return parse_id(text[8:]) if text.startswith("session-") else None
 
 
 def routed_frame(frames: list[bytes]) -> tuple[bytes, bytes]:

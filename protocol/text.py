@@ -1,8 +1,9 @@
-"""Pure text rules: what may reach a pane, and how an answer is cut for Discord."""
+"""Pure text rules: what may reach a pane, what can be encoded, how an answer is cut."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 DISCORD_LIMIT = 2000
 
@@ -15,6 +16,45 @@ def sanitize_prompt(text: str) -> str:
     """Text safe to paste into Claude's input box: line ends normalised, controls removed."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return _CONTROL.sub("", text)
+
+
+REPLACEMENT = "\ufffd"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(text: str) -> tuple[str, int]:
+    """`text` with every code point UTF-8 cannot encode (a lone surrogate) replaced by
+    U+FFFD, and how many were replaced.
+
+    JSON may escape half of a surrogate pair (`"\\udfff"`), and Python decodes that (or
+    undecodable argv bytes) into a str that msgpack, SQLite and log files all refuse. A
+    pair that was split into two code points is joined again.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        return text, 0
+    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return joined, len(_SURROGATE.findall(text)) - 2 * _pairs_joined(text, joined)
+
+
+def well_formed_data(value: Any) -> Any:
+    """Decoded JSON or msgpack data (str, list, tuple, dict, numbers) with every string
+    made `well_formed`; tuples come back as lists."""
+    if isinstance(value, str):
+        return well_formed(value)[0]
+    if isinstance(value, dict):
+        return {well_formed_data(k): well_formed_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [well_formed_data(item) for item in value]
+    return value
+
+
+def _pairs_joined(before: str, after: str) -> int:
+    """Surrogate pairs that became one code point (each shortens the text by one)."""
+    return len(before) - len(after)
 
 
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vai.protocol.layout import Layout
+from vai.supervisor.child_env import child_environment
 from vai.supervisor.config import LimitsSection
 
 log = logging.getLogger("supervisor.cgroup")
@@ -113,8 +114,10 @@ Runner = Callable[[list[str]], int]
 
 
 def _run_quietly(argv: list[str]) -> int:
+    env = child_environment()  # `systemd-run ... true` runs a command: no secrets for it
     try:
-        return subprocess.run(argv, capture_output=True, timeout=10, check=False).returncode
+        done = subprocess.run(argv, capture_output=True, timeout=10, check=False, env=env)
+        return done.returncode
     except (OSError, subprocess.TimeoutExpired):
         return 127
 

@@ -18,11 +18,11 @@ from typing import Literal
 import msgspec
 
 from vai.common.errors import ConfigError
+from vai.protocol.ids import parse_id
 from vai.protocol.layout import Layout
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
-SECRET_ENV = ("DISCORD_BOT_TOKEN", "ENCRYPTION_KEY")
 
 
 class SessionDiscord(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -57,7 +57,7 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     def __post_init__(self) -> None:
         for key in self.sessions:
-            if not (key.isdigit() and int(key) > 0):
+            if parse_id(key) is None:
                 raise ValueError(f"discord.sessions: {key!r} is not a session number")
 
     def session_overrides(self, session: int) -> SessionDiscord | None:
@@ -243,11 +243,6 @@ def load_config(environ: Mapping[str, str] | None = None, cwd: Path | None = Non
         tmux_socket=setting("VAI_TMUX_SOCKET", file.tmux.socket) or layout.default_tmux_socket(),
         file=file,
     )
-
-
-def pane_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """The supervisor's environment minus every secret of the bridge (SPEC section 2)."""
-    return {k: v for k, v in environ.items() if k not in SECRET_ENV}
 
 
 STANDIN_CLAUDE = Path(__file__).resolve().parent.parent / "worker" / "standin_claude.py"

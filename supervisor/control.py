@@ -22,6 +22,7 @@ from vai.common.tasks import Background
 from vai.common.uploads import upload_problem
 from vai.protocol.codec import ProtocolError
 from vai.protocol.framing import parse_routed
+from vai.protocol.ids import valid_id
 from vai.protocol.layout import ipc_endpoint
 from vai.protocol.links import CONTROL_REQUEST, ControlReply, ControlRequest
 from vai.protocol.messages import (
@@ -153,8 +154,8 @@ class ControlServer:
         )
 
     async def add_session(self, channel_id: int) -> ControlReply:
-        if channel_id <= 0:
-            return ErrorReply(text=f"invalid channel id {channel_id}")
+        if not valid_id(channel_id):
+            return ErrorReply(text=f"invalid channel id {channel_id} (1 .. 2**63 - 1)")
         for session, channel in self.sup.sessions.items():
             if channel == channel_id:
                 return ErrorReply(text=f"channel {channel_id} is already session {session}")

@@ -28,6 +28,7 @@ import psutil
 from vai.common.errors import BridgeError, ConfigError
 from vai.protocol.layout import MAX_SOCKET_PATH, Layout
 from vai.supervisor.cgroup import MemoryLimiter
+from vai.supervisor.child_env import child_environment
 from vai.supervisor.config import Config, LimitsSection, load_config, parse_env_file
 from vai.supervisor.sessions_file import load_sessions
 
@@ -118,7 +119,7 @@ def check_claude(config: Config, environ: dict[str, str]) -> Iterator[Finding]:
             timeout=30,
             check=False,
             stdin=subprocess.DEVNULL,
-            env={k: v for k, v in environ.items() if k not in ("DISCORD_BOT_TOKEN",)},
+            env=child_environment(environ, config.layout.env_file),
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         yield fail(f"{program} --version failed: {exc}", f"run `{program} --version` by hand")

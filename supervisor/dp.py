@@ -1,7 +1,8 @@
 """`dp`: post a message or a file to a session's Discord channel through the supervisor.
 
 `dp "text"`, `dp 2 "text"`, `dp <channel id> "text"`, `dp 2 --file PATH`, or the text on
-stdin. Inside a Claude pane the session defaults to that pane's (VAI_SESSION).
+stdin. Inside a Claude pane the session defaults to that pane's (VAI_SESSION). A target
+that is not one (`dp ² hi`, an id past 2**63 - 1) is a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vai.common.errors import BridgeError
+from vai.protocol.ids import id_problem, parse_id
 from vai.protocol.messages import ErrorReply, OkReply, PostMessage
 from vai.supervisor.commands._common import running_supervisor_pid
 from vai.supervisor.config import load_config
@@ -22,25 +24,39 @@ from vai.supervisor.control_client import SupervisorUnreachable, request
 SNOWFLAKE_MIN = 10**15
 
 
+class UsageError(BridgeError):
+    """Bad arguments: exit 2, like argparse."""
+
+
+def looks_like_target(word: str) -> bool:
+    """Digits of any script: meant as a session or channel, even if not a usable one."""
+    return word.strip().isdigit()
+
+
 def build_request(target: str | None, text: str, file_path: str | None) -> PostMessage:
     session: int | None = None
     channel: int | None = None
     if target is None:
-        inherited = os.environ.get("VAI_SESSION", "1")
-        session = int(inherited) if inherited.isdigit() else 1
-    elif target.isdigit():
-        number = int(target)
+        session = parse_id(os.environ.get("VAI_SESSION", "1")) or 1
+    else:
+        number = parse_id(target)
+        if number is None:
+            raise UsageError(id_problem(target, "session number or channel id"))
         if number >= SNOWFLAKE_MIN:
             channel = number
         else:
             session = number
-    else:
-        raise BridgeError(f"{target!r} is neither a session number nor a channel id")
     path = ""
     if file_path:
         resolved = Path(file_path).expanduser().absolute()
         if not resolved.is_file():
             raise BridgeError(f"no such file: {resolved}")
+        try:
+            str(resolved).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BridgeError(
+                f"the file name {str(resolved)!r} is not valid UTF-8: rename or copy it"
+            ) from None
         path = str(resolved)
     return PostMessage(session=session, channel_id=channel, text=text, file_path=path)
 
@@ -60,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A leading number is the target when something else is the message: more words,
     # a file, or text on stdin (`echo hi | dp 2`).
     takes_target = len(words) > 1 or bool(args.file) or (len(words) == 1 and piped)
-    target = words.pop(0) if words and words[0].isdigit() and takes_target else None
+    target = words.pop(0) if words and looks_like_target(words[0]) and takes_target else None
     text = " ".join(words)
     try:
         if not text and not args.file and piped:
@@ -77,6 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(reply, OkReply):
             print(reply.text)
         return 0
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"dp: error: {exc}", file=sys.stderr)
+        return 2
     except SupervisorUnreachable as exc:
         print(f"dp: {exc}", file=sys.stderr)
         return 4

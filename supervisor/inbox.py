@@ -4,10 +4,14 @@ A message is acknowledged to the gateway only after it is committed here, and it
 the inbox only when its turn in Claude has ended. Replies are kept until the gateway says
 they were posted. Callers batch a loop pass of messages into one transaction (group
 commit), so durability costs one fsync per batch rather than per message.
+
+The file is 0600. With ENCRYPTION_KEY set, no channel id is stored in plain text: the
+channel columns hold keyed hashes and the payloads are encrypted (supervisor.inbox_privacy).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -15,7 +19,9 @@ from pathlib import Path
 
 import msgspec
 
+from vai.common.errors import ConfigError
 from vai.protocol.messages import ChatMessage, PostReply, PromptStage
+from vai.supervisor.inbox_privacy import InboxPrivacy, SealError, is_sealed
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound (
@@ -48,15 +54,46 @@ _OPEN_STAGES = ("received", "accepted")
 
 
 class Inbox:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, key: str | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        _create_private(path)
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigError(path, f"cannot open the inbox: {exc}") from None
         self._encode = msgspec.msgpack.Encoder().encode
         self._decode_message = msgspec.msgpack.Decoder(ChatMessage).decode
         self._decode_reply = msgspec.msgpack.Decoder(PostReply).decode
+        self._private = InboxPrivacy(key)
+        # channel column -> channel id, for the channels this supervisor knows.
+        self._channels: dict[int, int] = {}
+        self._check_readable(path)
+
+    def _check_readable(self, path: Path) -> None:
+        """Stop at once (one clear line) if what is waiting cannot be read with this key."""
+        rows = self._db.execute(
+            "SELECT payload FROM inbound WHERE stage IN (?, ?)"
+            " UNION ALL SELECT payload FROM outbound WHERE posted = 0",
+            _OPEN_STAGES,
+        )
+        sealed = next((payload for (payload,) in rows if is_sealed(payload)), None)
+        if sealed is None:
+            return
+        try:
+            self._private.open(sealed)
+        except SealError as exc:
+            raise ConfigError(path, f"{exc}: set the key it was written with") from None
+
+    def _column(self, channel_id: int) -> int:
+        column = self._private.channel_column(channel_id)
+        self._channels[column] = channel_id
+        return column
+
+    def _message(self, payload: bytes) -> ChatMessage:
+        return self._decode_message(self._private.open(payload))
 
     def close(self) -> None:
         self._db.close()
@@ -76,8 +113,8 @@ class Inbox:
                     (
                         message.message_id,
                         session,
-                        message.channel_id,
-                        self._encode(message),
+                        self._column(message.channel_id),
+                        self._private.seal(self._encode(message)),
                         now,
                         now,
                     ),
@@ -91,7 +128,7 @@ class Inbox:
             "SELECT payload, stage FROM inbound WHERE session = ? AND stage IN (?, ?) ORDER BY seq",
             (session, *_OPEN_STAGES),
         ).fetchall()
-        return [(self._decode_message(payload), stage) for payload, stage in rows]
+        return [(self._message(payload), stage) for payload, stage in rows]
 
     def set_stage(self, message_id: int, stage: PromptStage) -> bool:
         """Move a message forward; never backwards, never out of a final stage."""
@@ -117,31 +154,40 @@ class Inbox:
 
     def channel_of(self, message_id: int) -> int | None:
         row = self._db.execute(
-            "SELECT channel_id FROM inbound WHERE message_id = ?", (message_id,)
+            "SELECT payload FROM inbound WHERE message_id = ?", (message_id,)
         ).fetchone()
-        return None if row is None else int(row[0])
+        return None if row is None else self._message(row[0]).channel_id
 
     def start_cursor(self, channel_id: int, after: int) -> None:
         """Where catching up begins for a channel never seen before (its session's start)."""
         with self._transaction():
             self._db.execute(
                 "INSERT OR IGNORE INTO cursors (channel_id, after) VALUES (?, ?)",
-                (channel_id, after),
+                (self._column(channel_id), after),
             )
 
     def last_message_ids(self) -> dict[int, int]:
         """Per channel, the newest message the bridge has (or its start cursor): the gateway
-        catches up on anything after it."""
-        last = {
-            int(channel): int(after)
-            for channel, after in self._db.execute("SELECT channel_id, after FROM cursors")
-        }
+        catches up on anything after it. With a key, only for channels this supervisor
+        knows (every session's, from `start_cursor`); rows from before the key count too."""
         rows = self._db.execute(
-            "SELECT channel_id, MAX(message_id) FROM inbound GROUP BY channel_id"
+            "SELECT channel_id, after FROM cursors UNION ALL"
+            " SELECT channel_id, MAX(message_id) FROM inbound GROUP BY channel_id"
         ).fetchall()
-        for channel, newest in rows:
-            last[int(channel)] = max(int(newest), last.get(int(channel), 0))
+        last: dict[int, int] = {}
+        for column, newest in rows:
+            channel = self._channel_of_column(int(column))
+            if channel is not None:
+                last[channel] = max(int(newest), last.get(channel, 0))
         return last
+
+    def _channel_of_column(self, column: int) -> int | None:
+        known = self._channels.get(column)
+        if known is not None:
+            return known
+        if not self._private.enabled or column in self._channels.values():
+            return column  # a plain id (no key, or a row from before the key was set)
+        return None
 
     # -- outbound --------------------------------------------------------------------------
 
@@ -150,7 +196,12 @@ class Inbox:
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO outbound (reply_id, channel_id, payload, created_at)"
                 " VALUES (?, ?, ?, ?)",
-                (reply.reply_id, reply.channel_id, self._encode(reply), time.time()),
+                (
+                    reply.reply_id,
+                    self._column(reply.channel_id),
+                    self._private.seal(self._encode(reply)),
+                    time.time(),
+                ),
             )
         return cursor.rowcount == 1
 
@@ -158,7 +209,7 @@ class Inbox:
         rows = self._db.execute(
             "SELECT payload FROM outbound WHERE posted = 0 ORDER BY rowid"
         ).fetchall()
-        return [self._decode_reply(payload) for (payload,) in rows]
+        return [self._decode_reply(self._private.open(payload)) for (payload,) in rows]
 
     def mark_posted(self, reply_id: str) -> None:
         with self._transaction():
@@ -168,6 +219,19 @@ class Inbox:
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
+
+
+def _create_private(path: Path) -> None:
+    """The database file exists with mode 0600 before SQLite opens it (its -wal and -shm
+    take the database's mode), whatever the umask."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return  # SQLite says what is wrong, in the caller's words
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 class _Transaction:

@@ -342,7 +342,7 @@ class Monitor:
             disk = readings.disk.get(snap.session, 0)
             entries[str(snap.session)] = SessionMetrics(
                 session=snap.session,
-                channel_id=snap.channel_id,
+                channel_id=None if self.sup.config.encryption_key else snap.channel_id,
                 state=snap.state,
                 claude_state=snap.claude_state,
                 worker_pid=snap.worker_pid,

@@ -11,7 +11,7 @@ import msgspec
 
 class SessionMetrics(msgspec.Struct, kw_only=True):
     session: int
-    channel_id: int
+    channel_id: int | None  # None with ENCRYPTION_KEY: ids are not written in plain
     state: str
     claude_state: str
     worker_pid: int | None = None

@@ -62,8 +62,9 @@ from vai.protocol.messages import (
     WireMessage,
     WorkerHello,
 )
+from vai.supervisor.child_env import child_environment
 from vai.supervisor.child_process import ChildProcess, describe_exit
-from vai.supervisor.config import Config, pane_environment, resolve_claude
+from vai.supervisor.config import Config, resolve_claude
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.leftovers import ChildRegistry
 from vai.supervisor.monitor import Monitor
@@ -131,6 +132,8 @@ class Supervisor:
 
     def prepare(self) -> None:
         """Directories, the single-instance lock, the inbox: everything before sockets."""
+        # Read first: a file that cannot be used stops us before anything is made.
+        sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
         for directory in (self.layout.root, self.layout.run_dir, self.layout.state_dir):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.chmod(directory, 0o700)
@@ -158,12 +161,12 @@ class Supervisor:
         if note:
             log.warning("%s", note)
         self.config = self.monitor.apply_limits(self.config)
-        self.sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
+        self.sessions = sessions
         if not self.sessions and self.config.uses_local_discord:
             self.sessions = {1: LOCAL_DEMO_CHANNEL}
             save_sessions(self.layout.sessions_file, self.sessions, self.config.encryption_key)
             log.info("no sessions yet: session 1 is the local demo channel %d", LOCAL_DEMO_CHANNEL)
-        self.inbox = Inbox(self.layout.inbox_db)
+        self.inbox = Inbox(self.layout.inbox_db, self.config.encryption_key)
         for channel in self.sessions.values():
             self.inbox.start_cursor(channel, snowflake_at(time.time()))
         self.registry.end_leftovers(self.config.file.supervisor.stop_grace)
@@ -178,7 +181,7 @@ class Supervisor:
         done = tmux_run(
             self.config.tmux_socket,
             "start-server", ";", "set-option", "-g", "exit-empty", "off",
-            env=pane_environment(os.environ),  # panes never see the bridge's secrets
+            env=child_environment(env_file=self.layout.env_file),  # no secret reaches a pane
         )  # fmt: skip
         if done.returncode != 0:
             raise BridgeError(
@@ -188,7 +191,11 @@ class Supervisor:
     async def run(self) -> int:
         from vai.supervisor.control import ControlServer
 
-        self.prepare()
+        try:
+            self.prepare()
+        except BaseException:
+            self._undo_prepare()
+            raise
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(sig, self.stopping.set)
@@ -231,6 +238,16 @@ class Supervisor:
             self.layout.pid_file.unlink(missing_ok=True)
         log.info("supervisor stopped")
         return 0
+
+    def _undo_prepare(self) -> None:
+        """A start that failed leaves nothing behind: no memory cgroup, no pid file."""
+        self.monitor.limiter.cleanup(wait=0)
+        if self.inbox is not None:
+            self.inbox.close()
+        if self._lock_fd is not None:
+            self.layout.pid_file.unlink(missing_ok=True)
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     async def shutdown(self) -> None:
         """Stop every child: workers end their Claude panes, then the gateway goes."""

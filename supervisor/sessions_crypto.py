@@ -20,7 +20,7 @@ from typing import Any
 from vai.common.atomic import write_atomic
 from vai.common.errors import BridgeError, ConfigError
 from vai.supervisor.config import Config, parse_env_file
-from vai.supervisor.sessions_file import load_sessions, save_sessions
+from vai.supervisor.sessions_file import is_plain, load_sessions, save_sessions
 
 KEY_ENV = "ENCRYPTION_KEY"
 
@@ -64,13 +64,13 @@ def encrypt_sessions(path: Path, key: str | None) -> Migration:
     if not path.exists():
         return Migration(path, 0, 0)
     stored = _raw_values(path)
-    plain = [n for n, v in stored.items() if v.isdigit()]
+    plain = [n for n, v in stored.items() if is_plain(v)]
     if plain:
         from cryptography.fernet import Fernet
 
         fernet = Fernet(key.encode())
         data = {
-            number: fernet.encrypt(value.encode()).decode() if value.isdigit() else value
+            number: fernet.encrypt(value.encode()).decode() if is_plain(value) else value
             for number, value in sorted(stored.items(), key=lambda item: int(item[0]))
         }
         write_atomic(path, (json.dumps(data, indent=2) + "\n").encode(), mode=0o600)
@@ -84,7 +84,7 @@ def decrypt_sessions(path: Path, key: str | None) -> Migration:
     if key:
         _check_key(key, path)
     sessions = load_sessions(path, key)  # says which id needs the key, if any
-    encrypted = [n for n, v in _raw_values(path).items() if not v.isdigit()]
+    encrypted = [n for n, v in _raw_values(path).items() if not is_plain(v)]
     if encrypted:
         save_sessions(path, sessions, None)
         _verify(path, sessions, None, want_plain=True)
@@ -94,7 +94,7 @@ def decrypt_sessions(path: Path, key: str | None) -> Migration:
 def _verify(path: Path, sessions: dict[int, int], key: str | None, *, want_plain: bool) -> None:
     again = load_sessions(path, key)
     values = _raw_values(path).values()
-    if again != sessions or any(v.isdigit() != want_plain for v in values):
+    if again != sessions or any(is_plain(v) != want_plain for v in values):
         raise BridgeError(f"{path}: the rewritten file does not read back the same; check it")
 
 

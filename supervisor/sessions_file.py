@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from vai.common.atomic import write_atomic
 from vai.common.errors import ConfigError
+from vai.protocol.ids import id_problem, parse_id
 
 if TYPE_CHECKING:
     from cryptography.fernet import Fernet
@@ -44,12 +45,13 @@ def load_sessions(path: Path, key: str | None = None) -> dict[int, int]:
     fernet = _fernet(key, path)
     sessions: dict[int, int] = {}
     for number, value in raw.items():
-        if not (isinstance(number, str) and number.isdigit() and int(number) > 0):
-            raise ConfigError(path, f"session number {number!r} is not a positive integer")
-        if not isinstance(value, str | int):
+        session = parse_id(number) if isinstance(number, str) else None
+        if session is None:
+            raise ConfigError(path, id_problem(str(number), "session number"))
+        if isinstance(value, bool) or not isinstance(value, str | int):
             raise ConfigError(path, f"session {number}: channel id must be a string")
         text = str(value)
-        if not text.isdigit():
+        if not is_plain(text) and is_token(text):
             if fernet is None:
                 raise ConfigError(
                     path, f"session {number}: channel id is encrypted but ENCRYPTION_KEY is not set"
@@ -62,13 +64,24 @@ def load_sessions(path: Path, key: str | None = None) -> dict[int, int]:
                 raise ConfigError(
                     path, f"session {number}: channel id does not decrypt with ENCRYPTION_KEY"
                 ) from None
-            if not text.isdigit():
-                raise ConfigError(path, f"session {number}: decrypted channel id is not a number")
-        sessions[int(number)] = int(text)
+        channel = parse_id(text)
+        if channel is None:
+            raise ConfigError(path, f"session {number}: {id_problem(text, 'channel id')}")
+        sessions[session] = channel
     channels = list(sessions.values())
     if len(set(channels)) != len(channels):
         raise ConfigError(path, "a channel is mapped to more than one session")
     return sessions
+
+
+def is_plain(stored: str) -> bool:
+    """A channel id stored as digits (a Fernet token never is)."""
+    return stored.isascii() and stored.isdigit()
+
+
+def is_token(stored: str) -> bool:
+    """Looks like a Fernet token: url-safe base64 starting with its version byte 0x80."""
+    return stored.isascii() and stored.startswith("gAAAAA")
 
 
 def save_sessions(path: Path, sessions: dict[int, int], key: str | None = None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -15,7 +14,8 @@ from vai.protocol.specs import (
     WorkerSpec,
     encode_spec,
 )
-from vai.supervisor.config import Config, pane_environment
+from vai.supervisor.child_env import child_environment
+from vai.supervisor.config import Config
 
 if TYPE_CHECKING:
     from vai.supervisor.config import DiscordSection
@@ -43,7 +43,7 @@ def worker_command(
         attachments_per_session=config.file.attachments.per_session_downloads,
         attachments_total=config.file.attachments.total_downloads,
     )
-    env = pane_environment(os.environ)
+    env = child_environment(env_file=config.layout.env_file)
     env[WORKER_SPEC_ENV] = encode_spec(spec)
     env["PYTHONUNBUFFERED"] = "1"
     return [sys.executable, "-m", "vai.worker"], env
@@ -60,7 +60,7 @@ def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
         catch_up_max_age=config.file.discord.catch_up_max_age,
         settings=gateway_settings(config.file.discord),
     )
-    env = pane_environment(os.environ)
+    env = child_environment(env_file=config.layout.env_file)
     env[GATEWAY_SPEC_ENV] = encode_spec(spec)
     env["PYTHONUNBUFFERED"] = "1"
     if config.token:

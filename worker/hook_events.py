@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import msgspec
+
+from vai.protocol.text import well_formed_data
 
 
 class HookEvent(msgspec.Struct, kw_only=True, frozen=True):
@@ -35,8 +38,25 @@ _decoder = msgspec.json.Decoder(HookEvent)
 
 
 def decode_hook(payload: bytes) -> HookEvent:
-    """Raises msgspec.DecodeError for a payload that is not a hook event."""
-    return _decoder.decode(payload)
+    """Raises msgspec.DecodeError for a payload that is not a hook event.
+
+    JSON may escape half of a surrogate pair (Claude's text cut inside an emoji): msgspec
+    refuses that, so such a payload is read again with U+FFFD in its place, and the
+    event (a turn's end, say) is not lost.
+    """
+    try:
+        return _decoder.decode(payload)
+    except msgspec.DecodeError:
+        if b"\\u" not in payload:
+            raise
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        raise msgspec.DecodeError("hook payload is not JSON") from None
+    try:
+        return msgspec.convert(well_formed_data(data), HookEvent)
+    except msgspec.ValidationError as exc:
+        raise msgspec.DecodeError(str(exc)) from None
 
 
 HOOK_EVENTS = (

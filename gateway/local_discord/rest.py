@@ -35,12 +35,18 @@ class _Drop(NamedTuple):
 
 
 class RequestRecord(NamedTuple):
-    """One request as the server saw it (``time`` is ``time.time()`` at arrival)."""
+    """One request as the server saw it (``time`` is ``time.time()`` at arrival; ``body``
+    the JSON body, or a multipart request's ``payload_json``, when the handler read one)."""
 
     method: str
     path: str
     status: int
     time: float
+    body: Any = None
+
+
+# Where read_body leaves the body for the request log (RequestKey: aiohttp 3.12 and later).
+_BODY: Any = web.RequestKey("parsed_body", object) if hasattr(web, "RequestKey") else "parsed_body"
 
 
 def json_response(
@@ -62,9 +68,11 @@ async def read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:
     if not request.content_type.startswith("multipart/"):
         raw = await request.read()
         try:
-            return (json.loads(raw) if raw else {}), []
+            body = json.loads(raw) if raw else {}
         except ValueError:
             raise ApiError(400, 50109, "The request body contains invalid JSON.") from None
+        request[_BODY] = body
+        return body, []
     payload: Any = {}
     files: list[UploadedFile] = []
     reader = await request.multipart()
@@ -74,7 +82,7 @@ async def read_body(request: web.Request) -> tuple[Any, list[UploadedFile]]:
         data = bytes(await part.read(decode=False))
         name = part.name or ""
         if name == "payload_json":
-            payload = json.loads(data)
+            payload = request[_BODY] = json.loads(data)
         elif part.filename is not None:
             index = name[6:-1] if name.startswith("files[") else str(len(files))
             ctype = part.headers.get("Content-Type")
@@ -141,7 +149,10 @@ class RestApi:
         finally:
             if status in (401, 403, 429):
                 self.invalid_request_count += 1
-            self.request_log.append(RequestRecord(request.method, request.path, status, arrived))
+            record = RequestRecord(
+                request.method, request.path, status, arrived, request.get(_BODY)
+            )
+            self.request_log.append(record)
             self.store.on_change()
 
     async def _process(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vai.common.errors import BridgeError
+from vai.protocol.ids import id_problem, parse_id
 from vai.protocol.layout import Layout
 from vai.protocol.links import ControlReply, ControlRequest
 from vai.protocol.messages import ErrorReply, OkReply
@@ -87,9 +88,19 @@ def running_supervisor_pid(layout: Layout, locks: Path = Path("/proc/locks")) ->
 
 
 def positive(text: str) -> int:
-    """argparse type: a positive integer (session numbers, channel ids)."""
+    """argparse type: a session number (bad input is a usage error, exit 2)."""
+    return _id_argument(text, "session number")
+
+
+def channel_id(text: str) -> int:
+    """argparse type: a Discord channel id."""
+    return _id_argument(text, "channel id")
+
+
+def _id_argument(text: str, what: str) -> int:
     import argparse
 
-    if not text.isdigit() or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(text)
+    number = parse_id(text)
+    if number is None:
+        raise argparse.ArgumentTypeError(id_problem(text, what))
+    return number

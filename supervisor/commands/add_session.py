@@ -13,13 +13,13 @@ import argparse
 from vai.common.errors import BridgeError
 from vai.common.exit_codes import EXIT_OK
 from vai.protocol.messages import AddSession
-from vai.supervisor.commands._common import Context, expect_ok, positive
+from vai.supervisor.commands._common import Context, channel_id, expect_ok
 from vai.supervisor.control_client import SupervisorUnreachable
 from vai.supervisor.sessions_file import load_sessions, next_session_number, save_sessions
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("channel_id", type=positive, help="the Discord channel's id")
+    parser.add_argument("channel_id", type=channel_id, help="the Discord channel's id")
 
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:

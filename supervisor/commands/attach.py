@@ -13,6 +13,7 @@ import shutil
 
 from vai.common.errors import BridgeError
 from vai.protocol.layout import tmux_session_name
+from vai.supervisor.child_env import child_environment
 from vai.supervisor.commands._common import Context, positive
 
 
@@ -39,5 +40,6 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     # The bridge reads Claude's screen at the size it chose: clients never resize it.
     tmux_run(socket, "set-option", "-w", "-t", f"={name}:", "window-size", "manual")
     flags = "read-only,ignore-size" if args.read_only else "ignore-size"
-    env = {k: v for k, v in ctx.environ.items() if k != "TMUX"}
+    env = child_environment(ctx.environ, ctx.layout.env_file)
+    env.pop("TMUX", None)
     os.execve(program, ["tmux", "-L", socket, "attach-session", "-f", flags, "-t", f"={name}"], env)

@@ -4,6 +4,10 @@ Also sessions.json, when channels are given. Asks for what is not given when run
 a terminal: the bot token (not echoed) and up to three channel ids, one session each.
 .env gets mode 0600. Existing files are never overwritten without --force. Without a
 token the bridge runs the local demo Discord.
+
+The token is never an argument (argv lands in shell history and in `ps` for everyone):
+it comes from --token-stdin (`vai init --token-stdin < token.txt`), from
+DISCORD_BOT_TOKEN in the environment, or from the hidden prompt.
 """
 
 from __future__ import annotations
@@ -18,18 +22,37 @@ from pathlib import Path
 from vai.common.atomic import write_atomic
 from vai.common.errors import BridgeError
 from vai.common.exit_codes import EXIT_OK
-from vai.supervisor.commands._common import Context
+from vai.protocol.ids import id_problem, parse_id
+from vai.supervisor.commands._common import Context, channel_id
 from vai.supervisor.config import home_from_env
 
 MAX_CHANNELS = 3
 
 
+class _TokenInArgv(argparse.Action):
+    """`--token T` is refused (exit 2): the token would be in shell history already."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        parser.error(
+            "--token is not taken: a token on the command line lands in shell history and"
+            " `ps`. Reset it (Discord developer portal > Bot > Reset Token), then give the new"
+            " one with --token-stdin, DISCORD_BOT_TOKEN or the prompt"
+        )
+
+
 def setup(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--token", help="the Discord bot token (prompted, hidden, if omitted)")
+    parser.add_argument(
+        "--token-stdin",
+        action="store_true",
+        help="read the Discord bot token from stdin (else DISCORD_BOT_TOKEN, else a hidden"
+        " prompt in a terminal)",
+    )
+    parser.add_argument("--token", action=_TokenInArgv, help=argparse.SUPPRESS)
     parser.add_argument(
         "--channel",
         action="append",
         default=[],
+        type=channel_id,
         metavar="ID",
         help=f"a channel id for the next session (up to {MAX_CHANNELS})",
     )
@@ -45,10 +68,10 @@ def setup(parser: argparse.ArgumentParser) -> None:
 
 
 def _channel(text: str) -> int:
-    text = text.strip()
-    if not text.isdigit() or int(text) <= 0:
-        raise BridgeError(f"{text!r} is not a channel id (a number like 123456789012345678)")
-    return int(text)
+    number = parse_id(text)
+    if number is None:
+        raise BridgeError(f"{id_problem(text, 'channel id')} (a number like 123456789012345678)")
+    return number
 
 
 def _check_token(token: str) -> str:
@@ -56,6 +79,21 @@ def _check_token(token: str) -> str:
     if any(c.isspace() for c in token) or "=" in token or len(token) < 20:
         raise BridgeError("that does not look like a Discord bot token (Bot > Reset Token)")
     return token
+
+
+def _read_token(args: argparse.Namespace, ctx: Context, interactive: bool) -> str:
+    """The token from stdin, the environment or the prompt ("" for the local demo)."""
+    if args.token_stdin:
+        # From a terminal, not echoed; from a pipe or file, its first line.
+        terminal = sys.stdin.isatty()
+        token = getpass.getpass("Discord bot token: ") if terminal else sys.stdin.readline()
+        if not token.strip():
+            raise BridgeError("--token-stdin: nothing on stdin")
+    else:
+        token = ctx.environ.get("DISCORD_BOT_TOKEN", "")
+        if not token and interactive:
+            token = getpass.getpass("Discord bot token (empty: the local demo Discord): ")
+    return _check_token(token) if token.strip() else ""
 
 
 def render_toml(work_dir: str, claude_command: str | None) -> str:
@@ -75,7 +113,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     home = home_from_env(ctx.environ)
     config_file, env_file, sessions_file = home / "vai.toml", home / ".env", home / "sessions.json"
     interactive = not args.no_input and sys.stdin.isatty()
-    channels = [_channel(c) for c in args.channel]
+    channels: list[int] = list(args.channel)
     if len(channels) > MAX_CHANNELS:
         raise BridgeError(f"at most {MAX_CHANNELS} channels here; add more with `vai add-session`")
     if len(set(channels)) != len(channels):
@@ -85,10 +123,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     if existing and not args.force:
         raise BridgeError(f"{existing[0]} exists; use --force to overwrite")
 
-    token = args.token
-    if token is None and interactive:
-        token = getpass.getpass("Discord bot token (empty: the local demo Discord): ")
-    token = _check_token(token) if token else ""
+    token = _read_token(args, ctx, interactive)
     if interactive and not args.channel:
         while len(channels) < MAX_CHANNELS:
             answer = input(f"Channel id for session {len(channels) + 1} (empty: done): ")

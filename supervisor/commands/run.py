@@ -4,7 +4,8 @@ Starts the gateway and one worker per session, restarts them when they die, and 
 `vai` and `dp`. Under systemd (Type=notify) it sends READY=1 once every session is
 RUNNING, WATCHDOG=1 at half of WatchdogSec, and STOPPING=1 when it stops. SIGTERM or
 SIGINT stop everything cleanly. Logs go to stderr (the journal under systemd) and to
-logs/supervisor.log.
+logs/supervisor.log. Everything it writes under VAI_HOME is mode 0600 (directories
+0700), whatever the umask; Claude keeps yours.
 """
 
 from __future__ import annotations
@@ -22,13 +23,23 @@ def setup(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace, ctx: Context) -> int:
     import logging
 
-    from vai.common.logs import setup_logging
+    from vai.common.logs import name_ids, setup_logging
+    from vai.supervisor.private_files import private_umask, tighten
     from vai.supervisor.server import Supervisor
 
     config = ctx.config
+    private_umask()
+    tighten(config.layout)
     setup_logging(
         "supervisor",
         logging.DEBUG if args.debug else logging.INFO,
         log_file=config.layout.process_log("supervisor"),
     )
-    return asyncio.run(Supervisor(config).run())
+    supervisor = Supervisor(config)
+    name_ids(lambda: {channel: channel_name(n) for n, channel in supervisor.sessions.items()})
+    return asyncio.run(supervisor.run())
+
+
+def channel_name(session: int) -> str:
+    """How logs show a session's channel id (never in plain text: it may be private)."""
+    return f"[channel of session {session}]"

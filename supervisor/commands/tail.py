@@ -11,28 +11,34 @@ import os
 import shutil
 
 from vai.common.errors import BridgeError
+from vai.protocol.ids import id_problem, parse_id
 from vai.supervisor.commands._common import Context
 
 PROCESSES = ("gateway", "supervisor")
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", help="a session number, gateway or supervisor")
+    parser.add_argument("target", type=target, help="a session number, gateway or supervisor")
     parser.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     parser.add_argument(
         "-n", "--lines", type=int, default=50, help="lines to show first (default 50)"
     )
 
 
+def target(text: str) -> str | int:
+    """argparse type: a process name or a session number (anything else: exit 2)."""
+    if text in PROCESSES:
+        return text
+    number = parse_id(text)
+    if number is None:
+        raise argparse.ArgumentTypeError(id_problem(text, "session number, gateway or supervisor"))
+    return number
+
+
 def execute(args: argparse.Namespace, ctx: Context) -> int:
     layout = ctx.layout
-    target: str = args.target
-    if target in PROCESSES:
-        path = layout.process_log(target)
-    elif target.isdigit() and int(target) > 0:
-        path = layout.session_log(int(target))
-    else:
-        raise BridgeError(f"tail what? {target!r} is not a session number, gateway or supervisor")
+    chosen: str | int = args.target
+    path = layout.process_log(chosen) if isinstance(chosen, str) else layout.session_log(chosen)
     if not path.exists():
         raise BridgeError(f"no log yet at {path}")
     program = shutil.which("tail")

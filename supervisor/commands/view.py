@@ -17,7 +17,9 @@ import sys
 
 from vai.common.errors import BridgeError
 from vai.common.exit_codes import EXIT_OK
+from vai.protocol.ids import parse_id
 from vai.protocol.layout import tmux_session_name
+from vai.supervisor.child_env import child_environment
 from vai.supervisor.commands._common import Context
 from vai.supervisor.commands.attach import tmux_or_fail
 
@@ -41,11 +43,10 @@ def claude_sessions(socket: str) -> list[int]:
     done = tmux_run(socket, "list-sessions", "-F", "#{session_name}")
     prefix = tmux_session_name(0)[:-1]
     numbers = [
-        int(name.removeprefix(prefix))
+        parse_id(name.removeprefix(prefix)) if name.startswith(prefix) else None
         for name in done.stdout.split()
-        if name.startswith(prefix) and name.removeprefix(prefix).isdigit()
     ]
-    return sorted(numbers)
+    return sorted(n for n in numbers if n is not None)
 
 
 def panes_per_window(width: int, height: int, limit: int = 0) -> int:
@@ -135,7 +136,8 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     if args.no_attach:
         print(f"{VIEW_SESSION}: {summary}; attach with: tmux -L {socket} attach -t {VIEW_SESSION}")
         return EXIT_OK
-    env = {k: v for k, v in ctx.environ.items() if k != "TMUX"}
+    env = child_environment(ctx.environ, ctx.layout.env_file)
+    env.pop("TMUX", None)
     # Once attached, the view goes away with its last client (set before, it would go now).
     argv = ["tmux", "-L", socket, "attach-session", "-t", f"={VIEW_SESSION}", ";",
             "set-option", "-t", f"={VIEW_SESSION}:", "destroy-unattached", "on"]  # fmt: skip

@@ -173,7 +173,7 @@ def test_tail_shows_and_follows_a_log(vai: Vai) -> None:
     missing = vai("tail", "1")
     assert missing.returncode == 1
     assert "no log yet" in one_line_error(missing)
-    assert vai("tail", "nonsense").returncode == 1
+    assert vai("tail", "nonsense").returncode == 2  # bad usage, like `vai tail ²`
 
     log = vai.layout.session_log(1)
     log.parent.mkdir(parents=True)
@@ -209,8 +209,8 @@ def test_attach_and_view_without_sessions_fail_clearly(vai: Vai) -> None:
 
 def test_init_writes_config_and_secrets_and_never_overwrites(vai: Vai) -> None:
     token = "MTIz.NDU2.Nzg5" + "x" * 20
-    done = vai("init", "--no-input", "--token", token, "--channel", str(CHANNEL),
-               "--channel", str(CHANNEL + 1))  # fmt: skip
+    done = vai("init", "--no-input", "--token-stdin", "--channel", str(CHANNEL),
+               "--channel", str(CHANNEL + 1), stdin=token + "\n")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert token not in done.stdout + done.stderr
     env_file = vai.layout.env_file
@@ -224,14 +224,14 @@ def test_init_writes_config_and_secrets_and_never_overwrites(vai: Vai) -> None:
     assert "[claude]" in vai.layout.config_file.read_text()
     assert vai("list-sessions").returncode == 0  # the files it wrote load
 
-    again = vai("init", "--no-input", "--token", token)
+    again = vai("init", "--no-input", "--token-stdin", stdin=token)
     assert again.returncode == 1
     assert "use --force" in one_line_error(again)
     assert f"DISCORD_BOT_TOKEN={token}" in env_file.read_text()
 
     four = [f"--channel={CHANNEL + i}" for i in range(4)]
     assert vai("init", "--no-input", "--force", *four).returncode == 1
-    assert vai("init", "--no-input", "--token", "short", "--force").returncode == 1
+    assert vai("init", "--no-input", "--token-stdin", "--force", stdin="short").returncode == 1
 
     forced = vai("init", "--no-input", "--force", "--encrypt", "--channel", str(CHANNEL))
     assert forced.returncode == 0, forced.stderr
@@ -241,6 +241,22 @@ def test_init_writes_config_and_secrets_and_never_overwrites(vai: Vai) -> None:
     assert stored != str(CHANNEL)  # encrypted
     listed = vai("list-sessions")
     assert str(CHANNEL) in listed.stdout
+
+
+def test_init_never_takes_the_token_from_argv(vai: Vai) -> None:
+    token = "MTIz.NDU2.Nzg5" + "y" * 20
+    refused = vai("init", "--no-input", "--token", token)
+    assert refused.returncode == 2
+    assert "--token is not taken" in refused.stderr and "Reset Token" in refused.stderr
+    assert not vai.layout.env_file.exists()
+    assert "--token " not in vai("init", "--help").stdout
+    assert vai("init", "--no-input", "--token-stdin", stdin="").returncode == 1
+
+    vai.env["DISCORD_BOT_TOKEN"] = token
+    done = vai("init", "--no-input")
+    assert done.returncode == 0, done.stderr
+    assert f"DISCORD_BOT_TOKEN={token}" in vai.layout.env_file.read_text()
+    assert token not in done.stdout + done.stderr
 
 
 def test_panes_per_window_fits_the_terminal() -> None:

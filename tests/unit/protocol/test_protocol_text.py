@@ -1,4 +1,4 @@
-"""Pure text rules: pane sanitisation and Discord splitting."""
+"""Pure text rules: pane sanitisation, encodable text and Discord splitting."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import random
 
 import pytest
 
-from vai.protocol.text import DISCORD_LIMIT, sanitize_prompt, split_for_discord
+from vai.protocol.codec import decode, encode
+from vai.protocol.messages import AttachmentRef, Author, ChatMessage, Inbound, PostMessage
+from vai.protocol.text import DISCORD_LIMIT, sanitize_prompt, split_for_discord, well_formed
 
 
 @pytest.mark.parametrize(
@@ -60,3 +62,36 @@ def test_random_texts_respect_the_limit_and_keep_every_character() -> None:
         chunks = split_for_discord(text)
         assert all(0 < len(c) <= DISCORD_LIMIT for c in chunks)
         assert "".join("".join(chunks).split()) == "".join(text.split())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "count"),
+    [
+        ("plain ✓ 🙂", "plain ✓ 🙂", 0),
+        ("x \udfff", "x \ufffd", 1),
+        ("\ud800", "\ufffd", 1),
+        ("\udfff\ud800 tail", "\ufffd\ufffd tail", 2),
+        ("\ud83d\ude00", "😀", 0),  # a pair split into two code points is joined again
+        ("\ud800\ud83d\ude00", "\ufffd😀", 1),
+    ],
+)
+def test_well_formed_replaces_what_utf8_cannot_encode(text: str, expected: str, count: int) -> None:
+    assert well_formed(text) == (expected, count)
+    expected.encode("utf-8")
+
+
+def test_a_message_with_lone_surrogates_is_encoded_with_replacements() -> None:
+    chat = ChatMessage(
+        message_id=1,
+        channel_id=2,
+        author=Author(id=3, name="mal\udfffory"),
+        content="x \udfff",
+        attachments=(AttachmentRef(filename="f\ud800.txt", url="u", size=1, content_type=""),),
+    )
+    back = decode(encode(Inbound(seq=1, session=1, message=chat)))
+    assert isinstance(back, Inbound)
+    assert back.message.content == "x \ufffd"
+    assert back.message.author.name == "mal\ufffdory"
+    assert back.message.attachments[0].filename == "f\ufffd.txt"
+    posted = decode(encode(PostMessage(session=1, text="dp \udcff")))
+    assert isinstance(posted, PostMessage) and posted.text == "dp \ufffd"

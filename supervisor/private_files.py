@@ -1,0 +1,47 @@
+"""The bridge's own files are the operator's alone, whatever the umask it was started with.
+
+`vai run` sets umask 077 for itself and every child, so whatever they create (the inbox
+and its -wal/-shm, logs, metrics.json, sockets, journals, spools) is 0600 and every
+directory 0700; `tighten` brings files left by an earlier run (or another umask) in line.
+Claude is the exception: the tmux server, and so every pane, gets the umask the operator
+had (common.tmux reads it from PANE_UMASK_ENV), so files Claude writes in the work
+directory are as the operator expects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+
+from vai.common.tmux import PANE_UMASK_ENV
+from vai.protocol.layout import Layout
+
+PRIVATE_UMASK = 0o077
+
+
+def private_umask() -> int:
+    """Set umask 077 for this process (and so its children); the operator's is kept in the
+    environment for the panes. Returns the operator's."""
+    previous = os.umask(PRIVATE_UMASK)
+    os.environ.setdefault(PANE_UMASK_ENV, f"{previous:04o}")
+    return previous
+
+
+def tighten(layout: Layout) -> None:
+    """Directories 0700 and everything else 0600 under state/, run/, logs/, monitoring/."""
+    for top in (layout.state_dir, layout.run_dir, layout.logs_dir, layout.monitoring_dir):
+        if not top.is_dir() or top.is_symlink():
+            continue
+        _chmod(top, 0o700)
+        for root, dirs, files in os.walk(top):
+            for name in dirs:
+                _chmod(os.path.join(root, name), 0o700)
+            for name in files:
+                _chmod(os.path.join(root, name), 0o600)
+
+
+def _chmod(path: str | os.PathLike[str], mode: int) -> None:
+    with contextlib.suppress(OSError):
+        if not stat.S_ISLNK(os.lstat(path).st_mode):
+            os.chmod(path, mode)
