@@ -45,6 +45,9 @@ CREATE INDEX IF NOT EXISTS outbound_open ON outbound (posted, created_at);
 """
 
 _OPEN_STAGES = ("received", "accepted")
+# The unfinished messages of a removed session: kept (their ids still deduplicate) but
+# never open again, so they cannot reach a later session that gets the same number.
+_REMOVED = "removed"
 
 
 class Inbox:
@@ -142,6 +145,18 @@ class Inbox:
         for channel, newest in rows:
             last[int(channel)] = max(int(newest), last.get(int(channel), 0))
         return last
+
+    def forget_session(self, session: int, channel_id: int) -> int:
+        """A removed session: its unfinished messages close for good and its channel's
+        catch-up point goes (mapped again, the channel starts afresh). How many closed."""
+        with self._transaction():
+            cursor = self._db.execute(
+                "UPDATE inbound SET stage = ?, updated_at = ?"
+                " WHERE session = ? AND stage IN (?, ?)",
+                (_REMOVED, time.time(), session, *_OPEN_STAGES),
+            )
+            self._db.execute("DELETE FROM cursors WHERE channel_id = ?", (channel_id,))
+        return cursor.rowcount
 
     # -- outbound --------------------------------------------------------------------------
 
