@@ -36,6 +36,9 @@ log = logging.getLogger("supervisor")
 GATEWAY_NAME = "gateway"
 # Missed heartbeats before a live but silent child counts as hung.
 CHILD_LIVENESS = 5
+# Before its first frame a child is still starting (imports on a busy machine): silence
+# counts as a hang only after this long.
+FIRST_FRAME_GRACE = 10.0
 
 SendFunction = Callable[[Destination, WireMessage], Awaitable[bool]]
 
@@ -53,6 +56,7 @@ class Child:
     policy: ProcessPolicy
     process: ChildProcess | None = None
     last_seen: float = 0.0
+    heard_from: bool = False  # a frame arrived from this process
     hello_waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
     @property
@@ -191,6 +195,7 @@ class Children:
     def heard(self, child: Child, message: GatewayToSupervisor | WorkerToSupervisor) -> None:
         """Any frame proves the child alive; its hello says whether it is ready."""
         child.last_seen = self.clock()
+        child.heard_from = True
         match message:
             case GatewayHello() if child.session is None:
                 child.policy.ready()
@@ -225,6 +230,7 @@ class Children:
         child.process = process
         self.switchboard.peer_gone(child.session)  # nothing for it until its hello
         child.last_seen = self.clock()
+        child.heard_from = False
         try:
             pid = await process.spawn(layout.root)
         except OSError as exc:
@@ -282,10 +288,13 @@ class Children:
                 next_watchdog = now + watchdog
             for child in self:
                 await self.act(child, child.policy.tick())
+                silence = interval * CHILD_LIVENESS
+                if not child.heard_from:
+                    silence = max(silence, FIRST_FRAME_GRACE)
                 if (
                     child.process is not None
                     and child.policy.state in (State.STARTING, State.RUNNING)
-                    and now - child.last_seen > interval * CHILD_LIVENESS
+                    and now - child.last_seen > silence
                 ):
                     log.warning(
                         "%s: silent for %.1fs; killing it", child.name, now - child.last_seen
