@@ -4,7 +4,8 @@ One asyncio loop. The parts, each in its own module:
 - children.py: the supervised processes (spawn, watch, restart, stop) under ProcessPolicy;
 - bus.py: the ROUTER the gateway and the workers connect to; it decodes and sends;
 - switchboard.py: routing, with no I/O of its own; the inbox (inbox.py) keeps what it must;
-- session_changes.py: add, remove and recover, for the control API (control.py);
+- live_sessions.py: add, remove and recover (session_changes.py's rules), for the control
+  API (control.py);
 - monitor.py: figures, thresholds and alerts.
 The supervisor itself is what the control API and the monitor see of it through the
 narrow interfaces of interfaces.py: readings, an alert sink, the operations on sessions.
@@ -36,9 +37,9 @@ from vai.supervisor.control import ControlServer
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import ChildReading
 from vai.supervisor.leftovers import ChildRegistry
+from vai.supervisor.live_sessions import LiveSessions
 from vai.supervisor.monitor import Monitor
 from vai.supervisor.notify import sd_notify
-from vai.supervisor.session_changes import LiveSessions
 from vai.supervisor.sessions_file import load_sessions, save_sessions
 from vai.supervisor.switchboard import Switchboard
 

@@ -1,7 +1,8 @@
 """One home for each change to the set of sessions: add, remove (with purge), recover.
 
-The control API (so `vai` with the supervisor running, and Discord's commands, which ask
-the same API) and the CLI's offline path use these functions, so the two cannot drift.
+The CLI's offline path (below) and the running supervisor (live_sessions.py, behind the
+control API that `vai` and Discord's commands ask) use these same rules, so the two
+cannot drift.
 
 Removing a session forgets it: its journal (the Claude conversation id, the message in
 flight), its hook spool, Claude settings and worker lock, and its unfinished messages in
@@ -13,30 +14,24 @@ attachments and every log file (rotated ones too). Files a removal kept are set 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
 
 from vai.common.errors import BridgeError
-from vai.common.tmux import kill_session
-from vai.protocol.layout import Layout, snowflake_at, tmux_session_name
-from vai.supervisor.children import Children
+from vai.common.tmux import kill_session, tmux_run
+from vai.protocol.layout import Layout, tmux_session_name
 from vai.supervisor.config import Config
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import Changed
-from vai.supervisor.monitor_readings import list_pane_pids
 from vai.supervisor.sessions_file import load_sessions, next_session_number, save_sessions
-from vai.supervisor.switchboard import Send, Switchboard
-
-ADD_SESSION_TIMEOUT = 30.0
 
 # -- the rules, shared by both paths ---------------------------------------------------------
 
@@ -94,11 +89,12 @@ def _unlink_unless_locked(path: Path) -> None:
 
 def claude_processes(tmux_socket: str, session: int) -> list[psutil.Process]:
     """The session's Claude pane: its process and every descendant, now."""
-    pane = list_pane_pids(tmux_socket).get(session)
-    if pane is None:
+    target = f"={tmux_session_name(session)}:"
+    done = tmux_run(tmux_socket, "display-message", "-p", "-t", target, "#{pane_pid}")
+    if done.returncode != 0 or not done.stdout.strip().isdigit():
         return []
     try:
-        root = psutil.Process(pane)
+        root = psutil.Process(int(done.stdout.strip()))
         return [root, *root.children(recursive=True)]
     except psutil.Error:
         return []
@@ -194,82 +190,3 @@ def remove_offline(config: Config, session: int, purge: bool) -> Changed:
     if purge:
         purge_files(layout, session)
     return Changed(session, removed_text(session, purge))
-
-
-# -- with the supervisor running (the control API) ---------------------------------------------
-
-
-class LiveSessions:
-    """Session changes in a running supervisor (interfaces.SessionChanges).
-
-    One change at a time: two adds must not pick the same number, and a remove must not
-    overtake the add of the same session.
-    """
-
-    def __init__(
-        self,
-        config: Config,
-        *,
-        inbox: Inbox,
-        switchboard: Switchboard,
-        children: Children,
-        send_all: Callable[[Iterable[Send]], Awaitable[bool]],
-        session_removed: Callable[[int], None],
-        wall: Callable[[], float] = time.time,
-    ) -> None:
-        self.config = config
-        self.layout = config.layout
-        self.inbox = inbox
-        self.switchboard = switchboard
-        self.children = children
-        self.send_all = send_all
-        self.session_removed = session_removed
-        self.wall = wall
-        self._lock = asyncio.Lock()
-
-    async def add(self, channel_id: int) -> Changed:
-        """The worker, its tmux session and the attachments directory exist on return."""
-        async with self._lock:
-            sessions = dict(self.switchboard.sessions())
-            number = number_for(sessions, channel_id)
-            aside = await asyncio.to_thread(prepare_number, self.layout, number)
-            sessions[number] = channel_id
-            save_sessions(self.layout.sessions_file, sessions, self.config.encryption_key)
-            self.inbox.start_cursor(channel_id, snowflake_at(self.wall()))
-            await self.send_all(self.switchboard.add_session(number, channel_id))
-            child = self.children.add(number)
-            hello = self.children.hello_waiter(child)
-            await self.children.start(child, "added")
-        try:
-            await asyncio.wait_for(hello, ADD_SESSION_TIMEOUT)
-        except TimeoutError:
-            raise BridgeError(
-                f"session {number} was added but its worker did not start"
-                f" within {ADD_SESSION_TIMEOUT:.0f}s; see `vai tail {number}`"
-            ) from None
-        return Changed(number, added_text(number, aside))
-
-    async def remove(self, session: int, purge: bool) -> Changed:
-        """Stops the worker and Claude, then forgets the session (and purges it)."""
-        async with self._lock:
-            sessions = dict(self.switchboard.sessions())
-            channel = sessions.pop(session, None)
-            if channel is None:
-                raise BridgeError(f"no session {session}")
-            save_sessions(self.layout.sessions_file, sessions, self.config.encryption_key)
-            await self.send_all(self.switchboard.remove_session(session))
-            claude = await asyncio.to_thread(claude_processes, self.config.tmux_socket, session)
-            await self.children.end(session)
-            await asyncio.to_thread(end_claude, self.config, session, claude)
-            self.session_removed(session)
-            # Only now: the worker and Claude could still write their files until they end.
-            await asyncio.to_thread(forget_files, self.layout, session)
-            self.inbox.forget_session(session, channel)
-            if purge:
-                await asyncio.to_thread(purge_files, self.layout, session)
-        return Changed(session, removed_text(session, purge))
-
-    async def recover(self, session: int) -> Changed:
-        if not await self.children.recover(session):
-            raise BridgeError(f"no session {session}")
-        return Changed(session, f"Session {session} restarting")

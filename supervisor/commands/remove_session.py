@@ -14,7 +14,6 @@ from vai.common.exit_codes import EXIT_OK
 from vai.protocol.messages import RemoveSession
 from vai.supervisor.commands._common import Context, expect_ok, positive
 from vai.supervisor.control_client import SupervisorUnreachable
-from vai.supervisor.session_changes import remove_offline
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
@@ -31,5 +30,8 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_OK
     except SupervisorUnreachable:
         pass
+    # Only with the supervisor down, and only here: every `vai` command stays quick to start.
+    from vai.supervisor.session_changes import remove_offline
+
     print(remove_offline(ctx.config, args.session, args.purge).text)
     return EXIT_OK
