@@ -147,8 +147,9 @@ class Inbox:
         return last
 
     def forget_session(self, session: int, channel_id: int) -> int:
-        """A removed session: its unfinished messages close for good and its channel's
-        catch-up point goes (mapped again, the channel starts afresh). How many closed."""
+        """A removed session (or a number about to be reused): its unfinished messages
+        close for good and the channel's catch-up point goes (mapped again, the channel
+        starts afresh). How many messages closed."""
         with self._transaction():
             cursor = self._db.execute(
                 "UPDATE inbound SET stage = ?, updated_at = ?"

@@ -69,6 +69,8 @@ class LiveSessions:
             aside = await asyncio.to_thread(prepare_number, self.layout, number)
             sessions[number] = channel_id
             save_sessions(self.layout.sessions_file, sessions, self.config.encryption_key)
+            # Whatever an interrupted removal left under this number or this channel goes.
+            self.inbox.forget_session(number, channel_id)
             self.inbox.start_cursor(channel_id, snowflake_at(self.wall()))
             await self.send_all(self.switchboard.add_session(number, channel_id))
             child = self.children.add(number)

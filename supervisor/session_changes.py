@@ -161,12 +161,25 @@ def removed_text(session: int, purge: bool) -> str:
 # -- with the supervisor down (the CLI) --------------------------------------------------------
 
 
+def forget_offline(layout: Layout, session: int, channel_id: int) -> None:
+    """The inbox's part of forgetting, with no supervisor holding the inbox open."""
+    if not layout.inbox_db.exists():
+        return
+    inbox = Inbox(layout.inbox_db)
+    try:
+        inbox.forget_session(session, channel_id)
+    finally:
+        inbox.close()
+
+
 def add_offline(config: Config, channel_id: int) -> Changed:
     layout = config.layout
     sessions = load_sessions(layout.sessions_file, config.encryption_key)
     number = number_for(sessions, channel_id)
     layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
     aside = prepare_number(layout, number)
+    # Whatever an interrupted removal left under this number or this channel goes too.
+    forget_offline(layout, number, channel_id)
     save_sessions(layout.sessions_file, {**sessions, number: channel_id}, config.encryption_key)
     note = " (the supervisor is not running: `vai start`)"
     return Changed(number, added_text(number, aside, note))
@@ -181,12 +194,7 @@ def remove_offline(config: Config, session: int, purge: bool) -> Changed:
     save_sessions(layout.sessions_file, sessions, config.encryption_key)
     end_claude(config, session, claude_processes(config.tmux_socket, session))
     forget_files(layout, session)
-    if layout.inbox_db.exists():
-        inbox = Inbox(layout.inbox_db)
-        try:
-            inbox.forget_session(session, channel)
-        finally:
-            inbox.close()
+    forget_offline(layout, session, channel)
     if purge:
         purge_files(layout, session)
     return Changed(session, removed_text(session, purge))
