@@ -1,4 +1,6 @@
-"""One home for each change to the set of sessions: add, remove (with purge), recover.
+"""One home for the rules of each change to the set of sessions: add, and remove (with
+purge). Recover only exists live (live_sessions.py): with the supervisor down there is
+nothing to restart.
 
 The CLI's offline path (below) and the running supervisor (live_sessions.py, behind the
 control API that `vai` and Discord's commands ask) use these same rules, so the two
