@@ -247,7 +247,8 @@ class Children:
             self.registry.forget(child.name, process.pid)
         if child.process is not process:
             return
-        self.switchboard.peer_gone(child.session)
+        if self._children.get(child.session) is child:  # not a removed session's old worker
+            self.switchboard.peer_gone(child.session)
         how = describe_exit(code)
         log.info("%s: pid %s %s", child.name, process.pid, how)
         if code == EXIT_CONFIG:
