@@ -101,7 +101,11 @@ def render_status(status: StatusReply) -> str:
 
 
 def status_document(status: StatusReply) -> dict[str, Any]:
-    """`vai status --json`: stable keys for scripts (not the wire format)."""
+    """`vai status --json`: stable keys for scripts (not the wire format).
+
+    Channel ids are strings, as in Discord's own API: a snowflake does not fit in the
+    double that JavaScript and jq read JSON numbers into.
+    """
     return {
         "supervisor": {
             "state": "RUNNING",
@@ -112,7 +116,7 @@ def status_document(status: StatusReply) -> dict[str, Any]:
         "sessions": [
             {
                 "session": s.session,
-                "channel_id": s.channel_id,
+                "channel_id": str(s.channel_id),  # a snowflake: jq would round a number
                 "state": s.state,
                 "pid": s.pid,
                 "uptime_s": None if s.uptime_s is None else round(s.uptime_s, 3),

@@ -6,7 +6,8 @@ set -euo pipefail
 started_in="$(pwd -P)"
 repo="$(cd "$(dirname "$0")/.." && pwd -P)"
 cd "$repo"
-say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+say() { printf '%s==>%s %s\n' "$bold" "$plain" "$*"; }
 
 if ! command -v python3 >/dev/null 2>&1; then
     echo "the bridge needs Python 3.11 or newer (python3 was not found)" >&2

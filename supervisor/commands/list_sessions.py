@@ -36,7 +36,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         import json
 
-        rows = [{"session": i.session, "channel_id": i.channel_id, "work_dir": i.work_dir}
+        rows = [{"session": i.session, "channel_id": str(i.channel_id), "work_dir": i.work_dir}
                 for i in infos]  # fmt: skip
         print(json.dumps(rows, indent=2))
     else:

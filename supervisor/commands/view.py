@@ -13,6 +13,7 @@ import math
 import os
 import shlex
 import shutil
+import sys
 
 from vai.common.errors import BridgeError
 from vai.common.exit_codes import EXIT_OK
@@ -119,6 +120,8 @@ def build_view(
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:
     program = tmux_or_fail()
+    if not args.no_attach and not sys.stdin.isatty():
+        raise BridgeError("vai view needs a terminal (or --no-attach to build it for later)")
     socket = ctx.config.tmux_socket
     sessions = claude_sessions(socket)
     if not sessions:

@@ -150,7 +150,7 @@ def test_commands_with_the_supervisor_down(vai: Vai) -> None:
     rows = [line.split() for line in listed.stdout.splitlines()]
     assert rows[0] == ["SESSION", "CHANNEL", "WORK", "DIR"]
     assert [r[:2] for r in rows[1:]] == [["1", str(CHANNEL)], ["2", str(CHANNEL + 1)]]
-    assert json.loads(vai("list-sessions", "--json").stdout)[1]["channel_id"] == CHANNEL + 1
+    assert json.loads(vai("list-sessions", "--json").stdout)[1]["channel_id"] == str(CHANNEL + 1)
 
     (directory / "photo.png").write_bytes(b"x")
     vai.layout.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -311,6 +311,7 @@ def test_live_commands_with_five_sessions_one_fatal(
         by_session = {s["session"]: s for s in document["sessions"]}
         assert document["gateway"]["state"] == "RUNNING"
         assert by_session[3]["state"] == "FATAL"
+        assert by_session[1]["channel_id"] == str(channels[0])  # a string, as Discord's API
         assert document["all_running"] is False
         running = by_session[1]
         assert running["claude_pid"] and running["memory_bytes"] > 10 * 1024 * 1024
@@ -389,6 +390,18 @@ def view_and_attach(env: dict[str, str], tmux: TmuxServer, sessions: list[int]) 
     assert built.stdout.startswith(f"vai-view: {len(sessions)} session(s) in 1 window(s)")
     titles = tmux.run("list-panes", "-s", "-t", "=vai-view", "-F", "#{pane_title}").split("\n")
     assert [t for t in titles if t] == [f"session {n}" for n in sessions]
+    tmux.run("kill-session", "-t", "=vai-view")
+    # Without a terminal, `vai view` says so and leaves no vai-view session behind.
+    headless = subprocess.run(
+        [sys.executable, "-m", "vai.supervisor", "view"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert headless.returncode == 1 and "needs a terminal" in headless.stderr
+    assert not tmux.has_session("vai-view")
 
     terminal = TmuxServer(f"vai-term-{uuid.uuid4().hex[:8]}")
     try:
