@@ -90,6 +90,14 @@ class Layout(msgspec.Struct, frozen=True):
     def session_state(self, session: int) -> Path:
         return self.state_dir / f"session_{session}.json"
 
+    def worker_lock(self, session: int) -> Path:
+        """Held by the one worker of a session (flock), with its pid in it."""
+        return self.run_dir / f"worker-{session}.lock"
+
+    def removed_dir(self) -> Path:
+        """Files kept from removed sessions, set aside when their number is reused."""
+        return self.root / "removed"
+
     def default_tmux_socket(self) -> str:
         """A tmux `-L` name private to this VAI_HOME, so two bridges never share panes."""
         digest = hashlib.sha1(str(self.root.resolve()).encode()).hexdigest()[:10]

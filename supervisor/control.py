@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import uuid
 from typing import assert_never
 
@@ -22,7 +21,6 @@ from vai.common.tasks import Background
 from vai.common.uploads import upload_problem
 from vai.protocol.codec import ProtocolError
 from vai.protocol.framing import parse_routed
-from vai.protocol.ids import valid_id
 from vai.protocol.layout import ipc_endpoint
 from vai.protocol.links import CONTROL_REQUEST, ControlReply, ControlRequest
 from vai.protocol.messages import (
@@ -41,23 +39,41 @@ from vai.protocol.messages import (
     StatusRequest,
     StopAll,
 )
-from vai.supervisor.process_policy import wire_state
-from vai.supervisor.server import GATEWAY, Supervisor
-from vai.supervisor.sessions_file import next_session_number, save_sessions
+from vai.supervisor.config import Config
+from vai.supervisor.interfaces import (
+    Changed,
+    MemoryReadings,
+    Operations,
+    SessionChanges,
+    StatusReadings,
+)
 
 log = logging.getLogger("supervisor.control")
 
-ADD_SESSION_TIMEOUT = 30.0
-
 
 class ControlServer:
-    def __init__(self, supervisor: Supervisor) -> None:
-        self.sup = supervisor
+    """Serves the control API from what it is given: readings, session changes and the
+    operations on running sessions (supervisor/interfaces.py), never the supervisor."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        readings: StatusReadings,
+        memory: MemoryReadings,
+        changes: SessionChanges,
+        operations: Operations,
+    ) -> None:
+        self.config = config
+        self.readings = readings
+        self.memory = memory
+        self.changes = changes
+        self.operations = operations
         self.socket: zmq.asyncio.Socket | None = None
         self.requests = Background(log)
 
-    def bind(self) -> None:
-        self.socket = router_socket(self.sup.context, ipc_endpoint(self.sup.layout.control_socket))
+    def bind(self, context: zmq.asyncio.Context) -> None:
+        self.socket = router_socket(context, ipc_endpoint(self.config.layout.control_socket))
 
     def close(self) -> None:
         if self.socket is not None:
@@ -95,21 +111,19 @@ class ControlServer:
             case ListSessions():
                 return SessionsReply(sessions=self.session_infos())
             case AddSession(channel_id=channel_id):
-                return await self.add_session(channel_id)
+                return done(await self.changes.add(channel_id))
             case RemoveSession(session=session, purge=purge):
-                return await self.remove_session(session, purge)
+                return done(await self.changes.remove(session, purge))
             case RecoverSession(session=session):
-                if await self.sup.recover(session) is None:
-                    return ErrorReply(text=f"no session {session}")
-                return OkReply(text=f"Session {session} restarting", session=session)
+                return done(await self.changes.recover(session))
             case InterruptSession(session=session):
-                if session not in self.sup.sessions:
+                if session not in self.readings.sessions():
                     return ErrorReply(text=f"no session {session}")
-                if not await self.sup.interrupt(session):
+                if not await self.operations.interrupt(session):
                     return ErrorReply(text=f"session {session} is not running")
                 return OkReply(text=f"Session {session} interrupted", session=session)
             case StopAll():
-                asyncio.get_running_loop().call_soon(self.sup.stopping.set)
+                asyncio.get_running_loop().call_soon(self.operations.stop)
                 return OkReply(text="stopping")
             case PostMessage():
                 return await self.post_message(request)
@@ -120,76 +134,42 @@ class ControlServer:
 
     def session_infos(self) -> list[SessionInfo]:
         infos = []
-        for session, channel in sorted(self.sup.sessions.items()):
-            child = self.sup.children.get(f"session-{session}")
-            state = wire_state(child.policy.state) if child else "STOPPED"
-            pid = child.process.pid if child and child.process and child.connected else None
-            claude_pid, memory = self.sup.monitor.session_memory(session, pid)
+        for session, channel in sorted(self.readings.sessions().items()):
+            child = self.readings.session_reading(session)
+            pid = child.pid if child.connected else None
+            claude_pid, memory = self.memory.session_memory(session, pid)
             infos.append(
                 SessionInfo(
                     session=session,
                     channel_id=channel,
-                    work_dir=self.sup.config.claude_work_dir,
-                    state=state,
+                    work_dir=self.config.claude_work_dir,
+                    state=child.state,
                     pid=pid,
-                    uptime_s=child.policy.uptime() if child else None,
-                    claude_state=child.claude_state if child else "unknown",
-                    queued=self.sup.open_message_count(session),
+                    uptime_s=child.uptime_s,
+                    claude_state=child.claude_state,
+                    queued=self.readings.queued(session),
                     memory_bytes=memory,
-                    detail=child.policy.last_reason if child else "",
+                    detail=child.detail,
                     claude_pid=claude_pid,
                 )
             )
         return infos
 
     def status(self) -> StatusReply:
-        gateway = self.sup.children.get(GATEWAY)
+        gateway = self.readings.gateway_reading()
         return StatusReply(
             supervisor_pid=os.getpid(),
-            uptime_s=self.sup.clock() - self.sup.started,
-            gateway_state=wire_state(gateway.policy.state) if gateway else "STOPPED",
-            gateway_pid=gateway.process.pid if gateway and gateway.process else None,
+            uptime_s=self.readings.uptime(),
+            gateway_state=gateway.state,
+            gateway_pid=gateway.pid,
             sessions=self.session_infos(),
-            problems=[text for _, text in sorted(self.sup.gateway_problems.items())],
+            problems=self.readings.problems(),
         )
-
-    async def add_session(self, channel_id: int) -> ControlReply:
-        if not valid_id(channel_id):
-            return ErrorReply(text=f"invalid channel id {channel_id} (1 .. 2**63 - 1)")
-        for session, channel in self.sup.sessions.items():
-            if channel == channel_id:
-                return ErrorReply(text=f"channel {channel_id} is already session {session}")
-        session = next_session_number(self.sup.sessions)
-        updated = {**self.sup.sessions, session: channel_id}
-        save_sessions(self.sup.layout.sessions_file, updated, self.sup.config.encryption_key)
-        child = await self.sup.start_session(session, channel_id)
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        child.hello_waiters.append(waiter)
-        try:
-            await asyncio.wait_for(waiter, ADD_SESSION_TIMEOUT)
-        except TimeoutError:
-            return ErrorReply(
-                text=f"session {session} was added but its worker did not start"
-                f" within {ADD_SESSION_TIMEOUT:.0f}s; see `vai tail {session}`"
-            )
-        return OkReply(text=f"Success: Session {session} added", session=session)
-
-    async def remove_session(self, session: int, purge: bool) -> ControlReply:
-        if session not in self.sup.sessions:
-            return ErrorReply(text=f"no session {session}")
-        remaining = {s: c for s, c in self.sup.sessions.items() if s != session}
-        save_sessions(self.sup.layout.sessions_file, remaining, self.sup.config.encryption_key)
-        await self.sup.end_session(session)
-        if purge:
-            shutil.rmtree(self.sup.layout.session_attachments(session), ignore_errors=True)
-            self.sup.layout.session_log(session).unlink(missing_ok=True)
-        kept = "" if purge else " (attachments and log kept)"
-        return OkReply(text=f"Session {session} removed{kept}", session=session)
 
     async def post_message(self, request: PostMessage) -> ControlReply:
         channel = request.channel_id
         if request.session is not None:
-            channel = self.sup.sessions.get(request.session)
+            channel = self.readings.sessions().get(request.session)
             if channel is None:
                 return ErrorReply(text=f"no session {request.session}")
         if channel is None:
@@ -197,9 +177,7 @@ class ControlServer:
         if not request.text.strip() and not request.file_path:
             return ErrorReply(text="nothing to post: give a message or --file")
         if request.file_path:
-            problem = upload_problem(
-                request.file_path, self.sup.config.file.discord.max_upload_bytes
-            )
+            problem = upload_problem(request.file_path, self.config.file.discord.max_upload_bytes)
             if problem:
                 return ErrorReply(text=problem)
         reply = PostReply(
@@ -208,8 +186,10 @@ class ControlServer:
             text=request.text,
             file_path=request.file_path,
         )
-        assert self.sup.inbox is not None
-        self.sup.inbox.add_reply(reply)
-        sent = await self.sup.send_gateway(reply)
+        sent = await self.operations.post(reply)
         queued = "" if sent else " (queued until the gateway is connected)"
         return OkReply(text=f"posted to channel {channel}{queued}")
+
+
+def done(change: Changed) -> OkReply:
+    return OkReply(text=change.text, session=change.session)

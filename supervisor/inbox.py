@@ -51,6 +51,9 @@ CREATE INDEX IF NOT EXISTS outbound_open ON outbound (posted, created_at);
 """
 
 _OPEN_STAGES = ("received", "accepted")
+# The unfinished messages of a removed session: kept (their ids still deduplicate) but
+# never open again, so they cannot reach a later session that gets the same number.
+_REMOVED = "removed"
 
 
 class Inbox:
@@ -188,6 +191,23 @@ class Inbox:
         if not self._private.enabled or column in self._channels.values():
             return column  # a plain id (no key, or a row from before the key was set)
         return None
+
+    def forget_session(self, session: int, channel_id: int) -> int:
+        """A removed session (or a number about to be reused): its unfinished messages
+        close for good and the channel's catch-up point goes (mapped again, the channel
+        starts afresh). How many messages closed."""
+        with self._transaction():
+            cursor = self._db.execute(
+                "UPDATE inbound SET stage = ?, updated_at = ?"
+                " WHERE session = ? AND stage IN (?, ?)",
+                (_REMOVED, time.time(), session, *_OPEN_STAGES),
+            )
+            # Its keyed column, and a plain row from before ENCRYPTION_KEY was set.
+            self._db.execute(
+                "DELETE FROM cursors WHERE channel_id IN (?, ?)",
+                (self._column(channel_id), channel_id),
+            )
+        return cursor.rowcount
 
     # -- outbound --------------------------------------------------------------------------
 

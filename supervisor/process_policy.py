@@ -6,6 +6,8 @@ States follow supervisord. A child is RUNNING only after it said READY and staye
 FATAL until an operator recovers it. A child that dies after running is not a failed
 start: after a quiet period it restarts at once; sooner, it backs off with growing delays,
 so a crash loop cannot become a restart storm, yet outside kills never make it FATAL.
+A child that exits saying its configuration is wrong (EXIT_CONFIG) is FATAL at once:
+restarting it cannot help, only the operator can.
 The clock and the random source are injected, so every timing rule is tested without
 processes or sleeps.
 """
@@ -44,7 +46,7 @@ class Action(enum.Enum):
 _ALLOWED: dict[State, set[State]] = {
     State.STOPPED: {State.STARTING},
     State.STARTING: {State.RUNNING, State.BACKOFF, State.FATAL, State.STOPPING},
-    State.RUNNING: {State.STARTING, State.BACKOFF, State.STOPPING, State.EXITED},
+    State.RUNNING: {State.STARTING, State.BACKOFF, State.STOPPING, State.EXITED, State.FATAL},
     State.BACKOFF: {State.STARTING, State.STOPPED, State.FATAL},
     State.STOPPING: {State.STOPPED},
     State.EXITED: {State.STARTING, State.STOPPED},
@@ -124,6 +126,15 @@ class ProcessPolicy:
         if self.state is State.STARTING:
             self.failures += 1
             return self._back_off(now, how)
+        return Action.NONE
+
+    def exited_unfixable(self, how: str) -> Action:
+        """The child is gone and said restarting cannot help (a configuration error):
+        FATAL with `how` as the reason, until the operator recovers it."""
+        if self.state is State.STOPPING:
+            self._move(State.STOPPED, how)
+        elif self.state in (State.STARTING, State.RUNNING):
+            self._move(State.FATAL, f"{how}; not restarted: only the operator can fix it")
         return Action.NONE
 
     def stop(self, reason: str = "stop") -> Action:

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import argparse
 
-from vai.common.errors import BridgeError
 from vai.common.exit_codes import EXIT_OK
 from vai.protocol.messages import AddSession
 from vai.supervisor.commands._common import Context, channel_id, expect_ok
 from vai.supervisor.control_client import SupervisorUnreachable
-from vai.supervisor.sessions_file import load_sessions, next_session_number, save_sessions
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
@@ -28,16 +26,8 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         return EXIT_OK
     except SupervisorUnreachable:
         pass
-    config = ctx.config
-    sessions = load_sessions(config.layout.sessions_file, config.encryption_key)
-    for number, channel in sessions.items():
-        if channel == args.channel_id:
-            raise BridgeError(f"channel {args.channel_id} is already session {number}")
-    number = next_session_number(sessions)
-    config.layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    save_sessions(
-        config.layout.sessions_file, {**sessions, number: args.channel_id}, config.encryption_key
-    )
-    config.layout.session_attachments(number).mkdir(mode=0o700, parents=True, exist_ok=True)
-    print(f"Success: Session {number} added (the supervisor is not running: `vai start`)")
+    # Only with the supervisor down, and only here: every `vai` command stays quick to start.
+    from vai.supervisor.session_changes import add_offline
+
+    print(add_offline(ctx.config, args.channel_id).text)
     return EXIT_OK

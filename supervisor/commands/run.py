@@ -36,7 +36,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         log_file=config.layout.process_log("supervisor"),
     )
     supervisor = Supervisor(config)
-    name_ids(lambda: {channel: channel_name(n) for n, channel in supervisor.sessions.items()})
+    name_ids(lambda: {c: channel_name(n) for n, c in supervisor.known_sessions().items()})
     return asyncio.run(supervisor.run())
 
 

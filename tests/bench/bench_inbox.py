@@ -62,10 +62,8 @@ async def through_supervisor(home: Path, messages: int, senders: int) -> float:
     (home / "sessions.json").write_text('{"1": "1"}')
     supervisor = Supervisor(load_config())
     supervisor.prepare()
-    supervisor.bus = supervisor.context.socket(zmq.ROUTER)
-    supervisor.bus.bind(ipc_endpoint(supervisor.layout.bus_socket))
-    supervisor._add_child("gateway", None)
-    bus_task = asyncio.create_task(supervisor._bus_loop())
+    supervisor.open_bus()  # the children are set up, not started
+    bus_task = asyncio.create_task(supervisor.serve_bus())
     context = zmq.asyncio.Context()
     dealer = context.socket(zmq.DEALER)
     dealer.setsockopt(zmq.IDENTITY, GATEWAY_IDENTITY)
@@ -98,8 +96,7 @@ async def through_supervisor(home: Path, messages: int, senders: int) -> float:
         task.cancel()
     dealer.close(0)
     context.term()
-    supervisor.bus.close(0)
-    assert supervisor.inbox is not None
+    supervisor.bus.socket.close(0)
     supervisor.inbox.close()
     tmux_run(supervisor.config.tmux_socket, "kill-server")
     return (messages // senders) * senders / elapsed

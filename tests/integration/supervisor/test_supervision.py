@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -126,3 +127,23 @@ def test_vai_run_refuses_a_second_supervisor(short_tmp: Path, tmux_server: TmuxS
         assert second.returncode != 0
         assert "already running" in second.stderr
         assert "Traceback" not in second.stderr
+
+
+def test_a_gateway_with_a_bad_token_is_fatal_at_once(
+    short_tmp: Path, tmux_server: TmuxServer
+) -> None:
+    bad = {"DISCORD_BOT_TOKEN": "a-wrong-token"}
+    with running_stack(short_tmp, tmux_server, channels=1, extra_env=bad) as (stack, _):
+        stack.start()
+
+        def fatal() -> dict[str, Any] | None:
+            done = stack.vai("status", "--json")
+            document: dict[str, Any] = json.loads(done.stdout or "{}")
+            return document if document.get("gateway", {}).get("state") == "FATAL" else None
+
+        document = wait_until(fatal, 60, "the gateway FATAL", 0.2)
+        assert any("Discord refused the bot token" in p for p in document["problems"])
+        log = stack.layout.process_log("supervisor").read_text()
+        assert log.count("gateway: started pid") == 1  # never restarted into the same wall
+        assert "only the operator can fix it" in log
+        assert stack.discord.invalid_request_count == 1

@@ -169,3 +169,39 @@ def test_next_deadline_tells_the_loop_when_to_wake() -> None:
     policy.tick()
     policy.exited("crash")
     assert policy.next_deadline() == policy.retry_at
+
+
+def test_a_configuration_error_is_fatal_at_once_with_its_reason() -> None:
+    clock = FakeClock()
+    policy, seen = make(clock, start_retries=3)
+    policy.start()
+    reason = "Discord refused the bot token"
+    assert policy.exited_unfixable(reason) is Action.NONE
+    assert state_of(policy) is State.FATAL
+    assert reason in seen[-1].reason and "only the operator" in seen[-1].reason
+    assert policy.next_deadline() is None
+    clock.advance(3600)
+    assert policy.tick() is Action.NONE  # never retried by itself
+    assert policy.start("recover") is Action.SPAWN  # the operator's recover clears it
+
+
+def test_a_configuration_error_after_running_is_fatal_too() -> None:
+    clock = FakeClock()
+    policy, _ = make(clock, quiet_period=10.0)
+    policy.start()
+    policy.ready()
+    clock.advance(1)
+    policy.tick()
+    clock.advance(60)  # long after the quiet period: a plain exit would restart at once
+    assert policy.exited_unfixable("the Message Content intent is off") is Action.NONE
+    assert state_of(policy) is State.FATAL
+    assert policy.last_reason.startswith("the Message Content intent is off")
+
+
+def test_a_configuration_error_while_stopping_just_stops() -> None:
+    clock = FakeClock()
+    policy, _ = make(clock)
+    policy.start()
+    policy.stop("operator")
+    assert policy.exited_unfixable("bad token") is Action.NONE
+    assert state_of(policy) is State.STOPPED

@@ -1,0 +1,203 @@
+"""One home for the rules of each change to the set of sessions: add, and remove (with
+purge). Recover only exists live (live_sessions.py): with the supervisor down there is
+nothing to restart.
+
+The CLI's offline path (below) and the running supervisor (live_sessions.py, behind the
+control API that `vai` and Discord's commands ask) use these same rules, so the two
+cannot drift.
+
+Removing a session forgets it: its journal (the Claude conversation id, the message in
+flight), its hook spool, Claude settings and worker lock, and its unfinished messages in
+the inbox. A channel that later gets the same number starts a new conversation and never
+receives a message the removed channel left queued. `--purge` also deletes its
+attachments and every log file (rotated ones too). Files a removal kept are set aside
+(`removed/session_N-*/`) when the number is used again, so the new session starts empty.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import psutil
+
+from vai.common.errors import BridgeError
+from vai.common.tmux import kill_session, tmux_run
+from vai.protocol.ids import valid_id
+from vai.protocol.layout import Layout, tmux_session_name
+from vai.supervisor.config import Config
+from vai.supervisor.inbox import Inbox
+from vai.supervisor.interfaces import Changed
+from vai.supervisor.sessions_file import load_sessions, next_session_number, save_sessions
+
+# -- the rules, shared by both paths ---------------------------------------------------------
+
+
+def number_for(sessions: Mapping[int, int], channel_id: int) -> int:
+    """The number a new channel gets (the lowest free one); BridgeError if it cannot."""
+    if not valid_id(channel_id):
+        raise BridgeError(f"invalid channel id {channel_id} (1 .. 2**63 - 1)")
+    for session, channel in sessions.items():
+        if channel == channel_id:
+            raise BridgeError(f"channel {channel_id} is already session {session}")
+    return next_session_number(dict(sessions))
+
+
+def session_logs(layout: Layout, session: int) -> list[Path]:
+    """`logs/session_N.log` and its rotated copies (`session_N.log.1`, ...)."""
+    log = layout.session_log(session)
+    return sorted(
+        path
+        for path in log.parent.glob(f"{log.name}*")
+        if path.name == log.name or path.name.startswith(f"{log.name}.")
+    )
+
+
+def forget_files(layout: Layout, session: int) -> None:
+    """The session's journal (and a corrupt one set aside), hook spool, Claude settings,
+    hook socket and worker lock."""
+    journal = layout.session_state(session)
+    for path in (
+        journal,
+        journal.with_suffix(".corrupt"),
+        *journal.parent.glob(f".{journal.name}.*"),  # a save cut short
+        layout.hook_spool(session),
+        layout.claude_settings(session),
+        layout.hook_socket(session),
+    ):
+        path.unlink(missing_ok=True)
+    _unlink_unless_locked(layout.worker_lock(session))
+
+
+def _unlink_unless_locked(path: Path) -> None:
+    """A lock a live worker holds stays: its successor must still find and end it."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        path.unlink(missing_ok=True)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def claude_processes(tmux_socket: str, session: int) -> list[psutil.Process]:
+    """The session's Claude pane: its process and every descendant, now."""
+    target = f"={tmux_session_name(session)}:"
+    done = tmux_run(tmux_socket, "display-message", "-p", "-t", target, "#{pane_pid}")
+    if done.returncode != 0 or not done.stdout.strip().isdigit():
+        return []
+    try:
+        root = psutil.Process(int(done.stdout.strip()))
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def end_claude(config: Config, session: int, processes: list[psutil.Process]) -> None:
+    """End the session's tmux session and wait for Claude's `processes` to be gone, so
+    nothing it runs on its way out (its hooks, which spool when no worker listens)
+    writes after the session is forgotten. Blocking: async callers use a thread."""
+    if shutil.which("tmux"):
+        kill_session(config.tmux_socket, config.layout.run_dir, tmux_session_name(session))
+    _, alive = psutil.wait_procs(processes, timeout=config.file.supervisor.stop_grace)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=1.0)
+
+
+def purge_files(layout: Layout, session: int) -> None:
+    """--purge: the attachments and every log of the session."""
+    shutil.rmtree(layout.session_attachments(session), ignore_errors=True)
+    for path in session_logs(layout, session):
+        path.unlink(missing_ok=True)
+
+
+def prepare_number(layout: Layout, session: int) -> Path | None:
+    """Before a number is used (again): what a removed session kept goes aside, whatever
+    it left is forgotten, and the attachments directory exists, private. Returns where
+    the kept files went, if anywhere."""
+    attachments = layout.session_attachments(session)
+    kept = attachments.is_dir() and any(attachments.iterdir())
+    logs = session_logs(layout, session)
+    aside = None
+    if kept or logs:
+        layout.removed_dir().mkdir(mode=0o700, parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = Path(
+            tempfile.mkdtemp(prefix=f"session_{session}-{stamp}-", dir=layout.removed_dir())
+        )
+        if kept:
+            os.replace(attachments, aside / "attachments")
+        if logs:
+            (aside / "logs").mkdir(mode=0o700)
+            for path in logs:
+                os.replace(path, aside / "logs" / path.name)
+    forget_files(layout, session)
+    attachments.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    attachments.mkdir(mode=0o700, exist_ok=True)
+    return aside
+
+
+def added_text(session: int, aside: Path | None, note: str = "") -> str:
+    text = f"Success: Session {session} added{note}"
+    if aside is not None:
+        text += f"\nthe files kept from an earlier session {session} are now in {aside}"
+    return text
+
+
+def removed_text(session: int, purge: bool) -> str:
+    kept = "" if purge else " (attachments and log kept)"
+    return f"Session {session} removed{kept}"
+
+
+# -- with the supervisor down (the CLI) --------------------------------------------------------
+
+
+def forget_offline(layout: Layout, session: int, channel_id: int) -> None:
+    """The inbox's part of forgetting, with no supervisor holding the inbox open."""
+    if not layout.inbox_db.exists():
+        return
+    inbox = Inbox(layout.inbox_db)
+    try:
+        inbox.forget_session(session, channel_id)
+    finally:
+        inbox.close()
+
+
+def add_offline(config: Config, channel_id: int) -> Changed:
+    layout = config.layout
+    sessions = load_sessions(layout.sessions_file, config.encryption_key)
+    number = number_for(sessions, channel_id)
+    layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    aside = prepare_number(layout, number)
+    # Whatever an interrupted removal left under this number or this channel goes too.
+    forget_offline(layout, number, channel_id)
+    save_sessions(layout.sessions_file, {**sessions, number: channel_id}, config.encryption_key)
+    note = " (the supervisor is not running: `vai start`)"
+    return Changed(number, added_text(number, aside, note))
+
+
+def remove_offline(config: Config, session: int, purge: bool) -> Changed:
+    layout = config.layout
+    sessions = load_sessions(layout.sessions_file, config.encryption_key)
+    if session not in sessions:
+        raise BridgeError(f"no session {session}")
+    channel = sessions.pop(session)
+    save_sessions(layout.sessions_file, sessions, config.encryption_key)
+    end_claude(config, session, claude_processes(config.tmux_socket, session))
+    forget_files(layout, session)
+    forget_offline(layout, session, channel)
+    if purge:
+        purge_files(layout, session)
+    return Changed(session, removed_text(session, purge))
