@@ -262,7 +262,8 @@ class Worker:
                 continue
             match message:
                 case Deliver(message=chat):
-                    await self.tell(Delivered(chat))
+                    # Queued now, in arrival order; the rest need not hold up this loop.
+                    self.spawn(self.effects.apply(self.tracker.handle(Delivered(chat))))
                 case TurnAck(turn_id=turn_id):
                     before = len(self.state.unacked_turns)
                     self.state.unacked_turns = [

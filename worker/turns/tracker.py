@@ -44,10 +44,10 @@ from vai.worker.prompt_queue import PromptQueue
 from vai.worker.screen import Screen
 from vai.worker.session_state import InFlight
 from vai.worker.turns.interruption import Interruption
-from vai.worker.turns.states import ACTIVE, READY, Stage, check_claude, check_stage
+from vai.worker.turns.messages import Messages
+from vai.worker.turns.states import ACTIVE, READY, Stage, check_claude
 from vai.worker.turns.vocabulary import (
     ALL_CHOICES,
-    Accepted,
     Action,
     Announce,
     AskEnded,
@@ -59,14 +59,10 @@ from vai.worker.turns.vocabulary import (
     EndTurn,
     HookFired,
     InterruptRequested,
-    MessageDone,
     NotSubmitted,
     PaneDenied,
     PaneDied,
     PaneReady,
-    PromptTaken,
-    Queued,
-    SaveJournal,
     ScreenRead,
     Submitted,
     Tick,
@@ -110,7 +106,7 @@ class TurnTracker:
     ) -> None:
         self._clock = clock
         self._transcript = transcript
-        self.queue = queue or PromptQueue()
+        self.messages = Messages(PromptQueue() if queue is None else queue)
         self.claude: ClaudeState = "starting"
         self.turn_id = ""  # the prompt_id of the turn under way (tool progress names it)
         self.screen = Screen("starting")
@@ -125,7 +121,7 @@ class TurnTracker:
 
     @property
     def in_flight(self) -> InFlight | None:
-        return self.queue.current
+        return self.messages.current
 
     @property
     def watching_closely(self) -> bool:
@@ -134,7 +130,7 @@ class TurnTracker:
 
     def next_message(self) -> ChatMessage | None:
         """The message to type now, if Claude is idle and nothing is in flight."""
-        return self.queue.peek() if self.claude == "idle" else None
+        return self.messages.next() if self.claude == "idle" else None
 
     # -- events -------------------------------------------------------------------------------
 
@@ -147,15 +143,15 @@ class TurnTracker:
             case Tick():
                 return self._tick()
             case Delivered(message=message):
-                return self._delivered(message)
+                return self.messages.delivered(message)
             case Typing():
-                return self._typing(event)
+                return self.messages.typing(event)
             case Submitted(message_id=message_id):
-                return self._submitted(message_id)
+                return self.messages.submitted(message_id)
             case NotSubmitted(message_id=message_id, why=why):
-                return self._not_submitted(message_id, why)
+                return self.messages.not_submitted(message_id, why)
             case Unsendable(message_id=message_id, why=why):
-                return self._unsendable(message_id, why)
+                return self.messages.unsendable(message_id, why)
             case InterruptRequested(screen=screen):
                 return self._interrupt(screen)
             case AskStarted(kind=kind):
@@ -187,13 +183,6 @@ class TurnTracker:
         self._idle_since = None
         return [Announce(state, pane_pid)]
 
-    def _step(self, message_id: int, old: Stage, new: Stage) -> None:
-        check_stage(message_id, old, new)
-        log.debug("message %d: %s -> %s", message_id, old, new)
-
-    def _stage(self, in_flight: InFlight) -> Stage:
-        return "accepted" if in_flight.submitted else "typing"
-
     # -- the screen and the clock -------------------------------------------------------------
 
     def _look(self, screen: Screen) -> None:
@@ -217,7 +206,7 @@ class TurnTracker:
             actions += self._set("busy", "the screen is busy")
         if screen.state == "idle" and not self._asking:
             if self.claude in ("permission", "question", "dialog", "starting"):
-                current = self.queue.current
+                current = self.messages.current
                 busy = current is not None and current.submitted
                 actions += self._set("busy" if busy else "idle", "the dialog closed")
             if self.claude == "busy" and not answering and not self.watching_closely:
@@ -256,7 +245,7 @@ class TurnTracker:
             target, deadline = self._denial
             if self.screen.state == "idle":
                 self._denial = None
-                if self.queue.current is target:
+                if self.messages.current is target:
                     actions += self._end_without_stop(target, "denied", self.screen.input_text)
             elif now >= deadline:
                 self._denial = None
@@ -265,7 +254,7 @@ class TurnTracker:
     def _turn_ended_quietly(self) -> list[Action]:
         """Claude has been idle for a while, yet a turn seemed under way and no Stop came."""
         self._idle_since = None
-        current = self.queue.current
+        current = self.messages.current
         screen = self.screen
         if current is None:
             return self._set("idle", "the turn ended quietly")
@@ -277,10 +266,10 @@ class TurnTracker:
         if self._transcript.holds(current):
             log.warning("message %d's turn ended without a Stop hook", message_id)
             answer = self._transcript.answer_after(current.transcript_offset)
-            actions = self._end_turn(answer, "interrupted")
+            actions = self.messages.end_turn(answer, "interrupted")
         else:
             log.info("message %d is not in the conversation; typing it again", message_id)
-            actions = self._retry(current)
+            actions = self.messages.retry()
         return actions + self._set("idle", "the turn ended quietly")
 
     # -- hooks --------------------------------------------------------------------------------
@@ -307,39 +296,25 @@ class TurnTracker:
     def _prompt_submitted(self, hook: UserPromptSubmit) -> list[Action]:
         self.turn_id = hook.prompt_id or str(uuid.uuid4())
         actions = self._set("busy", "UserPromptSubmit")
-        current = self.queue.current
-        if current is None or not prompt_input.same_prompt(current.text, hook.prompt):
+        ours = self.messages.accepted(hook.prompt)
+        if ours is None:
             log.info("a prompt typed in the pane by hand started a turn")
             return actions
-        if not current.submitted:
-            self._step(current.message.message_id, "typing", "accepted")
-            current.submitted = True
-            actions += [SaveJournal(), Accepted(current.message)]
-        return [*actions, PromptTaken()]
+        return actions + ours
 
     def _stopped(self, hook: Stop) -> list[Action]:
         self._stopped_at = self._clock()
         actions: list[Action] = [CancelChoices(ALL_CHOICES, "the turn ended")]
         text = hook.last_assistant_message or ""
-        current = self.queue.current
+        current = self.messages.current
         if current is not None and not (current.submitted or self._transcript.holds(current)):
             log.info("a turn ended that was not message %d's", current.message.message_id)
             actions.append(EndTurn(text, turn_id=hook.prompt_id))
         else:
-            actions += self._end_turn(text, "answered", turn_id=hook.prompt_id)
+            actions += self.messages.end_turn(text, "answered", turn_id=hook.prompt_id)
         return actions + self._set("idle", "Stop")
 
     # -- the message in flight ----------------------------------------------------------------
-
-    def _end_turn(self, text: str, how: Stage, turn_id: str = "") -> list[Action]:
-        """The turn of the message in flight (if any) ended: it is finished."""
-        done = self.queue.finish()
-        ids: tuple[int, ...] = ()
-        if done is not None:
-            self._step(done.message.message_id, self._stage(done), how)
-            ids = (done.message.message_id,)
-        interrupted = how != "answered"
-        return [EndTurn(text, turn_id=turn_id, message_ids=ids, interrupted=interrupted)]
 
     def _end_without_stop(self, target: InFlight | None, how: Stage, box: str) -> list[Action]:
         """End the message whose turn stopped with no Stop hook (Escape, a denial in the
@@ -347,58 +322,12 @@ class TurnTracker:
         actions: list[Action] = []
         if box and target is not None and prompt_input.same_prompt(box, target.text):
             actions.append(ClearInput())
-        if target is not None and self.queue.current is target and target.submitted:
+        if target is not None and self.messages.current is target and target.submitted:
             partial = self._transcript.answer_after(target.transcript_offset)
             text = DENIED if how == "denied" else INTERRUPTED
-            actions += self._end_turn(f"{partial}\n\n{text}" if partial else text, how)
+            actions += self.messages.end_turn(f"{partial}\n\n{text}" if partial else text, how)
         self._idle_since = None
         return actions + self._set("idle", "the turn was stopped")
-
-    def _retry(self, current: InFlight) -> list[Action]:
-        self._step(current.message.message_id, self._stage(current), "queued")
-        self.queue.retry()
-        return [SaveJournal(), Wake()]
-
-    def _delivered(self, message: ChatMessage) -> list[Action]:
-        if not self.queue.offer(message):
-            return []
-        log.info("queued message %d (%d waiting)", message.message_id, len(self.queue))
-        return [Queued(message)]
-
-    def _typing(self, event: Typing) -> list[Action]:
-        waiting = self.queue.peek()
-        if waiting is None or waiting.message_id != event.message_id:
-            raise RuntimeError(f"message {event.message_id} is not next in the queue")
-        self._step(event.message_id, "queued", "typing")
-        self.queue.take(event.text, event.transcript_offset)
-        return [SaveJournal()]  # before the first key: a new worker must know
-
-    def _submitted(self, message_id: int) -> list[Action]:
-        current = self.queue.current
-        if current is None or current.message.message_id != message_id or current.submitted:
-            return []
-        if not prompt_input.is_slash_command(current.text):
-            return []  # its UserPromptSubmit is on its way
-        self._step(message_id, "typing", "done")  # the CLI ran it: no model turn, no Stop
-        self.queue.finish()
-        return [MessageDone(current.message, "done", "slash command"), SaveJournal()]
-
-    def _not_submitted(self, message_id: int, why: str) -> list[Action]:
-        current = self.queue.current
-        if current is None or current.message.message_id != message_id:
-            return []
-        log.warning("message %d %s; it goes back to the queue", message_id, why)
-        return self._retry(current)
-
-    def _unsendable(self, message_id: int, why: str) -> list[Action]:
-        waiting = self.queue.peek()
-        if waiting is None or waiting.message_id != message_id:
-            return []
-        log.warning("message %d failed: %s", message_id, why)
-        self._step(message_id, "queued", "failed")
-        self.queue.take("", 0)
-        self.queue.finish()
-        return [MessageDone(waiting, "failed", why), SaveJournal()]
 
     # -- interrupts and denials ---------------------------------------------------------------
 
@@ -407,7 +336,10 @@ class TurnTracker:
         if self._interruption is not None:
             log.info("an interrupt is under way already")
             return []
-        self._interruption = Interruption(self.queue.current)
+        if self.claude == "dead":
+            log.info("interrupt: Claude is dead, nothing to interrupt")
+            return []
+        self._interruption = Interruption(self.messages.current)
         now = self._clock()
         actions = self._interruption.start(self.screen, self._screen_since, self.claude, now)
         actions += self._interruption_ended()
@@ -426,7 +358,7 @@ class TurnTracker:
         return actions
 
     def _pane_denied(self) -> list[Action]:
-        self._denial = (self.queue.current, self._clock() + DENIAL_SHOWS)
+        self._denial = (self.messages.current, self._clock() + DENIAL_SHOWS)
         return [WatchClosely()]
 
     # -- restarts -----------------------------------------------------------------------------
@@ -451,14 +383,12 @@ class TurnTracker:
         if screen.state == "dialog":
             dialog = screen.dialog.replace("\n", " | ")
             log.warning("Claude shows a %s dialog at start: %s", screen.kind, dialog)
-        current = self.queue.current
+        current = self.messages.current
         if current is None or self.claude in ACTIVE:
             return actions
         message_id = current.message.message_id
         if self._transcript.holds(current):
             log.warning("message %d was taken by Claude but its turn never ended", message_id)
-            actions += self._end_turn("", "interrupted")
-        else:
-            log.info("message %d did not reach Claude; typing it again", message_id)
-            actions += self._retry(current)
-        return [*actions, Wake()]
+            return [*actions, *self.messages.end_turn("", "interrupted"), Wake()]
+        log.info("message %d did not reach Claude; typing it again", message_id)
+        return actions + self.messages.retry()
