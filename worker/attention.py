@@ -1,6 +1,6 @@
 """Screens that wait for someone: get them an answer, never hang silently.
 
-The hooks answer most of Claude's questions (worker/main.py: PermissionRequest and
+The hooks answer most of Claude's questions (worker/asking.py: PermissionRequest and
 AskUserQuestion go to the channel while the hook waits). This module covers what the
 pane alone shows: a permission or question screen no hook is waiting on (its hook went
 to a worker that died), the start-up dialogs (folder trust, custom API key, bypass
