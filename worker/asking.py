@@ -8,15 +8,15 @@
 
 Only live events are answered: one replayed from the spool has no hook waiting any more
 (the dialog it would have answered is left to worker/attention.py, which reads the pane).
+While a hook waits, the turn tracker is told (Claude's state says it is asking).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from vai.protocol.messages import ClaudeState
+from vai.protocol.hooks import PermissionRequest, PreToolUse
 from vai.worker.choices import ChoiceBroker
-from vai.worker.hook_events import HookEvent
 from vai.worker.tool_hooks import (
     ALLOW,
     PERMISSION_OPTIONS,
@@ -27,36 +27,32 @@ from vai.worker.tool_hooks import (
     permission_text,
     question_text,
 )
+from vai.worker.turns.vocabulary import AskEnded, AskStarted, TurnEvent
 
 
 class HookAsks:
-    def __init__(
-        self,
-        choices: ChoiceBroker,
-        claude: Callable[[], ClaudeState],
-        set_claude: Callable[[ClaudeState], Awaitable[None]],
-    ) -> None:
+    def __init__(self, choices: ChoiceBroker, tell: Callable[[TurnEvent], Awaitable[None]]) -> None:
         self.choices = choices
-        self.claude = claude
-        self.set_claude = set_claude
+        self.tell = tell
 
-    async def permission(self, event: HookEvent) -> bytes:
+    async def permission(self, event: PermissionRequest) -> bytes:
         """Ask the channel; the hook prints the decision for Claude (a timeout denies)."""
-        await self.set_claude("permission")
-        pending = self.choices.pending("permission", source="pane")
-        if pending is not None:
-            pending.source = "hook"  # asked from the screen a moment ago: answer it here
-        else:
-            pending = await self.choices.open(
-                "permission",
-                permission_text(event.tool_name, event.tool_input),
-                list(PERMISSION_OPTIONS),
-                "hook",
-                topic=event.tool_name,
-            )
-        answer = await self.choices.wait(pending)
-        if self.claude() == "permission":
-            await self.set_claude("busy")
+        await self.tell(AskStarted("permission"))
+        try:
+            pending = self.choices.pending("permission", source="pane")
+            if pending is not None:
+                pending.source = "hook"  # asked from the screen a moment ago: answer it here
+            else:
+                pending = await self.choices.open(
+                    "permission",
+                    permission_text(event.tool_name, event.tool_input),
+                    list(PERMISSION_OPTIONS),
+                    "hook",
+                    topic=event.tool_name,
+                )
+            answer = await self.choices.wait(pending)
+        finally:
+            await self.tell(AskEnded("permission"))
         if answer is not None and answer.option == ALLOW:
             return permission_output(True)
         if answer is None:
@@ -65,13 +61,13 @@ class HookAsks:
             reason = f"{answer.user_name or 'The user'} denied this from Discord."
         return permission_output(False, reason)
 
-    async def questions(self, event: HookEvent) -> bytes:
+    async def questions(self, event: PreToolUse) -> bytes:
         """AskUserQuestion at PreToolUse: answers from the channel, or a refusal."""
         questions = parse_questions(event.tool_input)
         if not questions or any(not q.options for q in questions):
             return b""  # free-text questions: the CLI asks on its screen (attention.py)
         assert isinstance(event.tool_input, dict)
-        await self.set_claude("question")
+        await self.tell(AskStarted("question"))
         answers: dict[str, str] = {}
         try:
             for index, question in enumerate(questions):
@@ -87,5 +83,4 @@ class HookAsks:
                 answers[question.question] = answer.option
             return answers_output(event.tool_input, answers)
         finally:
-            if self.claude() == "question":
-                await self.set_claude("busy")
+            await self.tell(AskEnded("question"))

@@ -1,12 +1,14 @@
 """Screens that wait for someone: get them an answer, never hang silently.
 
-The hooks answer most of Claude's questions (worker/main.py: PermissionRequest and
+The hooks answer most of Claude's questions (worker/asking.py: PermissionRequest and
 AskUserQuestion go to the channel while the hook waits). This module covers what the
 pane alone shows: a permission or question screen no hook is waiting on (its hook went
 to a worker that died), the start-up dialogs (folder trust, custom API key, bypass
 warning: answered per configuration, otherwise asked in the channel), and any other
 dialog (a slash command's picker: its options are asked in the channel; a menu without
-options is closed with Escape once it has sat untouched for a while).
+options is closed with Escape once it has sat untouched for a while). It never decides
+about the turn: a permission it denied in the pane is told to the turn tracker, which
+knows that the CLI ends such a turn without a Stop hook.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from vai.worker.dialogs import (
 )
 from vai.worker.screen import Screen
 from vai.worker.tool_hooks import ALLOW, PERMISSION_OPTIONS, QUESTION_EXTRAS
+from vai.worker.turns.vocabulary import PaneDenied, TurnEvent
 
 log = logging.getLogger("worker.attention")
 
@@ -40,8 +43,6 @@ HOOK_GRACE = 1.5
 IDLE_MENU_CLOSE = 10.0
 _CHECKBOX = re.compile(r"^\[[ ✔x]\]\s*")
 
-OnDenied = Callable[[], Awaitable[None]]
-
 
 class Attention:
     def __init__(
@@ -49,12 +50,12 @@ class Attention:
         pane: Pane,
         broker: ChoiceBroker,
         startup: StartupAnswers,
-        on_denied: OnDenied,
+        tell: Callable[[TurnEvent], Awaitable[None]],
     ) -> None:
         self.pane = pane
         self.broker = broker
         self.startup = startup
-        self.on_denied = on_denied
+        self.tell = tell
         self._task: asyncio.Task[None] | None = None
         self._seen: dict[str, float] = {}
 
@@ -137,7 +138,7 @@ class Attention:
             index = len(now.options) - 1
         log.info("answering the permission dialog in the pane: %s", now.options[index])
         if await choose(self.pane, index) and not allow:
-            await self.on_denied()  # the CLI ends a denied turn without a Stop hook
+            await self.tell(PaneDenied())
 
     async def _question(self, screen: Screen) -> None:
         labels = [_CHECKBOX.sub("", o) for o in screen.options if o not in QUESTION_EXTRAS]

@@ -22,9 +22,9 @@ import msgspec
 
 from vai.common.atomic import write_atomic
 from vai.common.tmux import TmuxControl, TmuxError, tmux_lock, tmux_run
+from vai.protocol.hooks import HOOK_EVENTS
 from vai.protocol.layout import tmux_session_name
 from vai.protocol.specs import WorkerSpec
-from vai.worker.hook_events import HOOK_EVENTS
 from vai.worker.prompt_input import pieces
 from vai.worker.screen import Screen, read_screen
 from vai.worker.session_state import SessionState

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import msgspec
 
-from vai.worker.hook_events import HookEvent, decode_hook
+from vai.protocol.hooks import HookPayload, decode_hook
 
 # The handler gets the event and whether Claude is waiting for its answer right now
 # (False for events replayed from the spool: their hook already returned).
-Handler = Callable[[HookEvent, bool], Awaitable[bytes]]
+Handler = Callable[[HookPayload, bool], Awaitable[bytes]]
 log = logging.getLogger(__name__)
 
 

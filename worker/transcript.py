@@ -8,7 +8,10 @@ lenient: unknown lines are skipped.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+
+from vai.worker.session_state import InFlight
 
 
 def transcript_path(home: Path, cwd: str, conversation_id: str) -> Path:
@@ -117,3 +120,17 @@ def has_conversation(path: Path | None) -> bool:
     except OSError:
         return False
     return False
+
+
+class ConversationTranscript:
+    """The session's transcript wherever the conversation now is (a /clear moves it), as
+    the turn tracker asks about it (worker/turns/tracker.py: Transcript)."""
+
+    def __init__(self, path: Callable[[], Path]) -> None:
+        self._path = path
+
+    def holds(self, in_flight: InFlight) -> bool:
+        return holds_prompt(self._path(), in_flight.transcript_offset, in_flight.text)
+
+    def answer_after(self, offset: int) -> str:
+        return answer_after(self._path(), offset)

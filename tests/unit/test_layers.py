@@ -56,3 +56,19 @@ def test_protocol_does_no_io() -> None:
                 names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
                 for name in names:
                     assert name.split(".")[0] not in io_modules, f"{path.name} imports {name}"
+
+
+MAX_LINES = 400
+# The stand-in Claude and the local Discord are test doubles of whole programs.
+EXEMPT = ("worker/standin/", "gateway/local_discord/")
+
+
+def test_no_module_grows_past_400_lines() -> None:
+    long = {
+        rel: lines
+        for package in ALLOWED
+        for path in sorted((REPO / package).rglob("*.py"))
+        if not (rel := str(path.relative_to(REPO))).startswith(EXEMPT)
+        and (lines := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}

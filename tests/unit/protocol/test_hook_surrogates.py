@@ -6,21 +6,22 @@ import msgspec
 import pytest
 
 from vai.protocol.codec import decode, encode
+from vai.protocol.hooks import Stop, decode_hook
 from vai.protocol.messages import TurnEnded
-from vai.worker.hook_events import decode_hook
 
 
 def test_a_stop_whose_text_has_a_lone_surrogate_escape_is_read_with_a_replacement() -> None:
     # Node's JSON.stringify writes a lone surrogate as an escape (an emoji cut in half).
     payload = b'{"hook_event_name": "Stop", "last_assistant_message": "cut \\ud83d here"}'
     event = decode_hook(payload)
-    assert event.hook_event_name == "Stop"
+    assert isinstance(event, Stop)
     assert event.last_assistant_message == "cut \ufffd here"
 
 
 def test_a_well_formed_pair_escape_stays_one_character() -> None:
     payload = b'{"hook_event_name": "Stop", "last_assistant_message": "\\ud83d\\ude00"}'
-    assert decode_hook(payload).last_assistant_message == "😀"
+    event = decode_hook(payload)
+    assert isinstance(event, Stop) and event.last_assistant_message == "😀"
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,148 @@
+"""Claude Code hook payloads: one tagged union keyed on `hook_event_name`, decoded once.
+
+The hook client hands each payload (JSON, as Claude wrote it) to the session's worker; this
+is what crosses that boundary. Fields follow the CLI 2.1.330 (shared/notes/claude-code.md);
+unknown fields are ignored, and the types are those the real CLI was seen to send, lenient
+(`Any`) where it varies. An event name this release does not know (a newer CLI's
+`StopFailure`, `SubagentStop`, ...) decodes to `OtherHook`, never an error: adding an event
+is one more Struct in `KnownHook`, and the worker's exhaustive `match` then asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+
+from vai.protocol.text import well_formed_data
+
+
+class Hook(msgspec.Struct, tag_field="hook_event_name", kw_only=True, frozen=True):
+    """The fields every event carries (`prompt_id` too, while a turn runs)."""
+
+    session_id: str = ""
+    transcript_path: str = ""
+    cwd: str = ""
+    prompt_id: str = ""
+
+    @property
+    def event(self) -> str:
+        return str(self.__struct_config__.tag)
+
+
+class SessionStart(Hook, tag="SessionStart", frozen=True):
+    source: str = ""  # startup, resume, clear
+    model: Any = None
+
+
+class UserPromptSubmit(Hook, tag="UserPromptSubmit", frozen=True):
+    prompt: str = ""
+    permission_mode: str = ""
+
+
+class PreToolUse(Hook, tag="PreToolUse", frozen=True):
+    tool_name: str = ""
+    tool_input: Any = None
+    tool_use_id: str = ""
+
+
+class PermissionRequest(Hook, tag="PermissionRequest", frozen=True):
+    tool_name: str = ""
+    tool_input: Any = None
+    permission_suggestions: Any = None
+
+
+class PostToolUse(Hook, tag="PostToolUse", frozen=True):
+    tool_name: str = ""
+    tool_input: Any = None
+    tool_use_id: str = ""
+    tool_response: Any = None
+    duration_ms: Any = None
+
+
+class Notification(Hook, tag="Notification", frozen=True):
+    message: str = ""
+    notification_type: str = ""  # permission_prompt, idle_prompt
+
+
+class Stop(Hook, tag="Stop", frozen=True):
+    last_assistant_message: str | None = None  # the turn's final text
+    stop_hook_active: bool = False
+
+
+class SessionEnd(Hook, tag="SessionEnd", frozen=True):
+    reason: str = ""  # prompt_input_exit, clear, ...
+
+
+KnownHook = (
+    SessionStart
+    | UserPromptSubmit
+    | PreToolUse
+    | PermissionRequest
+    | PostToolUse
+    | Notification
+    | Stop
+    | SessionEnd
+)
+
+
+class OtherHook(msgspec.Struct, kw_only=True, frozen=True):
+    """An event this release has no Struct for; kept (and logged), never dropped silently."""
+
+    hook_event_name: str
+    session_id: str = ""
+    transcript_path: str = ""
+    cwd: str = ""
+    prompt_id: str = ""
+
+    @property
+    def event(self) -> str:
+        return self.hook_event_name
+
+
+HookPayload = KnownHook | OtherHook
+
+# The events Claude is configured to report (its settings name each one).
+HOOK_EVENTS: tuple[str, ...] = tuple(str(kind.__struct_config__.tag) for kind in KnownHook.__args__)
+
+
+class _Named(msgspec.Struct):
+    hook_event_name: str
+
+
+_known = msgspec.json.Decoder(KnownHook)
+_named = msgspec.json.Decoder(_Named)
+_other = msgspec.json.Decoder(OtherHook)
+
+
+def decode_hook(payload: bytes) -> HookPayload:
+    """The event in `payload`; msgspec.DecodeError (or its ValidationError) if it is no
+    hook event, or a known event with fields of the wrong type.
+
+    JSON may escape half of a surrogate pair (Claude's text cut inside an emoji): msgspec
+    refuses that, so such a payload is read again with U+FFFD in its place, and the event
+    (a turn's end, say) is not lost.
+    """
+    try:
+        return _decode(payload)
+    except msgspec.ValidationError:
+        raise
+    except msgspec.DecodeError:
+        if b"\\u" not in payload:
+            raise
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        raise msgspec.DecodeError("hook payload is not JSON") from None
+    return _decode(msgspec.json.encode(well_formed_data(data)))
+
+
+def _decode(payload: bytes) -> HookPayload:
+    try:
+        return _known.decode(payload)
+    except msgspec.ValidationError:
+        name = _named.decode(payload).hook_event_name
+        if name in HOOK_EVENTS:
+            raise
+        return _other.decode(payload)
