@@ -19,13 +19,17 @@ REASON_LIMIT = 80
 
 
 def sd_notify(state: str, environ: Mapping[str, str] | None = None) -> bool:
-    """Send `state` (e.g. "READY=1") to $NOTIFY_SOCKET; False when not under systemd."""
+    """Send `state` (e.g. "READY=1") to $NOTIFY_SOCKET; False when not under systemd.
+
+    Never blocks: a listener that does not read (its queue full) loses this datagram
+    rather than stalling the supervisor's loop."""
     address = (environ if environ is not None else os.environ).get("NOTIFY_SOCKET", "")
     if not address:
         return False
     if address.startswith("@"):
         address = "\0" + address[1:]  # abstract namespace
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
         try:
             sock.connect(address)
             sock.sendall(state.encode())

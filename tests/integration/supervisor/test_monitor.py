@@ -183,10 +183,14 @@ def sample_value(families: dict[str, Any], name: str, **labels: str) -> float | 
     return None
 
 
+SNOWFLAKE = 987654321012345678
+
+
 def two_sessions() -> Metrics:
     metrics = sample_metrics()
+    metrics.sessions["1"].channel_id = SNOWFLAKE
     other = msgspec.structs.replace(
-        metrics.sessions["1"], session=2, channel_id=43, state="FATAL", claude_state="dead",
+        metrics.sessions["1"], session=2, channel_id=SNOWFLAKE + 1, state="FATAL", claude_state="dead",
         memory_bytes=None, turns=0, queued=5, response_ms_avg=None,
     )  # fmt: skip
     metrics.sessions["2"] = other
@@ -209,7 +213,9 @@ def test_prometheus_exposition_parses_into_typed_families_with_two_sessions() ->
     assert sample_value(families, "vai_session_state", session="2", state="FATAL") == 1
     assert sample_value(families, "vai_session_state", session="2", state="RUNNING") == 0
     assert sample_value(families, "vai_session_claude_state", session="1", claude_state="idle") == 1
-    assert sample_value(families, "vai_session_info", session="2", channel="43") == 1
+    # A snowflake is text: a float would round it.
+    channel = str(SNOWFLAKE + 1)
+    assert sample_value(families, "vai_session_info", session="2", channel=channel) == 1
     assert sample_value(families, "vai_alert_active", session="1", metric="memory") == 1
     assert sample_value(families, "vai_process_memory_bytes", process="gateway") == 6
     # No sample for a figure that could not be read.
@@ -225,7 +231,7 @@ def test_prometheus_never_shows_channel_ids_with_an_encryption_key() -> None:
 
     endpoint = PrometheusEndpoint("127.0.0.1", 0, SnapshotCollector(two_sessions, False))
     text = generate_latest(endpoint.registry).decode()
-    assert "42" not in text.replace("0.042", "") and "channel" not in text
+    assert str(SNOWFLAKE) not in text and 'channel="' not in text
     assert sample_value(scrape_families(text), "vai_session_info", session="1") == 1
 
 
