@@ -267,6 +267,10 @@ class Supervisor:
             self.bus.socket.close(linger=0)
             self.context.term()
             self.inbox.close()
+            # ZeroMQ leaves its ipc files behind; ours go (we hold the lock), so a clean
+            # stop leaves nothing `vai doctor` would call stale.
+            for path in (self.layout.control_socket, self.layout.bus_socket):
+                path.unlink(missing_ok=True)
             self.layout.pid_file.unlink(missing_ok=True)
         log.info("supervisor stopped")
         return 0

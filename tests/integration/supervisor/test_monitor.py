@@ -190,8 +190,8 @@ def two_sessions() -> Metrics:
     metrics = sample_metrics()
     metrics.sessions["1"].channel_id = SNOWFLAKE
     other = msgspec.structs.replace(
-        metrics.sessions["1"], session=2, channel_id=SNOWFLAKE + 1, state="FATAL", claude_state="dead",
-        memory_bytes=None, turns=0, queued=5, response_ms_avg=None,
+        metrics.sessions["1"], session=2, channel_id=SNOWFLAKE + 1, state="FATAL",
+        claude_state="dead", memory_bytes=None, turns=0, queued=5, response_ms_avg=None,
     )  # fmt: skip
     metrics.sessions["2"] = other
     return metrics
