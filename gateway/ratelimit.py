@@ -131,7 +131,7 @@ class InboundLimiter:
         self.settings = settings
         self._users: dict[int, TokenBucket] = {}
         self._sessions: dict[int, TokenBucket] = {}
-        self._noticed: dict[int, float] = {}
+        self._noticed: dict[tuple[int, str], float] = {}
 
     def reconfigure(self, settings: RateSettings) -> None:
         """New limits (vai.toml reloaded): every bucket starts afresh, full."""
@@ -160,17 +160,18 @@ class InboundLimiter:
         for scope, bucket in scopes:
             if not bucket.room(now, credit):
                 return RateVerdict(False, scope, bucket.wait_time(now, 1.0 - credit),
-                                   self._notify(user_id, now))  # fmt: skip
+                                   self._notify(user_id, now, "refused"))  # fmt: skip
         delays = [(bucket.take_on_credit(now), scope) for scope, bucket in scopes]
         delay, scope = max(delays, default=(0.0, ""))
         if delay <= 0:
             return RateVerdict(True)
-        return RateVerdict(True, scope, notify=self._notify(user_id, now), delay=delay)
+        return RateVerdict(True, scope, notify=self._notify(user_id, now, "queued"), delay=delay)
 
-    def _notify(self, user_id: int, now: float) -> bool:
-        """Say so in the channel at most once per `notice_every` per user."""
-        last = self._noticed.get(user_id)
+    def _notify(self, user_id: int, now: float, kind: str) -> bool:
+        """Say so in the channel at most once per `notice_every` per user and kind (that
+        messages wait; that one was refused)."""
+        last = self._noticed.get((user_id, kind))
         notify = last is None or now - last >= self.settings.notice_every or now < last
         if notify:
-            self._noticed[user_id] = now
+            self._noticed[(user_id, kind)] = now
         return notify
