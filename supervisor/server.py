@@ -219,7 +219,8 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
+        # Until the parts exist a SIGHUP is ignored (it used to stop the supervisor).
+        loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP while starting: ignored"))
         self.open_bus()
         self.changes = changes = LiveSessions(
             self.config,
@@ -234,6 +235,7 @@ class Supervisor:
         )
         self.layout.control_socket.unlink(missing_ok=True)
         control.bind(self.context)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
         log.info(
             "supervisor %d for %s: %d sessions",
             os.getpid(),
