@@ -114,7 +114,7 @@ def test_without_other_there_is_no_other_button_and_no_form() -> None:
 
 
 def test_typed_text_is_read_from_a_modal_submission() -> None:
-    data = {"custom_id": "vai:m:x", "components": [
-        {"type": 1, "components": [{"type": 4, "custom_id": TEXT_INPUT_ID, "value": "hi"}]}]}  # fmt: skip
+    field = {"type": 4, "custom_id": TEXT_INPUT_ID, "value": "hi"}
+    data = {"custom_id": "vai:m:x", "components": [{"type": 1, "components": [field]}]}
     assert typed_text(data) == "hi"
     assert typed_text({"components": []}) == ""
