@@ -48,6 +48,7 @@ def test_a_multi_select_question_and_an_other_answer(
         )
         message = the_question(stack, chan, "Which sizes?")
         menu, submit, other = components(message)
+        assert other["label"] == "Other…"
         assert [o["label"] for o in menu["options"]] == ["Small", "Medium", "Large"]
         mid = int(message["id"])
         stack.discord.click_button(chan, mid, menu["custom_id"], values=["0", "2"], user=alice)
