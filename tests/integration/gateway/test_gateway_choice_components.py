@@ -105,7 +105,7 @@ def test_other_opens_a_form_and_its_text_answers(
             opened = rig.discord.click_button(chan, mid, other, user=alice)
             form = await rig.wait(lambda: rig.discord.open_modal(opened), what="the form")
             assert rig.discord.interaction_responses(opened)[0]["type"] == 9
-            assert form["title"] == "Answer Claude"
+            assert form is not None and form["title"] == "Answer Claude"
             with pytest.raises(ValueError, match="required"):
                 rig.discord.submit_modal(opened, {TEXT_INPUT_ID: ""}, user=alice)
             submitted = rig.discord.submit_modal(opened, {TEXT_INPUT_ID: "purple haze"}, user=alice)
