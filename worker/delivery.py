@@ -35,6 +35,9 @@ from vai.worker.typist import Typist
 log = logging.getLogger("worker")
 
 ENTER_ATTEMPTS = 5
+# A slash command's output is read once the pane has been still this long (at most SLASH_WAIT).
+SLASH_QUIET = 0.6
+SLASH_WAIT = 5.0
 
 
 def prompt_text(message: ChatMessage, files: list[str] | None = None) -> str:
@@ -140,10 +143,26 @@ class TypingPipeline:
             await self.tell(NotSubmitted(message.message_id, "was not pasted"))
             return
         if await self.submit(text):
-            await self.tell(Submitted(message.message_id))
+            pane = ""
+            if prompt_input.is_slash_command(text) and not self.prompt_seen.is_set():
+                pane = await self.settled_pane()  # what the CLI printed for it
+            await self.tell(Submitted(message.message_id, pane))
             return
         why = f"was not submitted after {ENTER_ATTEMPTS} Enters"
         await self.tell(NotSubmitted(message.message_id, why))
+
+    async def settled_pane(self, quiet: float = SLASH_QUIET, limit: float = SLASH_WAIT) -> str:
+        """The pane once it stopped changing for `quiet` seconds (or after `limit`)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        last = await self.pane.lines()
+        since = loop.time()
+        while loop.time() - since < quiet and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+            lines = await self.pane.lines()
+            if lines != last:
+                last, since = lines, loop.time()
+        return "\n".join(last)
 
     async def submit(self, text: str) -> bool:
         """The lost-Enter recipe: Enter, confirm by hook (or an emptied box), else Enter again."""

@@ -858,7 +858,7 @@ class App:
         """/clear: SessionEnd(clear), a new session id, SessionStart(clear)."""
         self.hooks.fire("SessionEnd", {"reason": "clear"}, "clear")
         self._set_session(new_uuid())
-        self.entries = []
+        self.entries = [("prompt", "/clear")]  # as the real CLI: only the command stays
         self.source = "clear"
         self.log("start", source="clear")
         self.hooks.fire("SessionStart", {"source": "clear", "model": self.opts.model}, "clear")

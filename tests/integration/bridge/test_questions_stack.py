@@ -66,3 +66,29 @@ def test_a_multi_select_question_and_an_other_answer(
         stack.discord.submit_modal(opened, {TEXT_INPUT_ID: "purple haze"}, user=alice)
         said = answer_containing(stack, chan, '"Which color?"=')
         assert '"Which color?"="purple haze"' in said
+
+
+def test_claude_codes_own_commands_are_confirmed_or_refused(
+    short_tmp: Path, tmux_server: TmuxServer
+) -> None:
+    with running_stack(short_tmp, tmux_server, channels=1) as (stack, (chan,)):
+        alice = stack.discord.make_user("alice")
+        stack.write_config(f"[discord]\nallowed_users = [{alice.id}]\n")
+        stack.start()
+        stack.wait_all_running()
+        cleared = stack.discord.post_user_message(chan, "/clear", author=alice)
+        stack.wait_bot_message(chan, "✅ Claude Code ran `/clear`.", timeout=30)
+        reactions = stack.discord.reactions(chan, int(cleared["id"]))
+        assert "✅" in reactions and "❌" not in reactions
+
+        unknown = stack.discord.post_user_message(chan, "/frobnicate", author=alice)
+        said = answer_containing(stack, chan, "frobnicate")
+        assert said == (
+            "❌ Not delivered to Claude: Claude Code says: Unknown slash command: frobnicate"
+        )
+        stack.discord.wait_for(
+            lambda: "❌" in stack.discord.reactions(chan, int(unknown["id"])), 10, "❌"
+        )
+        assert "✅" not in stack.discord.reactions(chan, int(unknown["id"]))
+        stack.discord.post_user_message(chan, "still there?", author=alice)
+        stack.wait_bot_message(chan, "echo: still there?", timeout=30)
