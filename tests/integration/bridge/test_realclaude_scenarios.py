@@ -442,7 +442,9 @@ def test_slash_commands_pass_through(bridge: Bridge) -> None:
         "/clear to start a new conversation",
     )
     assert "❌" not in bridge.discord.reactions(bridge.channel, int(message["id"]))
-    bridge.reply("✅ Claude Code ran `/clear`.")
+    bridge.reply_where(
+        lambda m: m["content"].startswith("✅ Claude Code ran `/clear`"), "the confirmation"
+    )
     unknown = bridge.post("/frobnicate")
     refused = bridge.reply_where(lambda m: "frobnicate" in m["content"], "the refusal")
     # The CLI's own words: "Unknown command: /frobnicate" (the stand-in: "Unknown slash ...").
