@@ -2,7 +2,8 @@
 
 One asyncio loop. The parts, each in its own module:
 - children.py: the supervised processes (spawn, watch, restart, stop) under ProcessPolicy;
-- bus.py: the ROUTER the gateway and the workers connect to; it decodes and sends;
+- bus.py: the ROUTER the gateway and the workers connect to, each with the keys it was
+  given at spawn (common/bus_auth.py's gate refuses every other peer); it decodes and sends;
 - switchboard.py: routing, with no I/O of its own; the inbox (inbox.py) keeps what it must;
 - live_sessions.py: add, remove and recover (session_changes.py's rules), for the control
   API (control.py);
@@ -25,6 +26,7 @@ import zmq
 import zmq.asyncio
 
 from vai.common.bus import router_socket
+from vai.common.bus_auth import BusGate, watch_handshakes
 from vai.common.errors import BridgeError
 from vai.common.tasks import Background
 from vai.common.tmux import tmux_run
@@ -66,6 +68,7 @@ class Supervisor:
         self._inbox: Inbox | None = None
         self._switchboard: Switchboard | None = None
         self._bus: Bus | None = None
+        self._gate: BusGate | None = None
         self._children: Children | None = None
 
     # The parts made by prepare() and open_bus(); asking for one earlier is a bug.
@@ -165,14 +168,20 @@ class Supervisor:
             )
 
     def open_bus(self) -> None:
-        """Bind the bus and set up one child per process (none started yet)."""
+        """Bind the bus and set up one child per process (none started yet). Only the
+        children get through its handshake, each with the keys made for it at spawn."""
         self.layout.bus_socket.unlink(missing_ok=True)
-        self._bus = Bus(router_socket(self.context, ipc_endpoint(self.layout.bus_socket)))
+        self._gate = BusGate(self.context, log)
+        self._gate.start()
+        socket = router_socket(self.context, ipc_endpoint(self.layout.bus_socket), self._gate)
+        self._bus = Bus(socket, self._gate)
         self._children = Children(
             self.config,
             clock=self.clock,
             switchboard=self.switchboard,
             send=self.bus.send,
+            admit=self.bus.admit,
+            forget=self.bus.forget,
             alerts=self,
             registry=self.registry,
             session_starting=self.monitor.session_starting,
@@ -184,6 +193,12 @@ class Supervisor:
 
     async def serve_bus(self) -> None:
         await self.bus.serve(self.children, self.switchboard, self.wake)
+
+    def close_bus(self) -> None:
+        if self._gate is not None:
+            self._gate.stop()
+        if self._bus is not None:
+            self.bus.socket.close(linger=0)
 
     async def run(self) -> int:
         try:
@@ -218,6 +233,7 @@ class Supervisor:
             await self.children.start(child, "boot")
         tasks = [
             asyncio.create_task(self.serve_bus()),
+            asyncio.create_task(watch_handshakes(self.bus.socket, log)),
             asyncio.create_task(control.serve()),
             asyncio.create_task(self.children.supervise()),
             asyncio.create_task(self.monitor.run()),
@@ -235,7 +251,7 @@ class Supervisor:
             await self.shutdown()
             await self.monitor.close()
             control.close()
-            self.bus.socket.close(linger=0)
+            self.close_bus()
             self.context.term()
             self.inbox.close()
             self.layout.pid_file.unlink(missing_ok=True)

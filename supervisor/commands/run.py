@@ -5,7 +5,9 @@ Starts the gateway and one worker per session, restarts them when they die, and 
 RUNNING, WATCHDOG=1 at half of WatchdogSec, and STOPPING=1 when it stops. SIGTERM or
 SIGINT stop everything cleanly. Logs go to stderr (the journal under systemd) and to
 logs/supervisor.log. Everything it writes under VAI_HOME is mode 0600 (directories
-0700), whatever the umask; Claude keeps yours.
+0700), whatever the umask; Claude keeps yours. It is non-dumpable (no process of your
+user can read its memory or /proc/PID/environ), and once the configuration is read the
+secrets (DISCORD_BOT_TOKEN, ENCRYPTION_KEY, whatever .env names) leave its environment.
 """
 
 from __future__ import annotations
@@ -24,10 +26,14 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     import logging
 
     from vai.common.logs import name_ids, setup_logging
+    from vai.common.secrecy import hide_environment, make_undumpable
+    from vai.supervisor.child_env import SUPERVISOR_ONLY, secret_names
     from vai.supervisor.private_files import private_umask, tighten
     from vai.supervisor.server import Supervisor
 
+    make_undumpable()
     config = ctx.config
+    hide_environment(secret_names(config.layout.env_file) - SUPERVISOR_ONLY)
     private_umask()
     tighten(config.layout)
     setup_logging(

@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import tomllib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,8 +211,12 @@ def test_attach_and_view_without_sessions_fail_clearly(vai: Vai) -> None:
 def test_init_writes_config_and_secrets_and_never_overwrites(vai: Vai) -> None:
     token = "MTIz.NDU2.Nzg5" + "x" * 20
     done = vai("init", "--no-input", "--token-stdin", "--channel", str(CHANNEL),
-               "--channel", str(CHANNEL + 1), stdin=token + "\n")  # fmt: skip
+               "--channel", str(CHANNEL + 1), "--owner", "424242424242424242",
+               stdin=token + "\n")  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert tomllib.loads(vai.layout.config_file.read_text())["discord"]["owners"] == [
+        424242424242424242
+    ]
     assert token not in done.stdout + done.stderr
     env_file = vai.layout.env_file
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
