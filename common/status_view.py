@@ -61,7 +61,9 @@ def _why(state: str, detail: str) -> str:
     return detail if state != "RUNNING" and detail else ""
 
 
-def render_status(status: StatusReply) -> str:
+def render_status(status: StatusReply, *, operator: bool = False) -> str:
+    """The table; `operator` (the `vai` command, run by the operator) adds the local chat
+    page's address, which carries this run's key, so it is never shown anywhere else."""
     rows = [[*STATUS_COLUMNS, ""]]
     rows.append(
         [
@@ -97,6 +99,8 @@ def render_status(status: StatusReply) -> str:
     )
     lines = [header, table(rows)]
     lines += [f"problem: {problem}" for problem in status.problems]
+    if operator and status.local_url:
+        lines.append(f"local Discord: {status.local_url} (this run's key: keep it to yourself)")
     return "\n".join(lines)
 
 
@@ -130,6 +134,7 @@ def status_document(status: StatusReply) -> dict[str, Any]:
             for s in status.sessions
         ],
         "problems": list(status.problems),
+        "local_url": status.local_url or None,
         "all_running": status_exit_code(status) == EXIT_OK,
     }
 

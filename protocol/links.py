@@ -26,6 +26,7 @@ from vai.protocol.messages import (
     Inbound,
     InboundAck,
     Interrupt,
+    InterruptResult,
     InterruptSession,
     ListSessions,
     OkReply,
@@ -33,14 +34,19 @@ from vai.protocol.messages import (
     PostReply,
     PromptProgress,
     RecoverSession,
+    ReloadConfig,
     RemoveSession,
     ReplyPosted,
+    RestartSessions,
     SessionMap,
     SessionsReply,
+    SettingsUpdate,
     Shutdown,
+    StartSession,
     StatusReply,
     StatusRequest,
     StopAll,
+    StopSession,
     ToolProgress,
     TurnAck,
     TurnEnded,
@@ -59,6 +65,7 @@ SupervisorToGateway = (
     | PostReply
     | ChoiceRequest
     | ToolProgress
+    | SettingsUpdate
     | Heartbeat
 )
 WorkerToSupervisor = (
@@ -68,6 +75,7 @@ WorkerToSupervisor = (
     | ClaudeStatus
     | ChoiceRequest
     | ToolProgress
+    | InterruptResult
     | Heartbeat
 )
 SupervisorToWorker = Deliver | TurnAck | Interrupt | ChoiceAnswer | Shutdown | Heartbeat
@@ -78,6 +86,10 @@ ControlRequest = (
     | RemoveSession
     | RecoverSession
     | InterruptSession
+    | RestartSessions
+    | StopSession
+    | StartSession
+    | ReloadConfig
     | StopAll
     | PostMessage
 )
