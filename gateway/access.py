@@ -65,7 +65,9 @@ class AccessPolicy:
         self._sessions: dict[int, AllowList] = {}
 
     def reconfigure(self, settings: GatewaySettings) -> None:
-        """New global lists and admins (vai.toml reloaded)."""
+        """New global lists, admins and configured owners (vai.toml reloaded; the gateway
+        adds the application's owners again)."""
+        self.owners = frozenset(settings.owners)
         self.default = AllowList(frozenset(settings.allowed_users),
                                  frozenset(settings.allowed_roles))  # fmt: skip
         self.admins = AllowList(frozenset(settings.admin_users), frozenset(settings.admin_roles))

@@ -343,10 +343,12 @@ class BridgeBot(discord.Client):
         """vai.toml reloaded: the lists, the limits and the reactions apply from now on;
         the other settings when the gateway next starts."""
         self.access.reconfigure(settings)
+        if self.application is not None:  # else at login
+            self._settle_owners()
         self.limiter.reconfigure(rate_settings(settings))
         self.inbound.denied_reaction = settings.denied_reaction
         self.progress.enabled = settings.progress
-        log.info("settings reloaded: allow lists, admins, rate limits")
+        log.info("settings reloaded: owners, allow lists, admins, rate limits")
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self.background.spawn(coro)

@@ -15,6 +15,7 @@ from vai.gateway.owners import application_owners
 from vai.gateway.ratelimit import InboundLimiter, RateSettings, RateVerdict, TokenBucket
 from vai.gateway.routing import Router
 from vai.protocol.messages import Author, Route, SessionMap
+from vai.protocol.specs import GatewaySettings
 
 BOT = 1000
 ALICE, BOB, CAROL = 1, 2, 3
@@ -60,6 +61,9 @@ def test_access_is_closed_by_default_owners_are_always_allowed_and_admins() -> N
     assert nobody.check(Author(id=BOB, name="bob"), 1).forward
     assert nobody.describe().startswith("owners 2; nobody else")
     assert "allowed users 2" in listed.describe()
+    # vai.toml reloaded: its owners replace the configured ones.
+    listed.reconfigure(GatewaySettings(owners=[CAROL]))
+    assert listed.user_allowed(CAROL, (), None) and not listed.user_allowed(ALICE, (), 1)
 
 
 def test_the_denied_reaction_comes_once_per_person_per_hour() -> None:
