@@ -270,6 +270,12 @@ def test_init_asks_again_after_a_typo(vai: Vai) -> None:
         child.expect("does not look like a Discord bot token.*try again")
         child.expect("Discord bot token")
         child.sendline(token)
+        child.expect("Copy User ID")  # how to find one's id, then the owner question
+        child.expect("Owner's Discord user id")
+        child.sendline("me")
+        child.expect("try again")
+        child.expect("Owner's Discord user id")
+        child.sendline("424242424242424242")
         for number in range(1, 5):
             child.expect(f"Channel id for session {number}")
             if number == 2:
@@ -286,6 +292,8 @@ def test_init_asks_again_after_a_typo(vai: Vai) -> None:
     sessions = json.loads(vai.layout.sessions_file.read_text())
     assert sessions == {str(n): str(CHANNEL + n) for n in range(1, 5)}
     assert f"DISCORD_BOT_TOKEN={token}" in vai.layout.env_file.read_text()
+    owners = tomllib.loads(vai.layout.config_file.read_text())["discord"]["owners"]
+    assert owners == [424242424242424242]
 
 
 def test_init_never_takes_the_token_from_argv(vai: Vai) -> None:
