@@ -29,6 +29,7 @@ from vai.protocol.messages import (
     InterruptSession,
     ListSessions,
     OkReply,
+    PanePost,
     PostMessage,
     PostReply,
     PromptProgress,
@@ -68,6 +69,7 @@ WorkerToSupervisor = (
     | ClaudeStatus
     | ChoiceRequest
     | ToolProgress
+    | PanePost
     | Heartbeat
 )
 SupervisorToWorker = Deliver | TurnAck | Interrupt | ChoiceAnswer | Shutdown | Heartbeat

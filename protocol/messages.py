@@ -235,6 +235,16 @@ class ToolProgress(Message, tag="tool_progress"):
     done: bool = False
 
 
+class PanePost(Message, tag="pane_post"):
+    """`dp` inside session N's pane, authenticated by its worker: a post to that session's
+    own channel (the supervisor fills it in; it never takes a channel from a pane)."""
+
+    session: int
+    post_id: str
+    text: str = ""
+    file_path: str = ""  # a copy the worker made, private to the bridge
+
+
 class Interrupt(Message, tag="interrupt"):
     """Ask the worker to interrupt Claude's current turn (Escape)."""
 
@@ -307,6 +317,8 @@ class StatusReply(Message, tag="status_reply"):
     gateway_pid: int | None
     sessions: list[SessionInfo]
     problems: list[str] = msgspec.field(default_factory=list)  # for the operator to fix
+    # Who Claude runs as, in one line (supervisor/isolation.py); "" from an older supervisor.
+    isolation: str = ""
 
 
 class SessionsReply(Message, tag="sessions_reply"):
@@ -342,6 +354,7 @@ WireMessage = (
     | ChoiceRequest
     | ChoiceAnswer
     | ToolProgress
+    | PanePost
     | Interrupt
     | Shutdown
     | StatusRequest

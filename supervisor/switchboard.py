@@ -42,6 +42,7 @@ from vai.protocol.messages import (
     Inbound,
     InboundAck,
     Interrupt,
+    PanePost,
     PostReply,
     PromptProgress,
     ReplyPosted,
@@ -291,6 +292,15 @@ class Switchboard:
                 return self._turn_ended(message)
             case ChoiceRequest() | ToolProgress():
                 return self._to_channel(message)
+            case PanePost(post_id=post_id, text=text, file_path=file_path):
+                # `dp` in the session's pane: its own channel, whatever it would like.
+                reply = PostReply(
+                    reply_id=f"pane-{session}-{post_id}",
+                    channel_id=self._sessions[session],
+                    text=text,
+                    file_path=file_path,
+                )
+                return self.post(reply)
             case _:
                 assert_never(message)
 

@@ -23,7 +23,7 @@ from typing import Any, assert_never
 import zmq.asyncio
 
 from vai.common.bus import dealer_socket, send
-from vai.common.exit_codes import EXIT_NO_PANE, EXIT_NOT_READY, EXIT_USAGE
+from vai.common.exit_codes import EXIT_CONFIG, EXIT_NO_PANE, EXIT_NOT_READY, EXIT_USAGE
 from vai.common.logs import setup_logging
 from vai.common.tasks import Background
 from vai.common.tmux import TmuxError
@@ -52,8 +52,11 @@ from vai.worker.dialogs import StartupAnswers
 from vai.worker.effects import Effects
 from vai.worker.hook_handler import HookHandler
 from vai.worker.hook_server import HookServer
+from vai.worker.pane_gate import Gate
+from vai.worker.pane_posts import PanePosts
 from vai.worker.pane_watch import PaneWatch
 from vai.worker.prompt_queue import PromptQueue
+from vai.worker.session_files import SessionFiles, SessionFilesError
 from vai.worker.session_state import StateFile
 from vai.worker.transcript import ConversationTranscript
 from vai.worker.turns.states import READY
@@ -72,7 +75,17 @@ CLEAN_ATTACHMENTS_EVERY = 3600.0
 class Worker:
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
-        self.pane = ClaudePane(spec)
+        user = spec.claude_user
+        # Claude's own user, when it has one: it reaches run/session-N/ and its attachments
+        # through its group; its uid is the one hook connections must come from.
+        self.claude_uid = user.uid if user is not None else os.getuid()
+        group = user.gid if user is not None else None
+        self.files = SessionFiles(
+            spec.layout, spec.session, group, spec.pane_python or sys.executable
+        )
+        self.gate = Gate(key=b"", uid=self.claude_uid)
+        self.pane_opened = asyncio.Event()
+        self.pane = ClaudePane(spec, self.files)
         self.state_file = StateFile(spec.layout.session_state(spec.session))
         self.state = self.state_file.load()
         queue = PromptQueue()
@@ -82,7 +95,9 @@ class Worker:
         )
         self.tracker = TurnTracker(
             clock=time.monotonic,
-            transcript=ConversationTranscript(self.transcript),
+            transcript=ConversationTranscript(
+                self.transcript, self.claude_uid if user is not None else None
+            ),
             queue=queue,
         )
         self.context = zmq.asyncio.Context()
@@ -109,6 +124,7 @@ class Worker:
             spec.layout.session_attachments(spec.session),
             spec.layout.run_dir / "attachment-slots",
             attachment_limits(spec),
+            group=group,
         )
         typist = Typist(self.pane)
         self.typing = TypingPipeline(
@@ -134,6 +150,13 @@ class Worker:
             attachments=self.attachments,
             watch_closely=self.watch.follow_closely,
         )
+        self.posts = PanePosts(
+            session=spec.session,
+            channel_id=spec.channel_id,
+            outgoing=spec.layout.outgoing_dir(spec.session),
+            upload_limit=spec.upload_limit,
+            send=self.send,
+        )
         self.hooks = HookServer(
             spec.layout.hook_socket(spec.session),
             spec.layout.hook_spool(spec.session),
@@ -146,6 +169,11 @@ class Worker:
                 save=self.save,
                 asks=HookAsks(self.choices, self.tell),
             ).on_hook,
+            gate=lambda: self.gate,
+            pane_pid=self.pane_pid,
+            post=self.posts.handle,
+            post_max=spec.upload_limit * 4 // 3 + 65536,
+            group=group,
         )
 
     # -- main --------------------------------------------------------------------------------
@@ -154,9 +182,19 @@ class Worker:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        if self.spec.claude_user_problem:
+            # Never run Claude as the bridge's user when it was meant to be another.
+            log.error("%s", self.spec.claude_user_problem)
+            return EXIT_CONFIG
+        try:
+            self.gate = Gate(key=self.files.prepare(), uid=self.claude_uid)
+        except SessionFilesError as exc:
+            log.error("%s", exc)
+            return EXIT_CONFIG
         self.prepare_attachments()
         await self.hooks.start()
         created = await self.pane.open(self.state)
+        self.pane_opened.set()
         log.info("%s tmux session %s", "created" if created else "adopted", self.pane.name)
         if not created and (await self.pane.info()).dead:
             log.info("Claude's pane is dead; starting Claude again")
@@ -246,6 +284,14 @@ class Worker:
     def transcript(self) -> Path:
         return self.pane.transcript(self.state)
 
+    async def pane_pid(self) -> int | None:
+        """Claude's process in the pane, which hook connections must descend from."""
+        try:
+            await asyncio.wait_for(self.pane_opened.wait(), self.spec.ready_timeout)
+            return (await self.pane.info()).pid
+        except (TimeoutError, TmuxError):
+            return None
+
     # -- supervisor link -----------------------------------------------------------------------
 
     async def send(self, message: WorkerToSupervisor) -> None:
@@ -314,7 +360,10 @@ class Worker:
         return [path for paths in self.state.attachments.values() for path in paths]
 
     async def clean_attachments_loop(self) -> None:
-        await self.attachments.clean_every(CLEAN_ATTACHMENTS_EVERY, self.attachments_in_use)
+        self.posts.clean()
+        await self.attachments.clean_every(
+            CLEAN_ATTACHMENTS_EVERY, self.attachments_in_use, also=self.posts.clean
+        )
 
 
 def main() -> int:

@@ -3,15 +3,26 @@
 UserPromptSubmit is not durable acceptance (a Claude killed just after it never sent the
 prompt); the transcript line is. The format is Claude's internal one, so reading is
 lenient: unknown lines are skipped.
+
+When Claude runs as its own user, the path comes from that user (its SessionStart hook)
+and the bridge may be root: a transcript is read only if the file opened belongs to
+Claude's user (`owner`), so a symlink or hard link to a file of the bridge's is never
+read, let alone posted.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from vai.worker.session_state import InFlight
+
+log = logging.getLogger("worker")
+MAX_READ = 256 * 1024 * 1024
 
 
 def transcript_path(home: Path, cwd: str, conversation_id: str) -> Path:
@@ -48,16 +59,32 @@ def _user_text(entry: object) -> str | None:
     return None
 
 
-def holds_prompt(path: Path | None, offset: int, prompt: str) -> bool:
-    """True if a user prompt equal to `prompt` was written after byte `offset`."""
+def read_transcript(path: Path | None, offset: int = 0, owner: int | None = None) -> bytes:
+    """The transcript's bytes after `offset` (b"" if unreadable, not a regular file, or
+    not `owner`'s file). Opened without blocking: a FIFO in its place must not hang us."""
     if path is None:
-        return False
+        return b""
     try:
-        with path.open("rb") as handle:
-            handle.seek(offset)
-            data = handle.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError:
-        return False
+        return b""
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return b""
+        if owner is not None and info.st_uid != owner:
+            log.warning("transcript %s is uid %d's, not Claude's: not read", path, info.st_uid)
+            return b""
+        try:
+            handle.seek(offset)
+            return handle.read(MAX_READ)
+        except OSError:
+            return b""
+
+
+def holds_prompt(path: Path | None, offset: int, prompt: str, owner: int | None = None) -> bool:
+    """True if a user prompt equal to `prompt` was written after byte `offset`."""
+    data = read_transcript(path, offset, owner)
     wanted = _normalise(prompt)
     for line in data.splitlines():
         try:
@@ -70,17 +97,10 @@ def holds_prompt(path: Path | None, offset: int, prompt: str) -> bool:
     return False
 
 
-def answer_after(path: Path | None, offset: int) -> str:
+def answer_after(path: Path | None, offset: int, owner: int | None = None) -> str:
     """The assistant's text written after byte `offset` (a turn's answer, or what an
     interrupted turn had said so far); '' if there is none."""
-    if path is None:
-        return ""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(offset)
-            data = handle.read()
-    except OSError:
-        return ""
+    data = read_transcript(path, offset, owner)
     texts: list[str] = []
     for line in data.splitlines():
         try:
@@ -99,26 +119,20 @@ def answer_after(path: Path | None, offset: int) -> str:
     return "\n\n".join(texts)
 
 
-def has_conversation(path: Path | None) -> bool:
+def has_conversation(path: Path | None, owner: int | None = None) -> bool:
     """Does the transcript hold any prompt or answer (can Claude `--resume` it)?
 
     The real CLI writes a turn's lines a moment after its Stop hook; killed before that,
     it leaves a file with only bookkeeping lines, and `--resume` of it exits with "No
     conversation found with session ID".
     """
-    if path is None:
-        return False
-    try:
-        with path.open("rb") as handle:
-            for line in handle:
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(entry, dict) and entry.get("type") in ("user", "assistant"):
-                    return True
-    except OSError:
-        return False
+    for line in read_transcript(path, 0, owner).splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("type") in ("user", "assistant"):
+            return True
     return False
 
 
@@ -126,11 +140,12 @@ class ConversationTranscript:
     """The session's transcript wherever the conversation now is (a /clear moves it), as
     the turn tracker asks about it (worker/turns/tracker.py: Transcript)."""
 
-    def __init__(self, path: Callable[[], Path]) -> None:
+    def __init__(self, path: Callable[[], Path], owner: int | None = None) -> None:
         self._path = path
+        self._owner = owner
 
     def holds(self, in_flight: InFlight) -> bool:
-        return holds_prompt(self._path(), in_flight.transcript_offset, in_flight.text)
+        return holds_prompt(self._path(), in_flight.transcript_offset, in_flight.text, self._owner)
 
     def answer_after(self, offset: int) -> str:
-        return answer_after(self._path(), offset)
+        return answer_after(self._path(), offset, self._owner)
