@@ -96,6 +96,8 @@ def render_status(status: StatusReply) -> str:
         f" {running} of {len(status.sessions)} sessions running"
     )
     lines = [header, table(rows)]
+    if status.isolation:
+        lines.append(f"isolation: {status.isolation}")
     lines += [f"problem: {problem}" for problem in status.problems]
     return "\n".join(lines)
 
@@ -130,6 +132,7 @@ def status_document(status: StatusReply) -> dict[str, Any]:
             for s in status.sessions
         ],
         "problems": list(status.problems),
+        "isolation": status.isolation,
         "all_running": status_exit_code(status) == EXIT_OK,
     }
 

@@ -47,6 +47,7 @@ from vai.supervisor.interfaces import (
     SessionChanges,
     StatusReadings,
 )
+from vai.supervisor.isolation import describe
 
 log = logging.getLogger("supervisor.control")
 
@@ -164,6 +165,7 @@ class ControlServer:
             gateway_pid=gateway.pid,
             sessions=self.session_infos(),
             problems=self.readings.problems(),
+            isolation=describe(self.config.file.claude, self.readings.sessions()),
         )
 
     async def post_message(self, request: PostMessage) -> ControlReply:

@@ -41,6 +41,7 @@ from vai.supervisor.leftovers import ChildRegistry
 from vai.supervisor.live_sessions import LiveSessions
 from vai.supervisor.monitor import Monitor
 from vai.supervisor.notify import sd_notify
+from vai.supervisor.private_files import prepare_dirs
 from vai.supervisor.sessions_file import load_sessions, save_sessions
 from vai.supervisor.switchboard import Switchboard
 
@@ -96,11 +97,7 @@ class Supervisor:
         """Directories, the single-instance lock, the inbox: everything before sockets."""
         # Read first: a file that cannot be used stops us before anything is made.
         sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
-        for directory in (self.layout.root, self.layout.run_dir, self.layout.state_dir):
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(directory, 0o700)
-        for directory in (self.layout.logs_dir, self.layout.attachments_dir):
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        prepare_dirs(self.layout, traversable=self.config.file.claude.isolated())
         too_long = [p for p in self.layout.socket_paths() if len(str(p)) > MAX_SOCKET_PATH]
         if too_long:
             raise BridgeError(

@@ -1,7 +1,14 @@
-"""The command line and environment of each child: what it may know, and nothing more."""
+"""The command line and environment of each child: what it may know, and nothing more.
+
+A supervisor that may switch users without being root (CAP_SETUID and CAP_SETGID as
+ambient capabilities: deploy/vai.service) passes them to the workers and the tmux server
+(which start Claude as its own user) but not to the gateway, which reads Discord.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from typing import TYPE_CHECKING
 
@@ -14,8 +21,9 @@ from vai.protocol.specs import (
     WorkerSpec,
     encode_spec,
 )
+from vai.supervisor import claude_users
 from vai.supervisor.child_env import child_environment
-from vai.supervisor.config import Config
+from vai.supervisor.config import Config, pane_environment
 
 if TYPE_CHECKING:
     from vai.supervisor.config import DiscordSection
@@ -24,6 +32,9 @@ if TYPE_CHECKING:
 def worker_command(
     config: Config, session: int, channel_id: int
 ) -> tuple[list[str], dict[str, str]]:
+    user, problem = claude_users.resolve(config.file.claude, session, create=os.geteuid() == 0)
+    env = child_environment(env_file=config.layout.env_file)
+    pane_env, pane_unset = pane_environment(env, config.layout, session, user)
     spec = WorkerSpec(
         session=session,
         channel_id=channel_id,
@@ -42,8 +53,13 @@ def worker_command(
         attachments_max_age_hours=config.file.attachments.max_age_hours,
         attachments_per_session=config.file.attachments.per_session_downloads,
         attachments_total=config.file.attachments.total_downloads,
+        claude_user=user,
+        claude_user_problem=problem,
+        pane_env=pane_env,
+        pane_env_unset=pane_unset,
+        pane_python=claude_users.pane_python(),
+        upload_limit=config.file.discord.max_upload_bytes,
     )
-    env = child_environment(env_file=config.layout.env_file)
     env[WORKER_SPEC_ENV] = encode_spec(spec)
     env["PYTHONUNBUFFERED"] = "1"
     return [sys.executable, "-m", "vai.worker"], env
@@ -65,7 +81,12 @@ def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
     env["PYTHONUNBUFFERED"] = "1"
     if config.token:
         env[TOKEN_ENV] = config.token
-    return [sys.executable, "-m", "vai.gateway"], env
+    argv = [sys.executable, "-m", "vai.gateway"]
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 and claude_users.effective_capabilities() and setpriv:
+        # Clearing the inheritable set clears the ambient one: the gateway keeps none.
+        argv = [setpriv, "--inh-caps=-all", "--", *argv]
+    return argv, env
 
 
 def gateway_settings(section: DiscordSection) -> GatewaySettings:

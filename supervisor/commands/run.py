@@ -23,17 +23,30 @@ def setup(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace, ctx: Context) -> int:
     import logging
 
+    from vai.common.errors import ConfigError
     from vai.common.logs import name_ids, setup_logging
+    from vai.supervisor.isolation import NONE_MARK, describe
     from vai.supervisor.private_files import private_umask, tighten
     from vai.supervisor.server import Supervisor
+    from vai.supervisor.sessions_file import load_sessions
 
     config = ctx.config
     private_umask()
-    tighten(config.layout)
+    tighten(config.layout, traversable=config.file.claude.isolated())
     setup_logging(
         "supervisor",
         logging.DEBUG if args.debug else logging.INFO,
         log_file=config.layout.process_log("supervisor"),
+    )
+    try:
+        sessions = load_sessions(config.layout.sessions_file, config.encryption_key)
+    except ConfigError:
+        sessions = {}  # the supervisor's start reports it
+    isolation = describe(config.file.claude, sessions)
+    logging.getLogger("supervisor").log(
+        logging.WARNING if isolation.startswith(NONE_MARK) else logging.INFO,
+        "isolation: %s",
+        isolation,
     )
     supervisor = Supervisor(config)
     name_ids(lambda: {c: channel_name(n) for n, c in supervisor.known_sessions().items()})

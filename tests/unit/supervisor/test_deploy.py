@@ -90,6 +90,7 @@ def test_example_config_documents_every_setting_with_its_default() -> None:
     walk(FileConfig(), raw, "")
     text = (DEPLOY / "vai.example.toml").read_text()
     assert "[discord.sessions.2]" in text
+    assert "[claude.sessions.2]" in text
 
 
 def test_every_example_setting_has_a_comment_nearby() -> None:
