@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from pathlib import Path
 
 from vai.common.tmux import PANE_UMASK_ENV
 from vai.protocol.layout import Layout
@@ -51,7 +52,14 @@ def prepare_dirs(layout: Layout, traversable: bool = False) -> None:
 
 def tighten(layout: Layout, traversable: bool = False) -> None:
     """Directories 0700 and everything else 0600 under state/, run/, logs/, monitoring/
-    (run/ 0711 when `traversable`; the session folders in run/ are the workers')."""
+    (run/ 0711 when `traversable`; the session folders in run/ are the workers').
+
+    A traversable VAI_HOME no longer hides what it holds from a user who knows the names:
+    then every file in it (.env, vai.toml, sessions.json) is 0600, every other directory
+    0700, and so is whatever lies loose in attachments/."""
+    if traversable:
+        _tighten_entries(layout.root, keep=frozenset({"run", "attachments"}))
+        _tighten_entries(layout.attachments_dir, keep_prefix="session_")
     for top in (layout.state_dir, layout.run_dir, layout.logs_dir, layout.monitoring_dir):
         if not top.is_dir() or top.is_symlink():
             continue
@@ -63,6 +71,24 @@ def tighten(layout: Layout, traversable: bool = False) -> None:
                 _chmod(os.path.join(root, name), 0o700)
             for name in files:
                 _chmod(os.path.join(root, name), 0o600)
+
+
+def _tighten_entries(
+    folder: Path, keep: frozenset[str] = frozenset(), keep_prefix: str = ""
+) -> None:
+    """One level: files 0600, directories 0700, except those kept (and symlinks)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name in keep or (keep_prefix and entry.name.startswith(keep_prefix)):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_dir(follow_symlinks=False):
+                _chmod(entry.path, 0o700)
+            elif entry.is_file(follow_symlinks=False):
+                _chmod(entry.path, 0o600)
 
 
 def _chmod(path: str | os.PathLike[str], mode: int) -> None:

@@ -25,7 +25,7 @@ from vai.common.tmux import TmuxControl, TmuxError, tmux_lock, tmux_run
 from vai.protocol.hooks import HOOK_EVENTS
 from vai.protocol.layout import tmux_session_name
 from vai.protocol.specs import WorkerSpec
-from vai.worker.pane_command import environment_args, pane_command
+from vai.worker.pane_command import pane_command
 from vai.worker.prompt_input import pieces
 from vai.worker.screen import Screen, read_screen
 from vai.worker.session_files import SessionFiles
@@ -86,7 +86,6 @@ class ClaudePane:
             "-c", self.spec.work_dir,
             "-e", f"VAI_SESSION={self.spec.session}",
             "-e", f"VAI_HOME={self.spec.home}",
-            *environment_args(self.spec.pane_env),
             command,
             ";", "set-option", "-w", "-t", self.target, "remain-on-exit", "on",
         )  # fmt: skip
@@ -100,10 +99,7 @@ class ClaudePane:
         # client drops its offsets, so the server re-bases them during the respawn itself.
         await self.control.command("refresh-client", "-f", "no-output")
         try:
-            await self.control.command(
-                "respawn-pane", "-k", "-t", self.target,
-                *environment_args(self.spec.pane_env), command,
-            )  # fmt: skip
+            await self.control.command("respawn-pane", "-k", "-t", self.target, command)
         finally:
             with contextlib.suppress(TmuxError):
                 await self.control.command("refresh-client", "-f", "!no-output")
@@ -142,7 +138,9 @@ class ClaudePane:
         else:
             args += ["--session-id", state.conversation_id]
         user = self.spec.claude_user
-        return pane_command(args, user, self.spec.pane_env_unset, root=os.geteuid() == 0)
+        spec = self.spec
+        root = os.geteuid() == 0
+        return pane_command(args, user, env=spec.pane_env, unset=spec.pane_env_unset, root=root)
 
     @property
     def claude_home(self) -> Path:

@@ -4,10 +4,12 @@ The tmux server stays the bridge's (the worker keeps driving it); only the pane'
 changes user, through util-linux's setpriv: real and effective uid and gid, the user's
 groups, no capabilities left to inherit (nor in the bounding set, when the bridge is root
 and so may drop them), and no_new_privs, so nothing Claude runs can gain privileges
-through a setuid program. Variables that belong to the bridge's user (its runtime dir,
-its agents) are dropped with `env -u`; the user's HOME, USER, PATH... come through tmux
-(`-e`), never on a command line. The umask 007 keeps what Claude writes from others
-while the Claude users' group shares it. Pure: tested without a pane.
+through a setuid program. `env` then drops the variables that belong to the bridge's
+user (its runtime dir, its agents) and sets the pane's own (HOME, USER, PATH...: no
+secrets, which never reach the tmux server): on the command line, since tmux gives a
+pane the PATH of the client that asked for it, whatever `-e` says. The umask 007 keeps
+what Claude writes from others while the Claude users' group shares it. Pure: tested
+without a pane.
 """
 
 from __future__ import annotations
@@ -37,22 +39,18 @@ def setpriv_argv(user: PaneUser, root: bool, setpriv: str | None = None) -> list
 def pane_command(
     claude_argv: list[str],
     user: PaneUser | None,
+    *,
+    env: dict[str, str],
     unset: list[str],
     root: bool,
     setpriv: str | None = None,
 ) -> str:
     argv = list(claude_argv)
-    if unset:
-        argv = ["env", *(f"--unset={name}" for name in unset), *argv]
+    if env or unset:
+        names = [f"--unset={name}" for name in unset]
+        values = [f"{name}={value}" for name, value in sorted(env.items())]
+        argv = ["env", *names, *values, *argv]
     if user is None:
         return "exec " + shlex.join(argv)
     argv = [*setpriv_argv(user, root, setpriv), *argv]
     return f"umask {PANE_UMASK_ISOLATED}; exec " + shlex.join(argv)
-
-
-def environment_args(env: dict[str, str]) -> list[str]:
-    """`-e NAME=VALUE` for tmux new-session / respawn-pane."""
-    args: list[str] = []
-    for name, value in sorted(env.items()):
-        args += ["-e", f"{name}={value}"]
-    return args

@@ -53,12 +53,12 @@ def peer_of(sock: socket.socket) -> Peer:
 
 def parse_header(line: bytes) -> Header | str:
     """The header line, or why it is not one."""
+    if line.lstrip().startswith(b"{"):
+        return "no key (a bare hook payload)"
     if not line.endswith(b"\n"):
         return "no header line"
     parts = line.rstrip(b"\r\n").split(b" ")
     if len(parts) != 3 or parts[0] != HEADER_MAGIC:
-        if line.lstrip().startswith(b"{"):
-            return "no key (a bare hook payload)"
         return "not a vai1 header"
     kind = parts[1].decode("ascii", "replace")
     if kind not in KINDS:

@@ -5,7 +5,7 @@ folder (owner: the bridge's user; group: Claude's user's group; 0750): the hook 
 (0660), the spool (0660, made here since Claude's user may not create files in the
 folder), the Claude settings (0640), the session's key (0640), and copies of the two
 stdlib-only clients a pane runs, the hook client and `dp` (bin/dp, first on the pane's
-PATH). Without a Claude user everything is the bridge's alone (0700 / 0600).
+PATH). Without a Claude user everything is the bridge's alone (0700 / 0600, bin/dp 0700).
 
 The key is made once per session folder and kept across workers: Claude reads it at
 every event, and a spooled event must still pass when the next worker replays it.
@@ -90,13 +90,14 @@ class SessionFiles:
         write_atomic(
             self.layout.hook_client(self.session),
             HOOK_CLIENT_SOURCE.read_bytes(),
-            0o644,
+            self.mode(0o644, 0o600),
             self.group,
         )
         source = PANE_DP_SOURCE.read_bytes()
         body = source.split(b"\n", 1)[1] if source.startswith(b"#!") else source
         shebang = f"#!{self.python} -IS\n".encode()
-        write_atomic(self.layout.pane_dp(self.session), shebang + body, 0o755, self.group)
+        mode = self.mode(0o755, 0o700)
+        write_atomic(self.layout.pane_dp(self.session), shebang + body, mode, self.group)
 
     def write_settings(self, data: bytes) -> Path:
         path = self.layout.claude_settings(self.session)
