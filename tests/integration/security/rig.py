@@ -48,6 +48,7 @@ def isolated_stack(
     tmux: TmuxServer,
     user_setting: str,
     work_group: int | None,
+    *,
     channels: int = 2,
     extra_config: str = "",
 ) -> Iterator[tuple[Stack, list[int]]]:
