@@ -71,7 +71,8 @@ def in_pane(stack: Stack, channel: int, command: str, timeout: float = 30) -> st
     marker = f"END-{number}"
     # The marker is computed by the shell: the progress message, which shows the
     # command, never holds it.
-    stack.discord.post_user_message(channel, f"!bash {command}; echo END-$(({number}+0))")
+    text = f"!bash {command}; printf '\\nEND-%s\\n' $(({number}+0))"
+    stack.discord.post_user_message(channel, text)
 
     def answered() -> dict[str, Any]:
         found = (m for m in stack.bot_messages(channel) if marker in m["content"].splitlines())
