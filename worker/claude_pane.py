@@ -31,6 +31,7 @@ from vai.worker.screen import Screen, read_screen
 from vai.worker.session_files import SessionFiles
 from vai.worker.session_state import SessionState
 from vai.worker.transcript import has_conversation, transcript_path
+from vai.worker.transcript_access import Owner
 
 log = logging.getLogger("worker.pane")
 
@@ -126,8 +127,7 @@ class ClaudePane:
             state.conversation_id = str(uuid.uuid4())
         args = [*self.spec.claude_command, "--settings", str(self.write_settings())]
         transcript = self.transcript(state)
-        owner = self.spec.claude_user.uid if self.spec.claude_user is not None else None
-        if transcript.exists() and not has_conversation(transcript, owner):
+        if transcript.exists() and not has_conversation(transcript, self.owner):
             # Claude died before it saved anything of this conversation: it cannot be
             # resumed (and its id is taken), so a new one starts.
             log.warning("conversation %s was never saved: a new one starts", state.conversation_id)
@@ -141,6 +141,14 @@ class ClaudePane:
         spec = self.spec
         root = os.geteuid() == 0
         return pane_command(args, user, env=spec.pane_env, unset=spec.pane_env_unset, root=root)
+
+    @property
+    def owner(self) -> Owner | None:
+        """Claude's own user, whose files its transcripts must be (None: the bridge's)."""
+        user = self.spec.claude_user
+        if user is None:
+            return None
+        return Owner(uid=user.uid, gid=user.gid, python=self.spec.pane_python or sys.executable)
 
     @property
     def claude_home(self) -> Path:

@@ -95,9 +95,7 @@ class Worker:
         )
         self.tracker = TurnTracker(
             clock=time.monotonic,
-            transcript=ConversationTranscript(
-                self.transcript, self.claude_uid if user is not None else None
-            ),
+            transcript=ConversationTranscript(self.transcript, self.pane.owner),
             queue=queue,
         )
         self.context = zmq.asyncio.Context()

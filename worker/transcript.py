@@ -4,25 +4,18 @@ UserPromptSubmit is not durable acceptance (a Claude killed just after it never 
 prompt); the transcript line is. The format is Claude's internal one, so reading is
 lenient: unknown lines are skipped.
 
-When Claude runs as its own user, the path comes from that user (its SessionStart hook)
-and the bridge may be root: a transcript is read only if the file opened belongs to
-Claude's user (`owner`), so a symlink or hard link to a file of the bridge's is never
-read, let alone posted.
+When Claude runs as its own user, only files that user owns are read
+(worker/transcript_access.py).
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from vai.worker.session_state import InFlight
-
-log = logging.getLogger("worker")
-MAX_READ = 256 * 1024 * 1024
+from vai.worker.transcript_access import Owner, read_transcript
 
 
 def transcript_path(home: Path, cwd: str, conversation_id: str) -> Path:
@@ -59,30 +52,7 @@ def _user_text(entry: object) -> str | None:
     return None
 
 
-def read_transcript(path: Path | None, offset: int = 0, owner: int | None = None) -> bytes:
-    """The transcript's bytes after `offset` (b"" if unreadable, not a regular file, or
-    not `owner`'s file). Opened without blocking: a FIFO in its place must not hang us."""
-    if path is None:
-        return b""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    except OSError:
-        return b""
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return b""
-        if owner is not None and info.st_uid != owner:
-            log.warning("transcript %s is uid %d's, not Claude's: not read", path, info.st_uid)
-            return b""
-        try:
-            handle.seek(offset)
-            return handle.read(MAX_READ)
-        except OSError:
-            return b""
-
-
-def holds_prompt(path: Path | None, offset: int, prompt: str, owner: int | None = None) -> bool:
+def holds_prompt(path: Path | None, offset: int, prompt: str, owner: Owner | None = None) -> bool:
     """True if a user prompt equal to `prompt` was written after byte `offset`."""
     data = read_transcript(path, offset, owner)
     wanted = _normalise(prompt)
@@ -97,7 +67,7 @@ def holds_prompt(path: Path | None, offset: int, prompt: str, owner: int | None 
     return False
 
 
-def answer_after(path: Path | None, offset: int, owner: int | None = None) -> str:
+def answer_after(path: Path | None, offset: int, owner: Owner | None = None) -> str:
     """The assistant's text written after byte `offset` (a turn's answer, or what an
     interrupted turn had said so far); '' if there is none."""
     data = read_transcript(path, offset, owner)
@@ -119,7 +89,7 @@ def answer_after(path: Path | None, offset: int, owner: int | None = None) -> st
     return "\n\n".join(texts)
 
 
-def has_conversation(path: Path | None, owner: int | None = None) -> bool:
+def has_conversation(path: Path | None, owner: Owner | None = None) -> bool:
     """Does the transcript hold any prompt or answer (can Claude `--resume` it)?
 
     The real CLI writes a turn's lines a moment after its Stop hook; killed before that,
@@ -140,7 +110,7 @@ class ConversationTranscript:
     """The session's transcript wherever the conversation now is (a /clear moves it), as
     the turn tracker asks about it (worker/turns/tracker.py: Transcript)."""
 
-    def __init__(self, path: Callable[[], Path], owner: int | None = None) -> None:
+    def __init__(self, path: Callable[[], Path], owner: Owner | None = None) -> None:
         self._path = path
         self._owner = owner
 
