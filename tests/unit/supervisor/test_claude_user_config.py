@@ -3,6 +3,9 @@ one line `vai status` shows about it."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import msgspec
 import pytest
 
@@ -10,8 +13,8 @@ from vai.common.status_view import render_status, status_document
 from vai.protocol.layout import Layout
 from vai.protocol.messages import StatusReply
 from vai.protocol.specs import PaneUser
-from vai.supervisor import claude_users
-from vai.supervisor.config import ClaudeSection, FileConfig, pane_environment
+from vai.supervisor import claude_users, spawn_specs
+from vai.supervisor.config import ClaudeSection, FileConfig, load_config, pane_environment
 from vai.supervisor.isolation import NONE_MARK, bridge_user, describe
 
 USER = PaneUser(name="vai-claude-2", uid=998, gid=997, home="/var/lib/vai-claude-2")
@@ -110,3 +113,29 @@ def test_status_shows_the_isolation_line() -> None:
     assert status_document(reply)["isolation"] == "Claude runs as vai-claude (uid 998)"
     older = msgspec.structs.replace(reply, isolation="")
     assert "isolation" not in render_status(older)
+
+
+def test_the_gateway_keeps_no_capability_of_a_service_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_config({"VAI_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, cwd=tmp_path)
+    monkeypatch.setattr(spawn_specs.os, "geteuid", lambda: 999)
+    monkeypatch.setattr(claude_users, "effective_capabilities", lambda: 0xC0)
+    argv, _ = spawn_specs.gateway_command(config)
+    assert argv[1:4] == ["--inh-caps=-all", "--", sys.executable]
+    assert argv[0].endswith("setpriv") and argv[-2:] == ["-m", "vai.gateway"]
+    monkeypatch.setattr(claude_users, "effective_capabilities", lambda: 0)
+    assert spawn_specs.gateway_command(config)[0] == [sys.executable, "-m", "vai.gateway"]
+
+
+def test_a_worker_meant_to_be_isolated_never_runs_claude_as_the_bridge(tmp_path: Path) -> None:
+    (tmp_path / "vai.toml").write_text('[claude]\nuser = "vt-no-such-user-{session}"\n')
+    config = load_config({"VAI_HOME": str(tmp_path)}, cwd=tmp_path)
+    user, problem = claude_users.resolve(config.file.claude, 2, create=False)
+    assert user is None
+    assert problem == (
+        "session 2: Claude's user vt-no-such-user-2 ([claude] user) does not exist:"
+        " `vai doctor --fix` as root creates it"
+    )
+    root = claude_users.resolve(claude(user="root"), 1, create=False)
+    assert root == (None, "session 1: Claude's user root is root: choose another")

@@ -56,6 +56,10 @@ def test_units_are_notify_services_with_watchdog_and_restart_limits() -> None:
     assert system["User"] == ["vai"]
     assert system["NoNewPrivileges"] == ["yes"]
     assert any(v.startswith("VAI_HOME=") for v in system["Environment"])
+    # Claude's own user: setpriv needs these two, and nothing more.
+    assert system["AmbientCapabilities"] == ["CAP_SETUID CAP_SETGID"]
+    assert system["CapabilityBoundingSet"] == ["CAP_SETUID CAP_SETGID"]
+    assert system["StateDirectoryMode"] == ["0711"]
 
 
 def example() -> dict[str, object]:
