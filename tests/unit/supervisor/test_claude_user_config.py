@@ -3,6 +3,7 @@ one line `vai status` shows about it."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -119,7 +120,7 @@ def test_the_gateway_keeps_no_capability_of_a_service_user(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = load_config({"VAI_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}, cwd=tmp_path)
-    monkeypatch.setattr(spawn_specs.os, "geteuid", lambda: 999)
+    monkeypatch.setattr(os, "geteuid", lambda: 999)
     monkeypatch.setattr(claude_users, "effective_capabilities", lambda: 0xC0)
     argv, _ = spawn_specs.gateway_command(config)
     assert argv[1:4] == ["--inh-caps=-all", "--", sys.executable]
