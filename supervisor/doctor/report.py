@@ -79,7 +79,7 @@ def run_checks(
             sessions = sorted(load_sessions(layout.sessions_file, config.encryption_key))
         except ConfigError:
             sessions = []
-        add("isolation", check_isolation(config, sessions, running))
+        add("user", check_isolation(config, sessions, running))
     limits = config.file.limits if config is not None else LimitsSection()
     add("limits", check_limits(layout, limits))
     return report

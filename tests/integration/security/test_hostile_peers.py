@@ -129,6 +129,6 @@ def test_a_pane_and_a_second_user_reach_nothing_of_the_bridge(
             assert f"isolation: Claude runs as {user_line(claude)}" in status.stdout
             doctor = stack.vai("doctor", "--offline")
             assert (
-                f"ok    isolation  Claude runs as {claude.name} (uid {claude.uid})" in doctor.stdout
+                f"ok    user      Claude runs as {claude.name} (uid {claude.uid})" in doctor.stdout
             )
             wait_until(lambda: stack.vai("status").returncode == 0, 10, "all running")

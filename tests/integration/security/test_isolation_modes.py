@@ -102,7 +102,7 @@ def test_without_a_claude_user_the_bridge_says_so_and_panes_still_cannot_forge(
         me = bridge_user()
         assert f"isolation: NONE — Claude runs as {me}, the bridge's own user" in status.stdout
         doctor = stack.vai("doctor", "--offline")
-        assert f"warn  isolation  NO ISOLATION: Claude runs as {me}" in doctor.stdout
+        assert f"warn  user      NO ISOLATION: Claude runs as {me}" in doctor.stdout
         assert "can read the bot token" in doctor.stdout
 
         # The same user, yet no key means no event, and dp stays in its own channel.
