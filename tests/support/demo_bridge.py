@@ -11,15 +11,12 @@ import contextlib
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
-
-from tests.support.harness import standin_command, wait_until
+from tests.support.harness import end_process_tree, standin_command, wait_until
 from tests.support.tmux import TmuxServer
 from vai.protocol.layout import Layout
 
@@ -87,19 +84,7 @@ class DemoBridge:
 
     def kill(self) -> None:
         """End the supervisor's process group and every process it started, by pid."""
-        if self.process is None:
-            return
-        try:
-            leftovers = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            leftovers = []
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        for process in leftovers:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+        end_process_tree(self.process)
 
 
 @contextlib.contextmanager
