@@ -85,6 +85,7 @@ class Worker:
         )
         self.gate = Gate(key=b"", uid=self.claude_uid)
         self.pane_opened = asyncio.Event()
+        self._pane_pid: int | None = None
         self.pane = ClaudePane(spec, self.files)
         self.state_file = StateFile(spec.layout.session_state(spec.session))
         self.state = self.state_file.load()
@@ -238,8 +239,9 @@ class Worker:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, self.background.cancel_all(), return_exceptions=True)
-            await self.pane.close(stop_claude=self.stop_claude)
+            # Hooks first: what Claude fires from now on is spooled for the next worker.
             await self.hooks.close()
+            await self.pane.close(stop_claude=self.stop_claude)
             self.bus.close(linger=0)
             self.context.term()
 
@@ -283,12 +285,14 @@ class Worker:
         return self.pane.transcript(self.state)
 
     async def pane_pid(self) -> int | None:
-        """Claude's process in the pane, which hook connections must descend from."""
+        """Claude's process in the pane, which hook connections must descend from (the
+        last one seen if tmux does not answer now)."""
         try:
             await asyncio.wait_for(self.pane_opened.wait(), self.spec.ready_timeout)
-            return (await self.pane.info()).pid
+            self._pane_pid = (await self.pane.info()).pid or self._pane_pid
         except (TimeoutError, TmuxError):
-            return None
+            pass
+        return self._pane_pid
 
     # -- supervisor link -----------------------------------------------------------------------
 

@@ -41,13 +41,11 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     try:
         sessions = load_sessions(config.layout.sessions_file, config.encryption_key)
     except ConfigError:
-        sessions = {}  # the supervisor's start reports it
-    isolation = describe(config.file.claude, sessions)
-    logging.getLogger("supervisor").log(
-        logging.WARNING if isolation.startswith(NONE_MARK) else logging.INFO,
-        "isolation: %s",
-        isolation,
-    )
+        pass  # the supervisor's start says it, alone
+    else:
+        isolation = describe(config.file.claude, sessions)
+        level = logging.WARNING if isolation.startswith(NONE_MARK) else logging.INFO
+        logging.getLogger("supervisor").log(level, "isolation: %s", isolation)
     supervisor = Supervisor(config)
     name_ids(lambda: {c: channel_name(n) for n, c in supervisor.known_sessions().items()})
     return asyncio.run(supervisor.run())
