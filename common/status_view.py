@@ -61,7 +61,9 @@ def _why(state: str, detail: str) -> str:
     return detail if state != "RUNNING" and detail else ""
 
 
-def render_status(status: StatusReply) -> str:
+def render_status(status: StatusReply, *, operator: bool = False) -> str:
+    """The table; `operator` (the `vai` command, run by the operator) adds the local chat
+    page's address, which carries this run's key, so it is never shown anywhere else."""
     rows = [[*STATUS_COLUMNS, ""]]
     rows.append(
         [
@@ -99,6 +101,8 @@ def render_status(status: StatusReply) -> str:
     if status.isolation:
         lines.append(f"isolation: {status.isolation}")
     lines += [f"problem: {problem}" for problem in status.problems]
+    if operator and status.local_url:
+        lines.append(f"local Discord: {status.local_url} (this run's key: keep it to yourself)")
     return "\n".join(lines)
 
 
@@ -133,6 +137,7 @@ def status_document(status: StatusReply) -> dict[str, Any]:
         ],
         "problems": list(status.problems),
         "isolation": status.isolation,
+        "local_url": status.local_url or None,
         "all_running": status_exit_code(status) == EXIT_OK,
     }
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from vai.protocol.messages import Author, SessionMap
+from vai.protocol.specs import GatewaySettings
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,12 @@ class AccessPolicy:
         self.default = AllowList(frozenset(allowed_users), frozenset(allowed_roles))
         self.admins = AllowList(frozenset(admin_users), frozenset(admin_roles))
         self._sessions: dict[int, AllowList] = {}
+
+    def reconfigure(self, settings: GatewaySettings) -> None:
+        """New global lists and admins (vai.toml reloaded)."""
+        self.default = AllowList(frozenset(settings.allowed_users),
+                                 frozenset(settings.allowed_roles))  # fmt: skip
+        self.admins = AllowList(frozenset(settings.admin_users), frozenset(settings.admin_roles))
 
     def update(self, session_map: SessionMap) -> None:
         """Per-session lists from the routes; a route without its own lists uses the global."""

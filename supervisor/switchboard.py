@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, assert_never
 
 import msgspec
 
+from vai.common.logs import PRIVATE
 from vai.protocol.links import (
     GatewayToSupervisor,
     SupervisorToGateway,
@@ -42,12 +43,14 @@ from vai.protocol.messages import (
     Inbound,
     InboundAck,
     Interrupt,
+    InterruptResult,
     PanePost,
     PostReply,
     PromptProgress,
     ReplyPosted,
     Route,
     SessionMap,
+    SettingsUpdate,
     ToolProgress,
     TurnAck,
     TurnEnded,
@@ -56,13 +59,10 @@ from vai.protocol.messages import (
 )
 from vai.supervisor.config import DiscordSection
 from vai.supervisor.interfaces import MessageStore, TurnObserver
+from vai.supervisor.spawn_specs import gateway_settings
+from vai.supervisor.texts import LOST_ANSWER, TRY_IT
 
 log = logging.getLogger("supervisor")
-
-LOST_ANSWER = (
-    "⚠️ Claude restarted during this turn: your message is in its conversation,"
-    " but the answer was lost. Ask again to continue."
-)
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,8 @@ class Switchboard:
         self._choices: dict[str, ChoiceRequest] = {}
         # What the gateway says only the operator can fix, by channel (0: the gateway).
         self.gateway_problems: dict[int, str] = {}
+        self.local_url = ""  # the local Discord's chat page, with its key (GatewayHello)
+        self.on_interrupt_result: Callable[[InterruptResult], None] | None = None
 
     # -- the session map ---------------------------------------------------------------------
 
@@ -131,6 +133,12 @@ class Switchboard:
         for request_id in [r for r, c in self._choices.items() if c.session == session]:
             del self._choices[request_id]
         return self._to_gateway(self.session_map())
+
+    def reconfigure(self, discord: DiscordSection) -> list[Send]:
+        """vai.toml reloaded: the gateway gets the new map and settings now."""
+        self._discord = discord
+        update = SettingsUpdate(settings=gateway_settings(discord))
+        return self._to_gateway(self.session_map()) + self._to_gateway(update)
 
     def session_map(self) -> SessionMap:
         last = self._store.last_message_ids()
@@ -174,8 +182,9 @@ class Switchboard:
             case Heartbeat():
                 return []
             case GatewayHello(local_url=local_url):
-                if local_url:
-                    log.info("local Discord: open %s to chat with your sessions", local_url)
+                if local_url and local_url != self.local_url:  # it holds this run's key:
+                    log.info(TRY_IT, local_url, extra=PRIVATE)  # file and terminal only
+                self.local_url = local_url
                 self._gateway.connected = True
                 self.gateway_problems.clear()  # a new gateway reports afresh
                 sends: list[Send] = [(GATEWAY, self.session_map())]
@@ -292,15 +301,13 @@ class Switchboard:
                 return self._turn_ended(message)
             case ChoiceRequest() | ToolProgress():
                 return self._to_channel(message)
-            case PanePost(post_id=post_id, text=text, file_path=file_path):
-                # `dp` in the session's pane: its own channel, whatever it would like.
-                reply = PostReply(
-                    reply_id=f"pane-{session}-{post_id}",
-                    channel_id=self._sessions[session],
-                    text=text,
-                    file_path=file_path,
-                )
-                return self.post(reply)
+            case PanePost(post_id=post_id, text=text, file_path=path):  # its own channel only
+                rid, ch = f"pane-{session}-{post_id}", self._sessions[session]
+                return self.post(PostReply(reply_id=rid, channel_id=ch, text=text, file_path=path))
+            case InterruptResult():
+                if self.on_interrupt_result is not None:
+                    self.on_interrupt_result(message)
+                return []
             case _:
                 assert_never(message)
 
@@ -360,9 +367,11 @@ class Switchboard:
 
     # -- the operator's ----------------------------------------------------------------------
 
-    def interrupt(self, session: int) -> list[Send]:
+    def interrupt(self, session: int, request_id: str = "") -> list[Send]:
         """Interrupt Claude's turn; nothing when the worker is not connected."""
-        return [(Worker(session), Interrupt())] if self.peer(session).connected else []
+        if not self.peer(session).connected:
+            return []
+        return [(Worker(session), Interrupt(request_id=request_id))]
 
     def post(self, reply: PostReply) -> list[Send]:
         """An explicit post (`dp`): stored first, sent when the gateway is there."""

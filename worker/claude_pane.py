@@ -54,6 +54,8 @@ class ClaudePane:
         self.name = tmux_session_name(spec.session)
         self.target = f"={self.name}:"
         self.control = TmuxControl(spec.tmux_socket, self.name)
+        self.opened = asyncio.Event()
+        self._last_pid: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -65,6 +67,7 @@ class ClaudePane:
                 self._create(state)
                 created = True
             await self.control.start()
+        self.opened.set()
         return created
 
     def exists(self) -> bool:
@@ -185,6 +188,16 @@ class ClaudePane:
         )
         dead, _, pid = (lines[0] if lines else "1 ").partition(" ")
         return PaneInfo(dead=dead == "1", pid=int(pid) if pid.isdigit() else None)
+
+    async def claude_pid(self) -> int | None:
+        """Claude's process in the pane, which hook connections must descend from (waits
+        for the pane to open; the last one seen if tmux does not answer now)."""
+        try:
+            await asyncio.wait_for(self.opened.wait(), self.spec.ready_timeout)
+            self._last_pid = (await self.info()).pid or self._last_pid
+        except (TimeoutError, TmuxError):
+            pass
+        return self._last_pid
 
     async def wait_screen(
         self, accept: Callable[[Screen], bool], timeout: float, recheck: float = 0.25

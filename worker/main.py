@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, assert_never
+from typing import Any, assert_never, get_args
 
 import zmq.asyncio
 
@@ -36,6 +36,8 @@ from vai.protocol.messages import (
     Deliver,
     Heartbeat,
     Interrupt,
+    InterruptOutcome,
+    InterruptResult,
     Shutdown,
     TurnAck,
     WorkerHello,
@@ -70,6 +72,8 @@ log = logging.getLogger("worker")
 SUPERVISOR_LIVENESS = 5
 RESEND_TURNS_EVERY = 1.0
 CLEAN_ATTACHMENTS_EVERY = 3600.0
+INTERRUPT_REPORT_WAIT = 6.0  # an interrupt ends within ~5 s (worker/turns/interruption.py)
+INTERRUPT_OUTCOMES: dict[str, InterruptOutcome] = {o: o for o in get_args(InterruptOutcome)}
 
 
 class Worker:
@@ -84,8 +88,6 @@ class Worker:
             spec.layout, spec.session, group, spec.pane_python or sys.executable
         )
         self.gate = Gate(key=b"", uid=self.claude_uid)
-        self.pane_opened = asyncio.Event()
-        self._pane_pid: int | None = None
         self.pane = ClaudePane(spec, self.files)
         self.state_file = StateFile(spec.layout.session_state(spec.session))
         self.state = self.state_file.load()
@@ -169,7 +171,7 @@ class Worker:
                 asks=HookAsks(self.choices, self.tell),
             ).on_hook,
             gate=lambda: self.gate,
-            pane_pid=self.pane_pid,
+            pane_pid=self.pane.claude_pid,
             post=self.posts.handle,
             post_max=spec.upload_limit * 4 // 3 + 65536,
             group=group,
@@ -193,7 +195,6 @@ class Worker:
         self.prepare_attachments()
         await self.hooks.start()
         created = await self.pane.open(self.state)
-        self.pane_opened.set()
         log.info("%s tmux session %s", "created" if created else "adopted", self.pane.name)
         if not created and (await self.pane.info()).dead:
             log.info("Claude's pane is dead; starting Claude again")
@@ -284,16 +285,6 @@ class Worker:
     def transcript(self) -> Path:
         return self.pane.transcript(self.state)
 
-    async def pane_pid(self) -> int | None:
-        """Claude's process in the pane, which hook connections must descend from (the
-        last one seen if tmux does not answer now)."""
-        try:
-            await asyncio.wait_for(self.pane_opened.wait(), self.spec.ready_timeout)
-            self._pane_pid = (await self.pane.info()).pid or self._pane_pid
-        except (TimeoutError, TmuxError):
-            pass
-        return self._pane_pid
-
     # -- supervisor link -----------------------------------------------------------------------
 
     async def send(self, message: WorkerToSupervisor) -> None:
@@ -319,8 +310,8 @@ class Worker:
                     ]
                     if len(self.state.unacked_turns) != before:
                         self.save()
-                case Interrupt():
-                    self.spawn(self.interrupt())
+                case Interrupt(request_id=request_id):
+                    self.spawn(self.interrupt(request_id))
                 case ChoiceAnswer():
                     self.choices.answer(message)
                 case Shutdown(stop_claude=stop_claude):
@@ -331,9 +322,20 @@ class Worker:
                 case _:
                     assert_never(message)
 
-    async def interrupt(self) -> None:
-        """Escape on request (worker/turns/interruption.py decides the keys and the end)."""
+    async def interrupt(self, request_id: str = "") -> None:
+        """Escape on request (worker/turns/interruption.py decides the keys and the end);
+        with a request id, the supervisor hears how it went (idle: nothing to interrupt)."""
+        self.tracker.last_interrupt = ""
         await self.tell(InterruptRequested(await self.pane.screen()))
+        deadline = time.monotonic() + INTERRUPT_REPORT_WAIT
+        while not self.tracker.last_interrupt and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # the pane watch moves the interruption along
+        outcome = INTERRUPT_OUTCOMES.get(self.tracker.last_interrupt)
+        if request_id and outcome is not None:
+            result = InterruptResult(
+                session=self.spec.session, request_id=request_id, outcome=outcome
+            )
+            await self.send(result)
 
     async def heartbeat_loop(self) -> None:
         interval = self.spec.heartbeat_interval

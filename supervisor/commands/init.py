@@ -1,9 +1,11 @@
 """Write vai.toml and .env for a new bridge, from flags or prompts.
 
 Also sessions.json, when channels are given. Asks for what is not given when run in
-a terminal: the bot token (not echoed) and up to three channel ids, one session each.
-.env gets mode 0600. Existing files are never overwritten without --force. Without a
-token the bridge runs the local demo Discord.
+a terminal: the bot token (not echoed) and channel ids, one session each, as many as you
+like (an empty line ends the list); a typo is explained and asked again. .env gets mode
+0600. Existing files are never overwritten without --force; with --force, what .env
+held (the saved token, ENCRYPTION_KEY, anything else) is kept unless replaced. Without
+a token the bridge runs the local demo Discord.
 
 The token is never an argument (argv lands in shell history and in `ps` for everyone):
 it comes from --token-stdin (`vai init --token-stdin < token.txt`), from
@@ -32,8 +34,6 @@ from vai.protocol.ids import id_problem, parse_id
 from vai.supervisor.commands._common import Context, channel_id
 from vai.supervisor.config import home_from_env, user_name_problem
 
-MAX_CHANNELS = 3
-
 
 class _TokenInArgv(argparse.Action):
     """`--token T` is refused (exit 2): the token would be in shell history already."""
@@ -60,7 +60,7 @@ def setup(parser: argparse.ArgumentParser) -> None:
         default=[],
         type=channel_id,
         metavar="ID",
-        help=f"a channel id for the next session (up to {MAX_CHANNELS})",
+        help="a channel id for the next session (repeat for more)",
     )
     parser.add_argument("--work-dir", help="where Claude works (default: the current directory)")
     parser.add_argument("--claude-command", help="the command that starts Claude (default claude)")
@@ -94,19 +94,48 @@ def _check_token(token: str) -> str:
     return token
 
 
-def _read_token(args: argparse.Namespace, ctx: Context, interactive: bool) -> str:
-    """The token from stdin, the environment or the prompt ("" for the local demo)."""
+def _read_token(args: argparse.Namespace, ctx: Context, interactive: bool, saved: str = "") -> str:
+    """The token from stdin, the environment or the prompt ("" for the local demo; the
+    saved one, with --force, when none is given)."""
     if args.token_stdin:
         # From a terminal, not echoed; from a pipe or file, its first line.
         terminal = sys.stdin.isatty()
         token = getpass.getpass("Discord bot token: ") if terminal else sys.stdin.readline()
         if not token.strip():
             raise BridgeError("--token-stdin: nothing on stdin")
-    else:
-        token = ctx.environ.get("DISCORD_BOT_TOKEN", "")
-        if not token and interactive:
-            token = getpass.getpass("Discord bot token (empty: the local demo Discord): ")
-    return _check_token(token) if token.strip() else ""
+        return _check_token(token)
+    token = ctx.environ.get("DISCORD_BOT_TOKEN", "")
+    if token.strip():
+        return _check_token(token)
+    if not interactive:
+        return saved
+    keep = " (empty: keep the saved one)" if saved else " (empty: the local demo Discord)"
+    while True:
+        token = getpass.getpass(f"Discord bot token{keep}: ")
+        if not token.strip():
+            return saved
+        try:
+            return _check_token(token)
+        except BridgeError as exc:
+            print(f"{exc}; try again", file=sys.stderr)
+
+
+def _ask_channels(channels: list[int]) -> None:
+    """Channel ids, one per line, until an empty one; a typo is asked again."""
+    while True:
+        answer = input(f"Channel id for session {len(channels) + 1} (empty: done): ")
+        if not answer.strip():
+            return
+        try:
+            number = _channel(answer.strip())
+        except BridgeError as exc:
+            print(f"{exc}; try again", file=sys.stderr)
+            continue
+        if number in channels:
+            print(f"channel {number} is session {channels.index(number) + 1} already; try again",
+                  file=sys.stderr)  # fmt: skip
+            continue
+        channels.append(number)
 
 
 def render_toml(work_dir: str, claude_command: str | None, claude_user: str = "") -> str:
@@ -152,8 +181,6 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     config_file, env_file, sessions_file = home / "vai.toml", home / ".env", home / "sessions.json"
     interactive = not args.no_input and sys.stdin.isatty()
     channels: list[int] = list(args.channel)
-    if len(channels) > MAX_CHANNELS:
-        raise BridgeError(f"at most {MAX_CHANNELS} channels here; add more with `vai add-session`")
     if len(set(channels)) != len(channels):
         raise BridgeError("the same channel is given twice")
     targets = [config_file, env_file, *([sessions_file] if channels or interactive else [])]
@@ -161,13 +188,12 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     if existing and not args.force:
         raise BridgeError(f"{existing[0]} exists; use --force to overwrite")
 
-    token = _read_token(args, ctx, interactive)
+    from vai.supervisor.config import parse_env_file
+
+    kept = parse_env_file(env_file) if args.force else {}  # what --force must not lose
+    token = _read_token(args, ctx, interactive, kept.pop("DISCORD_BOT_TOKEN", ""))
     if interactive and not args.channel:
-        while len(channels) < MAX_CHANNELS:
-            answer = input(f"Channel id for session {len(channels) + 1} (empty: done): ")
-            if not answer.strip():
-                break
-            channels.append(_channel(answer))
+        _ask_channels(channels)
     work_dir = str(Path(args.work_dir or Path.cwd()).expanduser().absolute())
     if args.claude_command:
         try:
@@ -189,12 +215,15 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     secrets = ["# Secrets of claude-discord-bridge: keep this file mode 0600."]
     if token:
         secrets.append(f"DISCORD_BOT_TOKEN={token}")
-    key = None
-    if args.encrypt:
+    # A saved key stays: sessions.json and the inbox are encrypted with it.
+    key = kept.pop("ENCRYPTION_KEY", None)
+    if args.encrypt and not key:
         from cryptography.fernet import Fernet
 
         key = Fernet.generate_key().decode()
+    if key:
         secrets.append(f"ENCRYPTION_KEY={key}")
+    secrets += [f"{name}={value}" for name, value in kept.items()]
     write_atomic(env_file, ("\n".join(secrets) + "\n").encode(), mode=0o600)
     written = [config_file, env_file]
     if channels:

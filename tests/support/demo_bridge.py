@@ -21,7 +21,7 @@ from tests.support.tmux import TmuxServer
 from vai.protocol.layout import Layout
 
 # What the supervisor prints once the gateway is up (see supervisor/server.py).
-PAGE_LINE = re.compile(r"local Discord: open (http://\S+) to chat")
+PAGE_LINE = re.compile(r"local Discord: open (http://\S+)")
 NOT_INHERITED = ("DISCORD_BOT_TOKEN", "VAI_DISCORD_API_URL", "VAI_DISCORD_GATEWAY_URL", "TMUX")
 
 
@@ -67,13 +67,19 @@ class DemoBridge:
         return ""
 
     def page_url(self, timeout: float = 60) -> str:
-        """The address `vai run` printed for the chat page (it carries the key)."""
+        """The chat page's address (it carries the key): only supervisor.log (0600) holds
+        it, never a stream that is not a terminal (the journal under systemd)."""
+        log = self.layout.process_log("supervisor")
 
         def found() -> str | None:
-            match = PAGE_LINE.search(self.printed())
-            return match.group(1) if match else None
+            with contextlib.suppress(OSError):
+                match = PAGE_LINE.search(log.read_text(errors="replace"))
+                return match.group(1) if match else None
+            return None
 
-        return wait_until(found, timeout, "the chat page's address in `vai run`'s output")
+        url = wait_until(found, timeout, "the chat page's address in supervisor.log")
+        assert url not in self.printed(), "the key reached `vai run`'s output stream"
+        return url
 
     def output(self) -> str:
         parts = [f"--- vai run\n{self.printed()[-6000:]}"]
