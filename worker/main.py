@@ -54,11 +54,10 @@ from vai.worker.dialogs import StartupAnswers
 from vai.worker.effects import Effects
 from vai.worker.hook_handler import HookHandler
 from vai.worker.hook_server import HookServer
-from vai.worker.pane_gate import Gate
+from vai.worker.pane_access import PaneAccess
 from vai.worker.pane_posts import PanePosts
 from vai.worker.pane_watch import PaneWatch
 from vai.worker.prompt_queue import PromptQueue
-from vai.worker.session_files import SessionFiles, SessionFilesError
 from vai.worker.session_state import StateFile
 from vai.worker.transcript import ConversationTranscript
 from vai.worker.turns.states import READY
@@ -79,16 +78,8 @@ INTERRUPT_OUTCOMES: dict[str, InterruptOutcome] = {o: o for o in get_args(Interr
 class Worker:
     def __init__(self, spec: WorkerSpec) -> None:
         self.spec = spec
-        user = spec.claude_user
-        # Claude's own user, when it has one: it reaches run/session-N/ and its attachments
-        # through its group; its uid is the one hook connections must come from.
-        self.claude_uid = user.uid if user is not None else os.getuid()
-        group = user.gid if user is not None else None
-        self.files = SessionFiles(
-            spec.layout, spec.session, group, spec.pane_python or sys.executable
-        )
-        self.gate = Gate(key=b"", uid=self.claude_uid)
-        self.pane = ClaudePane(spec, self.files)
+        self.access = PaneAccess(spec)
+        self.pane = ClaudePane(spec, self.access.files)
         self.state_file = StateFile(spec.layout.session_state(spec.session))
         self.state = self.state_file.load()
         queue = PromptQueue()
@@ -125,7 +116,7 @@ class Worker:
             spec.layout.session_attachments(spec.session),
             spec.layout.run_dir / "attachment-slots",
             attachment_limits(spec),
-            group=group,
+            group=self.access.group,
         )
         typist = Typist(self.pane)
         self.typing = TypingPipeline(
@@ -170,11 +161,11 @@ class Worker:
                 save=self.save,
                 asks=HookAsks(self.choices, self.tell),
             ).on_hook,
-            gate=lambda: self.gate,
+            gate=lambda: self.access.gate,
             pane_pid=self.pane.claude_pid,
             post=self.posts.handle,
             post_max=spec.upload_limit * 4 // 3 + 65536,
-            group=group,
+            group=self.access.group,
         )
 
     # -- main --------------------------------------------------------------------------------
@@ -183,14 +174,8 @@ class Worker:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        if self.spec.claude_user_problem:
-            # Never run Claude as the bridge's user when it was meant to be another.
-            log.error("%s", self.spec.claude_user_problem)
-            return EXIT_CONFIG
-        try:
-            self.gate = Gate(key=self.files.prepare(), uid=self.claude_uid)
-        except SessionFilesError as exc:
-            log.error("%s", exc)
+        if problem := self.access.prepare():
+            log.error("%s", problem)
             return EXIT_CONFIG
         self.prepare_attachments()
         await self.hooks.start()
