@@ -2,7 +2,8 @@
 
 One asyncio loop. The parts, each in its own module:
 - children.py: the supervised processes (spawn, watch, restart, stop) under ProcessPolicy;
-- bus.py: the ROUTER the gateway and the workers connect to; it decodes and sends;
+- bus.py: the ROUTER the gateway and the workers connect to, each with the keys it was
+  given at spawn (common/bus_auth.py's gate refuses every other peer); it decodes and sends;
 - switchboard.py: routing, with no I/O of its own; the inbox (inbox.py) keeps what it must;
 - live_sessions.py: add, remove and recover (session_changes.py's rules), for the control
   API (control.py);
@@ -29,7 +30,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 
-from vai.common.bus import router_socket
+from vai.common.bus_auth import watch_handshakes
 from vai.common.errors import BridgeError
 from vai.common.tasks import Background
 from vai.common.tmux import tmux_run
@@ -185,14 +186,17 @@ class Supervisor:
             )
 
     def open_bus(self) -> None:
-        """Bind the bus and set up one child per process (none started yet)."""
+        """Bind the bus and set up one child per process (none started yet). Only the
+        children get through its handshake, each with the keys made for it at spawn."""
         self.layout.bus_socket.unlink(missing_ok=True)
-        self._bus = Bus(router_socket(self.context, ipc_endpoint(self.layout.bus_socket)))
+        self._bus = Bus.open(self.context, ipc_endpoint(self.layout.bus_socket))
         self._children = Children(
             self.config,
             clock=self.clock,
             switchboard=self.switchboard,
             send=self.bus.send,
+            admit=self.bus.admit,
+            forget=self.bus.forget,
             alerts=self,
             registry=self.registry,
             session_starting=self.monitor.session_starting,
@@ -206,6 +210,10 @@ class Supervisor:
 
     async def serve_bus(self) -> None:
         await self.bus.serve(self.children, self.switchboard, self.wake)
+
+    def close_bus(self) -> None:
+        if self._bus is not None:
+            self._bus.close()
 
     async def run(self) -> int:
         try:
@@ -246,6 +254,7 @@ class Supervisor:
         self._health_changed()
         tasks = [
             asyncio.create_task(self.serve_bus()),
+            asyncio.create_task(watch_handshakes(self.bus.socket, log)),
             asyncio.create_task(control.serve()),
             asyncio.create_task(self.children.supervise()),
             asyncio.create_task(self.monitor.run()),
@@ -263,7 +272,7 @@ class Supervisor:
             await self.shutdown()
             await self.monitor.close()
             control.close()
-            self.bus.socket.close(linger=0)
+            self.close_bus()
             self.context.term()
             self.inbox.close()
             # ZeroMQ leaves its ipc files behind; ours go (we hold the lock), so a clean

@@ -1,5 +1,8 @@
 """The command line and environment of each child: what it may know, and nothing more.
 
+No secret is in either: the bot token and the bus keys go through the inherited pipe
+whose descriptor the spec names (common/child_secrets.py, supervisor/children.py).
+
 A supervisor that may switch users without being root (CAP_SETUID and CAP_SETGID as
 ambient capabilities: deploy/vai.service) passes them to the workers and the tmux server
 (which start Claude as its own user) but not to the gateway, which reads Discord.
@@ -14,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from vai.protocol.specs import (
     GATEWAY_SPEC_ENV,
-    TOKEN_ENV,
     WORKER_SPEC_ENV,
     GatewaySettings,
     GatewaySpec,
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 
 
 def worker_command(
-    config: Config, session: int, channel_id: int
+    config: Config, session: int, channel_id: int, secrets_fd: int = -1
 ) -> tuple[list[str], dict[str, str]]:
     user, problem = claude_users.resolve(config.file.claude, session, create=os.geteuid() == 0)
     env = child_environment(env_file=config.layout.env_file)
@@ -59,13 +61,14 @@ def worker_command(
         pane_env_unset=pane_unset,
         pane_python=claude_users.pane_python(),
         upload_limit=config.file.discord.max_upload_bytes,
+        secrets_fd=secrets_fd,
     )
     env[WORKER_SPEC_ENV] = encode_spec(spec)
     env["PYTHONUNBUFFERED"] = "1"
     return [sys.executable, "-m", "vai.worker"], env
 
 
-def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
+def gateway_command(config: Config, secrets_fd: int = -1) -> tuple[list[str], dict[str, str]]:
     spec = GatewaySpec(
         home=config.layout.home,
         api_url=config.api_url,
@@ -75,12 +78,11 @@ def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
         heartbeat_interval=config.file.supervisor.heartbeat_interval,
         catch_up_max_age=config.file.discord.catch_up_max_age,
         settings=gateway_settings(config.file.discord),
+        secrets_fd=secrets_fd,
     )
     env = child_environment(env_file=config.layout.env_file)
     env[GATEWAY_SPEC_ENV] = encode_spec(spec)
     env["PYTHONUNBUFFERED"] = "1"
-    if config.token:
-        env[TOKEN_ENV] = config.token
     argv = [sys.executable, "-m", "vai.gateway"]
     setpriv = shutil.which("setpriv")
     if os.geteuid() != 0 and claude_users.effective_capabilities() and setpriv:
