@@ -74,7 +74,7 @@ def no_isolation() -> Finding:
     )
     return warn(
         f"NO ISOLATION: Claude runs as {bridge_user()}, the bridge's own user. A"
-        " prompt-injected Claude can read the bot token (.env, the gateway's environment),"
+        " prompt-injected Claude can read the bot token (.env is its user's file),"
         " the inbox and the logs, post to any channel and forge its hooks",
         fix,
     )
