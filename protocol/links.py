@@ -30,6 +30,7 @@ from vai.protocol.messages import (
     InterruptSession,
     ListSessions,
     OkReply,
+    PanePost,
     PostMessage,
     PostReply,
     PromptProgress,
@@ -75,6 +76,7 @@ WorkerToSupervisor = (
     | ClaudeStatus
     | ChoiceRequest
     | ToolProgress
+    | PanePost
     | InterruptResult
     | Heartbeat
 )

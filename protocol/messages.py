@@ -223,6 +223,14 @@ class ToolProgress(Message, tag="tool_progress"):
     done: bool = False
 
 
+# `dp` in session N's pane, let in by its worker: a post to that session's own channel.
+class PanePost(Message, tag="pane_post"):
+    session: int  # the supervisor takes the channel from its own map, never from a pane
+    post_id: str
+    text: str = ""
+    file_path: str = ""  # a copy the worker made, private to the bridge
+
+
 class Interrupt(Message, tag="interrupt"):
     """Ask the worker to interrupt Claude's current turn (Escape); with a `request_id` the
     worker says how it went (InterruptResult)."""
@@ -330,6 +338,7 @@ class StatusReply(Message, tag="status_reply"):
     gateway_pid: int | None
     sessions: list[SessionInfo]
     problems: list[str] = msgspec.field(default_factory=list)  # for the operator to fix
+    isolation: str = ""  # who Claude runs as, in one line (supervisor/isolation.py)
     # The embedded local Discord's chat page, with this run's key: for the operator only.
     local_url: str = ""
 
@@ -368,6 +377,7 @@ WireMessage = (
     | ChoiceRequest
     | ChoiceAnswer
     | ToolProgress
+    | PanePost
     | Interrupt
     | InterruptResult
     | Shutdown

@@ -48,6 +48,7 @@ from vai.supervisor.live_sessions import LiveSessions
 from vai.supervisor.monitor import Monitor
 from vai.supervisor.notify import Health, StatusNotifier, sd_notify, status_line
 from vai.supervisor.operator_stops import load_stops
+from vai.supervisor.private_files import prepare_dirs
 from vai.supervisor.reload import plan_reload
 from vai.supervisor.sessions_file import load_sessions, save_sessions
 from vai.supervisor.switchboard import Switchboard
@@ -119,11 +120,7 @@ class Supervisor:
         # Read first: a file that cannot be used stops us before anything is made.
         sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
         self._held = load_stops(self.layout)
-        for directory in (self.layout.root, self.layout.run_dir, self.layout.state_dir):
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(directory, 0o700)
-        for directory in (self.layout.logs_dir, self.layout.attachments_dir):
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        prepare_dirs(self.layout, traversable=self.config.file.claude.isolated())
         too_long = [p for p in self.layout.socket_paths() if len(str(p)) > MAX_SOCKET_PATH]
         if too_long:
             raise BridgeError(

@@ -415,7 +415,11 @@ def test_killing_claude_resumes_the_same_conversation(bridge: Bridge) -> None:
     # The real CLI saves a turn a moment after its Stop hook; a Claude killed before that
     # loses it (the worker then starts a new conversation): kill it once it saved.
     transcript = Path(json.loads(state.read_text())["transcript_path"])
-    wait_until(lambda: '"assistant"' in transcript.read_text(), 30, "the turn saved")
+
+    def saved() -> bool:  # the CLI may not have created the file yet
+        return transcript.exists() and '"assistant"' in transcript.read_text()
+
+    wait_until(saved, 30, "the turn saved")
     pid = bridge.claude_pid()
     for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
         os.kill(process.pid, signal.SIGKILL)
