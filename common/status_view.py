@@ -148,6 +148,14 @@ def render_sessions(sessions: list[SessionInfo]) -> str:
         return "no sessions (add one with `vai add-session <channel_id>`)"
     rows = [["SESSION", "CHANNEL", "WORK DIR"]]
     rows += [[str(s.session), str(s.channel_id), s.work_dir] for s in sessions]
+    records = [s.settings for s in sessions]
+    if any(r is not None and (r.name or r.is_thread) for r in records):
+        # Named sessions and thread sessions: their name, and a thread's parent channel.
+        rows[0] += ["NAME", "THREAD OF"]
+        for row, record in zip(rows[1:], records, strict=True):
+            name = record.name if record is not None else ""
+            parent = str(record.parent_channel_id) if record and record.is_thread else ""
+            row += [name or "-", parent or "-"]
     return table(rows)
 
 

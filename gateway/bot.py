@@ -252,7 +252,8 @@ class BridgeBot(discord.Client):
         await self.inbound.on_message(message)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        await self.choices.on_interaction(interaction)
+        if not await self.slash.on_interaction(interaction):
+            await self.choices.on_interaction(interaction)
 
     async def _send_inbound(self, session: int, chat: ChatMessage) -> None:
         await self.link.send_inbound(session, chat)

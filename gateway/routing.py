@@ -30,6 +30,10 @@ class Router:
             return self._default
         return session
 
+    def own_session(self, channel_id: int) -> int | None:
+        """The session this very channel is (never the default for unmapped channels)."""
+        return self._by_channel.get(channel_id)
+
     def channel_for(self, session: int) -> int | None:
         return self._by_session.get(session)
 

@@ -282,7 +282,9 @@ class Children:
         else:
             channel = self.switchboard.sessions()[child.session]
             self.session_starting(child.session)
-            argv, env = worker_command(self.config, child.session, channel)
+            settings = self.switchboard.settings().get(child.session)
+            work_dir = settings.work_dir if settings is not None else ""
+            argv, env = worker_command(self.config, child.session, channel, work_dir)
             log_path = layout.session_log(child.session)
         process = ChildProcess(child.name, argv, env, log_path)
         child.process = process

@@ -43,6 +43,12 @@ from vai.protocol.messages import (
     StopAll,
     StopSession,
 )
+from vai.protocol.session_requests import (
+    AddThreadSession,
+    EndThreadSession,
+    PlanSession,
+    SetThreads,
+)
 from vai.supervisor.config import Config
 from vai.supervisor.interfaces import (
     Changed,
@@ -114,8 +120,10 @@ class ControlServer:
                 return self.status()
             case ListSessions():
                 return SessionsReply(sessions=self.session_infos())
-            case AddSession(channel_id=channel_id):
-                return done(await self.changes.add(channel_id))
+            case AddSession(channel_id=channel_id, settings=settings, confined=confined):
+                return done(await self.changes.add(channel_id, settings, confined=confined))
+            case PlanSession(work_dir=work_dir):
+                return done(await self.changes.plan(work_dir))
             case RemoveSession(session=session, purge=purge):
                 return done(await self.changes.remove(session, purge))
             case RecoverSession(session=session):
@@ -140,6 +148,8 @@ class ControlServer:
                 return OkReply(text="stopping")
             case PostMessage():
                 return await self.post_message(request)
+            case SetThreads() | AddThreadSession() | EndThreadSession():
+                return ErrorReply(text="this supervisor does not serve that request yet")
             case _:
                 assert_never(request)
 
@@ -147,7 +157,9 @@ class ControlServer:
 
     def session_infos(self) -> list[SessionInfo]:
         infos = []
+        records = self.readings.settings()
         for session, channel in sorted(self.readings.sessions().items()):
+            settings = records.get(session)
             child = self.readings.session_reading(session)
             pid = child.pid if child.connected else None
             claude_pid, memory = self.memory.session_memory(session, pid)
@@ -155,7 +167,7 @@ class ControlServer:
                 SessionInfo(
                     session=session,
                     channel_id=channel,
-                    work_dir=self.config.claude_work_dir,
+                    work_dir=(settings and settings.work_dir) or self.config.claude_work_dir,
                     state=child.state,
                     pid=pid,
                     uptime_s=child.uptime_s,
@@ -164,6 +176,7 @@ class ControlServer:
                     memory_bytes=memory,
                     detail=child.detail,
                     claude_pid=claude_pid,
+                    settings=settings,
                 )
             )
         return infos

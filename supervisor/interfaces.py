@@ -13,12 +13,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from vai.protocol.messages import ChatMessage, ClaudeState, PostReply, ProcessState, PromptStage
+from vai.protocol.session_settings import SessionSettings
 
 
 class SessionDirectory(Protocol):
     """Which sessions exist: number -> Discord channel id."""
 
     def sessions(self) -> Mapping[int, int]: ...
+
+    def settings(self) -> Mapping[int, SessionSettings]:
+        """Each session's record: name, work dir, kind, parent channel, host."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,16 @@ class Changed:
 class SessionChanges(Protocol):
     """The operator's changes to the session set; BridgeError says why one is refused."""
 
-    async def add(self, channel_id: int) -> Changed: ...
+    async def add(
+        self, channel_id: int, settings: SessionSettings | None = None, *, confined: bool = False
+    ) -> Changed:
+        """`confined`: asked from Discord, the work dir must be in `[claude] work_dir_roots`."""
+        ...
+
+    async def plan(self, work_dir: str) -> Changed:
+        """Before `/new` makes a channel: the number a session would get, and the work dir
+        it would have (text); BridgeError when the work dir is not allowed."""
+        ...
 
     async def remove(self, session: int, purge: bool) -> Changed: ...
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from vai.common.errors import BridgeError
 from vai.protocol.layout import snowflake_at
+from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config
 from vai.supervisor.inbox import Inbox
@@ -28,8 +29,9 @@ from vai.supervisor.session_changes import (
     prepare_number,
     purge_files,
     removed_text,
+    settle_settings,
 )
-from vai.supervisor.sessions_file import save_sessions
+from vai.supervisor.sessions_file import next_session_number, save_entries
 from vai.supervisor.switchboard import Send, Switchboard
 
 ADD_SESSION_TIMEOUT = 30.0
@@ -63,18 +65,28 @@ class LiveSessions:
         self.wall = wall
         self._lock = asyncio.Lock()
 
-    async def add(self, channel_id: int) -> Changed:
-        """The worker, its tmux session and the attachments directory exist on return."""
+    async def add(
+        self, channel_id: int, settings: SessionSettings | None = None, *, confined: bool = False
+    ) -> Changed:
+        """The worker, its tmux session and the attachments directory exist on return.
+        `confined` (asked from Discord): the work dir must be in `[claude] work_dir_roots`,
+        and the channel must not be a session already."""
         async with self._lock:
-            sessions = dict(self.switchboard.sessions())
-            number = number_for(sessions, channel_id)
+            sessions = self.switchboard.sessions()
+            if confined and channel_id in sessions.values():
+                taken = next(n for n, c in sessions.items() if c == channel_id)
+                raise BridgeError(f"this channel is already session {taken}")
+            settled = await asyncio.to_thread(
+                settle_settings, self.config, channel_id, settings, confined=confined
+            )
+            number = number_for(self.switchboard.sessions(), channel_id)
             aside = await asyncio.to_thread(prepare_number, self.layout, number)
-            sessions[number] = channel_id
-            save_sessions(self.layout.sessions_file, sessions, self.config.encryption_key)
+            entries = {**self.switchboard.settings(), number: settled}
+            save_entries(self.layout.sessions_file, entries, self.config.encryption_key)
             # Whatever an interrupted removal left under this number or this channel goes.
             self.inbox.forget_session(number, channel_id)
             self.inbox.start_cursor(channel_id, snowflake_at(self.wall()))
-            await self.send_all(self.switchboard.add_session(number, channel_id))
+            await self.send_all(self.switchboard.add_session(number, channel_id, settled))
             child = self.children.add(number)
             hello = self.children.hello_waiter(child)
             await self.children.start(child, "added")
@@ -87,14 +99,24 @@ class LiveSessions:
             ) from None
         return Changed(number, added_text(number, aside))
 
+    async def plan(self, work_dir: str) -> Changed:
+        asked = SessionSettings(channel_id=0, work_dir=work_dir)
+        settled = await asyncio.to_thread(
+            settle_settings, self.config, 0, asked, confined=True, create=False
+        )
+        async with self._lock:
+            number = next_session_number(self.switchboard.sessions())
+        return Changed(number, settled.work_dir or self.config.claude_work_dir)
+
     async def remove(self, session: int, purge: bool) -> Changed:
         """Stops the worker and Claude, then forgets the session (and purges it)."""
         async with self._lock:
-            sessions = dict(self.switchboard.sessions())
-            channel = sessions.pop(session, None)
-            if channel is None:
+            entries = dict(self.switchboard.settings())
+            removed = entries.pop(session, None)
+            if removed is None:
                 raise BridgeError(f"no session {session}")
-            save_sessions(self.layout.sessions_file, sessions, self.config.encryption_key)
+            channel = removed.channel_id
+            save_entries(self.layout.sessions_file, entries, self.config.encryption_key)
             await self.send_all(self.switchboard.remove_session(session))
             claude = await asyncio.to_thread(claude_processes, self.config.tmux_socket, session)
             await self.children.end(session)
@@ -106,7 +128,7 @@ class LiveSessions:
             self.inbox.forget_session(session, channel)
             if purge:
                 await asyncio.to_thread(purge_files, self.layout, session)
-        return Changed(session, removed_text(session, purge))
+        return Changed(session, removed_text(session, purge, removed))
 
     async def recover(self, session: int) -> Changed:
         self._not_held(session)

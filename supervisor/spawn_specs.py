@@ -22,15 +22,16 @@ if TYPE_CHECKING:
 
 
 def worker_command(
-    config: Config, session: int, channel_id: int
+    config: Config, session: int, channel_id: int, work_dir: str = ""
 ) -> tuple[list[str], dict[str, str]]:
+    """`work_dir`: the session's own (sessions.json), "" for the global `[claude] work_dir`."""
     spec = WorkerSpec(
         session=session,
         channel_id=channel_id,
         home=config.layout.home,
         tmux_socket=config.tmux_socket,
         claude_command=config.claude_command,
-        work_dir=config.claude_work_dir,
+        work_dir=work_dir or config.claude_work_dir,
         ready_timeout=config.file.claude.ready_timeout,
         heartbeat_interval=config.file.supervisor.heartbeat_interval,
         choice_timeout=config.file.claude.choice_timeout,
