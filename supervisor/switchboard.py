@@ -60,13 +60,9 @@ from vai.supervisor.config import DiscordSection
 from vai.supervisor.interfaces import MessageStore, TurnObserver
 from vai.supervisor.routes import session_map
 from vai.supervisor.spawn_specs import gateway_settings
+from vai.supervisor.texts import LOST_ANSWER, TRY_IT
 
 log = logging.getLogger("supervisor")
-
-LOST_ANSWER = (
-    "⚠️ Claude restarted during this turn: your message is in its conversation,"
-    " but the answer was lost. Ask again to continue."
-)
 
 
 @dataclass(frozen=True)
@@ -183,7 +179,7 @@ class Switchboard:
                 return []
             case GatewayHello(local_url=local_url):
                 if local_url and local_url != self.local_url:  # it holds this run's key:
-                    log.info("local Discord: open %s", local_url, extra=PRIVATE)  # file only
+                    log.info(TRY_IT, local_url, extra=PRIVATE)  # file and terminal only
                 self.local_url = local_url
                 self._gateway.connected = True
                 self.gateway_problems.clear()  # a new gateway reports afresh
