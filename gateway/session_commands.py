@@ -1,4 +1,4 @@
-"""App commands that change the session set from Discord: /new, /bind and /close.
+"""App commands that change the session set from Discord: /new, /bind, /close, /threads.
 
 Admins only (the rule of `/add-session`). The gateway only asks: the supervisor checks
 the work dir against `[claude] work_dir_roots`, numbers the session and starts its
@@ -20,7 +20,7 @@ from discord import app_commands
 from vai.gateway.control import ControlError
 from vai.gateway.mentions import post_mentions
 from vai.protocol.messages import AddSession, OkReply, RemoveSession
-from vai.protocol.session_requests import PlanSession
+from vai.protocol.session_requests import PlanSession, SetThreads
 from vai.protocol.session_settings import SessionSettings
 
 if TYPE_CHECKING:
@@ -163,7 +163,33 @@ def define_session_commands(commands: BridgeCommands) -> None:
             allowed_mentions=post_mentions(),
         )
 
-    del new, bind, close
+    @tree.command(name="threads", description="Whether new threads here get their own session")
+    @app_commands.describe(state="on: each new thread in this channel gets a Claude session")
+    @app_commands.choices(
+        state=[
+            app_commands.Choice(name="on", value="on"),
+            app_commands.Choice(name="off", value="off"),
+        ]
+    )
+    @app_commands.guild_only()
+    async def threads(interaction: discord.Interaction, state: str) -> None:
+        if not await commands._allowed(interaction, None, admin=True):
+            return
+        session = commands.router.own_session(interaction.channel_id or 0)
+        if session is None:
+            await interaction.response.send_message(
+                "This channel is not a session.", ephemeral=True, allowed_mentions=post_mentions()
+            )
+            return
+
+        async def work() -> list[str]:
+            reply = await control.request(SetThreads(session=session, enabled=state == "on"))
+            text = reply.text if isinstance(reply, OkReply) else "done"
+            return [f"🧵 {text}."]
+
+        await commands._run(interaction, work, ephemeral=False)
+
+    del new, bind, close, threads
 
 
 async def on_close_click(commands: BridgeCommands, interaction: discord.Interaction) -> bool:

@@ -148,8 +148,16 @@ class ControlServer:
                 return OkReply(text="stopping")
             case PostMessage():
                 return await self.post_message(request)
-            case SetThreads() | AddThreadSession() | EndThreadSession():
-                return ErrorReply(text="this supervisor does not serve that request yet")
+            case SetThreads(session=session, enabled=enabled):
+                return done(await self.changes.set_threads(session, enabled))
+            case AddThreadSession():
+                return done(
+                    await self.changes.add_thread(
+                        request.thread_id, request.parent_channel_id, request.name, request.after
+                    )
+                )
+            case EndThreadSession(thread_id=thread_id):
+                return done(await self.changes.end_thread(thread_id))
             case _:
                 assert_never(request)
 

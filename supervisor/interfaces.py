@@ -85,6 +85,14 @@ class SessionChanges(Protocol):
         """`confined`: asked from Discord, the work dir must be in `[claude] work_dir_roots`."""
         ...
 
+    async def add_thread(
+        self, thread_id: int, parent_channel_id: int, name: str, after: int
+    ) -> Changed: ...
+
+    async def end_thread(self, thread_id: int) -> Changed: ...
+
+    async def set_threads(self, session: int, enabled: bool) -> Changed: ...
+
     async def plan(self, work_dir: str) -> Changed:
         """Before `/new` makes a channel: the number a session would get, and the work dir
         it would have (text); BridgeError when the work dir is not allowed."""
