@@ -24,6 +24,7 @@ import aiohttp
 import discord
 
 from vai.common.backoff import Backoff
+from vai.common.bus_auth import ClientKeys
 from vai.common.tasks import Background
 from vai.gateway.access import AccessPolicy
 from vai.gateway.choices import ChoiceButtons
@@ -33,6 +34,7 @@ from vai.gateway.feedback import Feedback, TypingIndicators
 from vai.gateway.inbound import InboundForwarder
 from vai.gateway.mentions import post_mentions
 from vai.gateway.outbound import Outbound
+from vai.gateway.owners import application_owners
 from vai.gateway.pacer import Pacer
 from vai.gateway.preflight import ChannelCheck, interactions_endpoint_text, unreachable_text
 from vai.gateway.progress import ProgressMessages
@@ -76,6 +78,7 @@ class BridgeBot(discord.Client):
     def __init__(
         self,
         spec: GatewaySpec,
+        keys: ClientKeys,
         local: LocalDiscord | None = None,
         *,
         pacer: Pacer | None = None,
@@ -102,8 +105,9 @@ class BridgeBot(discord.Client):
             settings.allowed_roles,
             admin_users=settings.admin_users,
             admin_roles=settings.admin_roles,
+            owners=settings.owners,
         )
-        self.link = SupervisorLink(spec.layout, spec.heartbeat_interval, self.on_supervisor)
+        self.link = SupervisorLink(spec.layout, keys, spec.heartbeat_interval, self.on_supervisor)
         self.outbound = Outbound(self.pacer)
         self.typing = TypingIndicators(self, self.outbound)
         self.feedback = Feedback(self, self.outbound, self.typing)
@@ -203,10 +207,28 @@ class BridgeBot(discord.Client):
         if failures:
             log.info("Discord is reachable again")
             await self.link.send(GatewayProblem(text="", channel_id=TOPIC_UNREACHABLE))
+        self._settle_owners()
         endpoint = self.application.interactions_endpoint_url if self.application else None
         if endpoint:
             await self._report_general(interactions_endpoint_text(endpoint), TOPIC_ENDPOINT)
         await self.connect(reconnect=True)
+
+    def _settle_owners(self) -> None:
+        """The owners from vai.toml, else (and always in the local demo) the application's
+        owner or team as Discord reported it at login; said once, at start-up."""
+        owners, source = set(self.access.owners), "vai.toml"
+        if not owners or self.local is not None:
+            found, source = application_owners(self.application)
+            owners |= found
+        self.access.owners = frozenset(owners)
+        if owners:
+            log.info("owners from %s; access: %s", source, self.access.describe())
+        else:
+            log.error(
+                "no owner (%s) and none in vai.toml: nobody may use the bridge but the allow"
+                " lists; set `owners = [<your Discord user id>]` in [discord]",
+                source,
+            )
 
     async def report_fatal(self, text: str) -> None:
         """Tell the supervisor why the gateway cannot run, before exiting."""
@@ -233,11 +255,6 @@ class BridgeBot(discord.Client):
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("ready as %s (%d) in %d servers", self.user, self.user.id, len(self.guilds))
-        if self.access.wide_open:
-            log.warning(
-                "no allowed_users or allowed_roles in vai.toml: everyone who can post in a"
-                " mapped channel can talk to Claude"
-            )
         self._spawn(self._after_ready())
 
     async def on_resumed(self) -> None:
@@ -350,10 +367,12 @@ class BridgeBot(discord.Client):
         """vai.toml reloaded: the lists, the limits and the reactions apply from now on;
         the other settings when the gateway next starts."""
         self.access.reconfigure(settings)
+        if self.application is not None:  # else at login
+            self._settle_owners()
         self.limiter.reconfigure(rate_settings(settings))
         self.inbound.denied_reaction = settings.denied_reaction
         self.progress.enabled = settings.progress
-        log.info("settings reloaded: allow lists, admins, rate limits")
+        log.info("settings reloaded: owners, allow lists, admins, rate limits")
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self.background.spawn(coro)

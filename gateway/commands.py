@@ -136,11 +136,12 @@ class BridgeCommands:
         if not ok:
             if admin and policy is not None and policy.admins.open:
                 text = (
-                    "🚫 Only admins may add sessions, and no admin is configured"
-                    " (`admin_roles` or `admin_users` in the `[discord]` section of vai.toml)."
+                    "🚫 Only admins (and the owners) may add sessions, and no admin is"
+                    " configured (`admin_roles` or `admin_users` in the `[discord]` section"
+                    " of vai.toml)."
                 )
             elif admin:
-                text = "🚫 Only admins may add sessions."
+                text = "🚫 Only admins (and the owners) may add sessions."
             else:
                 text = "🚫 You are not allowed to use this bridge here."
             await interaction.response.send_message(

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 import discord
 import msgspec
 
-from vai.gateway.access import AccessPolicy
+from vai.gateway.access import AccessPolicy, DeniedNotices
 from vai.gateway.feedback import REACTION, Feedback
 from vai.gateway.held_messages import HeldMessages
 from vai.gateway.ratelimit import InboundLimiter
@@ -108,6 +108,7 @@ class InboundForwarder:
         self.feedback = feedback
         self.send = send
         self.denied_reaction = denied_reaction
+        self.denied_notices = DeniedNotices()
         self.catch_up_max_age = catch_up_max_age
         self.known_last: dict[int, int] = {}  # from the supervisor's session map
         self.last_seen: dict[int, int] = {}
@@ -244,8 +245,16 @@ class InboundForwarder:
         chat = chat_message(message, roles)
         verdict = self.access.check(chat.author, session, is_webhook=message.webhook_id is not None)
         if not verdict.forward:
-            if verdict.denied_human and self.denied_reaction:
-                self.feedback.react(channel_id, message.id, self.denied_reaction)
+            if verdict.denied_human and self.denied_notices.due(chat.author.id):
+                log.info(
+                    "message %d from user %d refused in session %d: neither an owner nor"
+                    " allowed (owners and allow lists in vai.toml)",
+                    message.id,
+                    chat.author.id,
+                    session,
+                )
+                if self.denied_reaction:
+                    self.feedback.react(channel_id, message.id, self.denied_reaction)
             return self._drop(message, verdict.reason)
         limit = self.limiter.check(chat.author.id, session, chat.created_at or time.time())
         settings = self.limiter.settings

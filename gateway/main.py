@@ -16,8 +16,11 @@ import aiohttp
 import discord
 import yarl
 
+from vai.common.bus_auth import ClientKeys
+from vai.common.child_secrets import SecretsError, read_secrets
 from vai.common.exit_codes import EXIT_CONFIG, EXIT_USAGE
 from vai.common.logs import name_ids, setup_logging
+from vai.common.secrecy import make_undumpable
 from vai.gateway.bot import BridgeBot
 from vai.gateway.preflight import (
     bad_token_text,
@@ -25,7 +28,7 @@ from vai.gateway.preflight import (
     malformed_token_text,
     unreachable_text,
 )
-from vai.protocol.specs import GATEWAY_SPEC_ENV, TOKEN_ENV, GatewaySpec, decode_spec
+from vai.protocol.specs import GATEWAY_SPEC_ENV, GatewaySpec, decode_spec
 
 log = logging.getLogger("gateway")
 
@@ -56,7 +59,7 @@ def fatal_reason(exc: BaseException, spec: GatewaySpec) -> str | None:
     return None
 
 
-async def run(spec: GatewaySpec, token: str | None) -> int:
+async def run(spec: GatewaySpec, token: str | None, keys: ClientKeys) -> int:
     local = None
     if spec.local_discord:
         from vai.gateway.local_mode import start_local_discord
@@ -66,7 +69,7 @@ async def run(spec: GatewaySpec, token: str | None) -> int:
     else:
         point_discord_at(spec.api_url, spec.gateway_url)
     token = (token or "").strip()
-    bot = BridgeBot(spec, local)
+    bot = BridgeBot(spec, keys, local)
     name_ids(bot.router.channel_names)
     code = 0
     reason: str | None = None
@@ -107,6 +110,7 @@ async def run(spec: GatewaySpec, token: str | None) -> int:
 
 
 def main() -> int:
+    make_undumpable()  # no process of this user may read the token from our memory
     raw = os.environ.get(GATEWAY_SPEC_ENV)
     if not raw:
         print(
@@ -116,9 +120,13 @@ def main() -> int:
         return EXIT_USAGE
     setup_logging("gateway")
     spec = decode_spec(raw, GatewaySpec)
-    token = os.environ.pop(TOKEN_ENV, None)
     try:
-        return asyncio.run(run(spec, token))
+        secrets = read_secrets(spec.secrets_fd)  # the token and the bus keys, never in env
+    except SecretsError as exc:
+        log.error("%s", exc)
+        return EXIT_USAGE
+    try:
+        return asyncio.run(run(spec, secrets.bot_token or None, secrets.bus))
     except KeyboardInterrupt:
         return 0
 

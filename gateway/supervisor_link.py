@@ -23,8 +23,9 @@ from collections.abc import Awaitable, Callable
 import zmq.asyncio
 
 from vai.common.bus import dealer_socket, send
+from vai.common.bus_auth import ClientKeys
 from vai.protocol.codec import ProtocolError, encode
-from vai.protocol.framing import GATEWAY_IDENTITY, parse_single
+from vai.protocol.framing import parse_single
 from vai.protocol.layout import Layout, ipc_endpoint
 from vai.protocol.links import TO_GATEWAY, GatewayToSupervisor, SupervisorToGateway
 from vai.protocol.messages import (
@@ -44,9 +45,12 @@ Handler = Callable[[SupervisorToGateway], Awaitable[None]]
 
 
 class SupervisorLink:
-    def __init__(self, layout: Layout, heartbeat_interval: float, handler: Handler) -> None:
+    def __init__(
+        self, layout: Layout, keys: ClientKeys, heartbeat_interval: float, handler: Handler
+    ) -> None:
         self.context = zmq.asyncio.Context()
-        self.socket = dealer_socket(self.context, ipc_endpoint(layout.bus_socket), GATEWAY_IDENTITY)
+        # Authenticated with the keys the supervisor handed us at spawn (common/bus_auth.py).
+        self.socket = dealer_socket(self.context, ipc_endpoint(layout.bus_socket), keys)
         self.heartbeat_interval = heartbeat_interval
         self.handler = handler
         self.unacked: dict[int, tuple[float, bytes]] = {}  # seq -> (sent at, frame)

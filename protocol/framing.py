@@ -6,6 +6,7 @@ turns received frames into messages.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 from vai.protocol.codec import ProtocolError
@@ -13,6 +14,7 @@ from vai.protocol.ids import parse_id
 from vai.protocol.links import Link
 
 M = TypeVar("M")
+F = TypeVar("F")
 
 GATEWAY_IDENTITY = b"gateway"
 
@@ -26,8 +28,9 @@ def session_from_identity(identity: bytes) -> int | None:
     return parse_id(text[8:]) if text.startswith("session-") else None
 
 
-def routed_frame(frames: list[bytes]) -> tuple[bytes, bytes]:
-    """A ROUTER's received frames: the peer identity, then one encoded message."""
+def routed_frame(frames: Sequence[F]) -> tuple[F, F]:
+    """A ROUTER's received frames (bytes, or zmq Frames): the peer identity, then one
+    encoded message."""
     if len(frames) != 2:
         raise ProtocolError(f"expected 2 frames (identity, message), got {len(frames)}")
     return frames[0], frames[1]

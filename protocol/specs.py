@@ -1,9 +1,10 @@
 """What the supervisor tells each child at spawn time (JSON in an environment variable).
 
-Pure data: the contract between the supervisor and the processes it starts. A worker reads
-no configuration file and never sees the bot token; the gateway gets the token separately,
-in its environment only. Per-session allow lists travel in the SessionMap's routes, since
-sessions come and go while the gateway runs.
+Pure data: the contract between the supervisor and the processes it starts. Nothing here
+is secret: a worker reads no configuration file and never sees the bot token; the secrets
+(the child's bus keys, and the gateway's bot token) come through the inherited pipe whose
+descriptor `secrets_fd` names (common.child_secrets). Per-session allow lists travel in
+the SessionMap's routes, since sessions come and go while the gateway runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from vai.protocol.layout import Layout
 
 WORKER_SPEC_ENV = "VAI_WORKER_SPEC"
 GATEWAY_SPEC_ENV = "VAI_GATEWAY_SPEC"
-TOKEN_ENV = "DISCORD_BOT_TOKEN"
 
 
 class WorkerSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +40,8 @@ class WorkerSpec(msgspec.Struct, frozen=True, kw_only=True):
     attachments_max_age_hours: float = 24.0
     attachments_per_session: int = 5
     attachments_total: int = 20
+    # The inherited pipe that holds this worker's secrets (-1: none given).
+    secrets_fd: int = -1
 
     @property
     def layout(self) -> Layout:
@@ -51,11 +53,14 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True):
 
     allowed_users: list[int] = msgspec.field(default_factory=list)
     allowed_roles: list[int] = msgspec.field(default_factory=list)
+    # The bridge's owners: allowed everywhere, admins too. None configured: the
+    # application's owner (or its team) as Discord reports it at login.
+    owners: list[int] = msgspec.field(default_factory=list)
     # May run /add-session; allowed everywhere.
     admin_users: list[int] = msgspec.field(default_factory=list)
     admin_roles: list[int] = msgspec.field(default_factory=list)
-    # Put on messages from people who are not allowed ("" = say nothing).
-    denied_reaction: str = ""
+    # Put on a message from someone not allowed, once per person per hour ("" = never).
+    denied_reaction: str = "⛔"
     # Token buckets for messages to Claude; a burst of 0 turns a limit off. The defaults
     # stop runaway floods (a script, a compromised account) without ever slowing a
     # person, or the SPEC's bursts; tighten them for shared servers.
@@ -85,6 +90,8 @@ class GatewaySpec(msgspec.Struct, frozen=True, kw_only=True):
     heartbeat_interval: float = 1.0
     catch_up_max_age: float = 3600.0
     settings: GatewaySettings = msgspec.field(default_factory=GatewaySettings)
+    # The inherited pipe that holds the gateway's secrets (-1: none given).
+    secrets_fd: int = -1
 
     @property
     def layout(self) -> Layout:

@@ -1,7 +1,8 @@
 """Spawning and stopping one child process: the OS side of supervision.
 
 Each child leads its own process group, so a stop reaches its children too; the stop is
-bounded (signal, grace period, SIGKILL to the group) and the exit is always reaped.
+bounded (signal, grace period, SIGKILL to the group) and the exit is always reaped. The
+only descriptors it inherits are its log (stdout, stderr) and those passed (its secrets).
 """
 
 from __future__ import annotations
@@ -10,22 +11,33 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Sequence
 from pathlib import Path
+
+from vai.common.bus_auth import ClientKeys
 
 
 class ChildProcess:
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        bus_keys: ClientKeys | None = None,
+    ) -> None:
         self.name = name
         self.argv = argv
         self.env = env
         self.log_path = log_path
+        self.bus_keys = bus_keys  # admitted for this process: revoked when it exits
         self.process: asyncio.subprocess.Process | None = None
 
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process is not None else None
 
-    async def spawn(self, cwd: Path) -> int:
+    async def spawn(self, cwd: Path, pass_fds: Sequence[int] = ()) -> int:
         self.log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -37,6 +49,7 @@ class ChildProcess:
                 env=self.env,
                 cwd=cwd,
                 start_new_session=True,
+                pass_fds=tuple(pass_fds),
             )
         finally:
             os.close(fd)

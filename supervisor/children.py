@@ -19,9 +19,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 from vai.common.backoff import Backoff
+from vai.common.bus_auth import ClientKeys
+from vai.common.child_secrets import ChildSecrets, secrets_pipe
 from vai.common.exit_codes import EXIT_CONFIG
 from vai.common.tasks import Background
-from vai.protocol.framing import GATEWAY_IDENTITY, session_from_identity
 from vai.protocol.links import GatewayToSupervisor, WorkerToSupervisor
 from vai.protocol.messages import GatewayHello, Heartbeat, Shutdown, WireMessage, WorkerHello
 from vai.supervisor.child_process import ChildProcess, describe_exit
@@ -44,6 +45,9 @@ CHILD_LIVENESS = 5
 FIRST_FRAME_GRACE = 10.0
 
 SendFunction = Callable[[Destination, WireMessage], Awaitable[bool]]
+# The bus's admission of a process about to start (its keys), and its end.
+AdmitFunction = Callable[[Destination], ClientKeys]
+ForgetFunction = Callable[[ClientKeys], None]
 
 
 def child_name(session: int | None) -> str:
@@ -75,6 +79,8 @@ class Children:
         clock: Callable[[], float],
         switchboard: Switchboard,
         send: SendFunction,
+        admit: AdmitFunction,
+        forget: ForgetFunction,
         alerts: AlertSink,
         registry: ChildRegistry,
         session_starting: Callable[[int], None],
@@ -86,6 +92,8 @@ class Children:
         self.clock = clock
         self.switchboard = switchboard
         self.send = send
+        self.admit = admit
+        self.forget = forget
         self.alerts = alerts
         self.registry = registry
         self.session_starting = session_starting
@@ -105,12 +113,6 @@ class Children:
     def get(self, session: int | None) -> Child | None:
         """The gateway (None) or a session's worker."""
         return self._children.get(session)
-
-    def by_identity(self, identity: bytes) -> Child | None:
-        if identity == GATEWAY_IDENTITY:
-            return self._children.get(None)
-        session = session_from_identity(identity)
-        return None if session is None else self._children.get(session)
 
     def reading(self, session: int | None) -> ChildReading:
         child = self._children.get(session)
@@ -275,34 +277,44 @@ class Children:
     # -- processes -----------------------------------------------------------------------------
 
     async def _spawn(self, child: Child) -> None:
+        """Start the child with its secrets in an inherited pipe: its bus keys, and for the
+        gateway the bot token (common/child_secrets.py)."""
         layout = self.config.layout
-        if child.session is None:
-            argv, env = gateway_command(self.config)
-            log_path = layout.process_log(GATEWAY_NAME)
-        else:
-            channel = self.switchboard.sessions()[child.session]
-            self.session_starting(child.session)
-            settings = self.switchboard.settings().get(child.session)
-            work_dir = settings.work_dir if settings is not None else ""
-            argv, env = worker_command(self.config, child.session, channel, work_dir)
-            log_path = layout.session_log(child.session)
-        process = ChildProcess(child.name, argv, env, log_path)
-        child.process = process
-        self.switchboard.peer_gone(child.session)  # nothing for it until its hello
-        child.last_seen = self.clock()
-        child.heard_from = False
-        try:
-            pid = await process.spawn(layout.root)
-        except OSError as exc:
-            log.error("%s: cannot start: %s", child.name, exc)
-            await self.act(child, child.policy.exited(f"spawn failed: {exc}"))
-            return
+        keys = self.admit(child.destination)
+        token = (self.config.token or "") if child.session is None else ""
+        with secrets_pipe(ChildSecrets(bus=keys, bot_token=token)) as secrets_fd:
+            if child.session is None:
+                argv, env = gateway_command(self.config, secrets_fd)
+                log_path = layout.process_log(GATEWAY_NAME)
+            else:
+                channel = self.switchboard.sessions()[child.session]
+                self.session_starting(child.session)
+                settings = self.switchboard.settings().get(child.session)
+                work_dir = settings.work_dir if settings is not None else ""
+                argv, env = worker_command(
+                    self.config, child.session, channel, secrets_fd, work_dir=work_dir
+                )
+                log_path = layout.session_log(child.session)
+            process = ChildProcess(child.name, argv, env, log_path, bus_keys=keys)
+            child.process = process
+            self.switchboard.peer_gone(child.session)  # nothing for it until its hello
+            child.last_seen = self.clock()
+            child.heard_from = False
+            try:
+                pid = await process.spawn(layout.root, pass_fds=(secrets_fd,))
+            except OSError as exc:
+                self.forget(keys)
+                log.error("%s: cannot start: %s", child.name, exc)
+                await self.act(child, child.policy.exited(f"spawn failed: {exc}"))
+                return
         log.info("%s: started pid %d", child.name, pid)
         self.registry.record(child.name, pid)
         self.background.spawn(self._watch_exit(child, process))
 
     async def _watch_exit(self, child: Child, process: ChildProcess) -> None:
         code = await process.wait()
+        if process.bus_keys is not None:
+            self.forget(process.bus_keys)
         if process.pid is not None:
             self.registry.forget(child.name, process.pid)
         if child.process is not process:

@@ -39,6 +39,9 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     gateway_url: str = DEFAULT_GATEWAY_URL
     route_unmapped: Literal["ignore", "default"] = "ignore"
     default_session: int = 1
+    # The bridge's owners (user ids): allowed everywhere, admins too. None: the
+    # application's owner or team, as Discord reports it.
+    owners: list[int] = msgspec.field(default_factory=list)
     allowed_users: list[int] = msgspec.field(default_factory=list)
     allowed_roles: list[int] = msgspec.field(default_factory=list)
     local_port: int = 8765
@@ -46,7 +49,7 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # The gateway's front end (gateway.spec.GatewaySettings says what each does).
     admin_users: list[int] = msgspec.field(default_factory=list)
     admin_roles: list[int] = msgspec.field(default_factory=list)
-    denied_reaction: str = ""
+    denied_reaction: str = "⛔"
     user_burst: int = 600
     user_per_minute: float = 300.0
     session_burst: int = 600

@@ -165,7 +165,7 @@ class ControlServer:
 
     def session_infos(self) -> list[SessionInfo]:
         infos = []
-        records = self.readings.settings()
+        records = self.changes.settings()
         for session, channel in sorted(self.readings.sessions().items()):
             settings = records.get(session)
             child = self.readings.session_reading(session)

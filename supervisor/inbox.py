@@ -155,6 +155,13 @@ class Inbox:
         ).fetchone()
         return int(row[0])
 
+    def session_of(self, message_id: int) -> int | None:
+        """The session a message was stored for (None: no such message)."""
+        row = self._db.execute(
+            "SELECT session FROM inbound WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
     def channel_of(self, message_id: int) -> int | None:
         row = self._db.execute(
             "SELECT payload FROM inbound WHERE message_id = ?", (message_id,)

@@ -21,10 +21,6 @@ class SessionDirectory(Protocol):
 
     def sessions(self) -> Mapping[int, int]: ...
 
-    def settings(self) -> Mapping[int, SessionSettings]:
-        """Each session's record: name, work dir, kind, parent channel, host."""
-        ...
-
 
 @dataclass(frozen=True)
 class ChildReading:
@@ -85,6 +81,10 @@ class SessionChanges(Protocol):
         """`confined`: asked from Discord, the work dir must be in `[claude] work_dir_roots`."""
         ...
 
+    def settings(self) -> Mapping[int, SessionSettings]:
+        """Each session's record: name, work dir, kind, parent channel, host."""
+        ...
+
     async def add_thread(
         self, thread_id: int, parent_channel_id: int, name: str, after: int
     ) -> Changed: ...
@@ -141,6 +141,8 @@ class MessageStore(Protocol):
     def open_messages(self, session: int) -> list[tuple[ChatMessage, PromptStage]]: ...
 
     def set_stage(self, message_id: int, stage: PromptStage) -> bool: ...
+
+    def session_of(self, message_id: int) -> int | None: ...
 
     def channel_of(self, message_id: int) -> int | None: ...
 

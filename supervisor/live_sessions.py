@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 
 import msgspec
@@ -68,6 +68,9 @@ class LiveSessions:
         self.session_removed = session_removed
         self.wall = wall
         self._lock = asyncio.Lock()
+
+    def settings(self) -> Mapping[int, SessionSettings]:
+        return self.switchboard.settings()
 
     async def add(
         self, channel_id: int, settings: SessionSettings | None = None, *, confined: bool = False

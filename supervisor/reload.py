@@ -3,7 +3,7 @@
 Pure: given the running config and a freshly loaded one, `plan_reload` says what the
 supervisor uses from now on and which changed settings fall in which group:
 
-- applied now: who may talk to Claude (allow lists, admins, per-session lists, the
+- applied now: who may talk to Claude (owners, allow lists, admins, per-session lists, the
   denied reaction, routing of unmapped channels), the rate limits and queue, alerts,
   monitoring (but the response window) and log rotation;
 - applied when the process next starts (`vai restart [N]`): everything a worker or the
@@ -25,6 +25,7 @@ from vai.supervisor.config import Config, FileConfig
 
 LIVE: dict[str, set[str] | None] = {  # section -> keys (None: every key)
     "discord": {
+        "owners",
         "allowed_users",
         "allowed_roles",
         "admin_users",

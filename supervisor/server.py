@@ -2,7 +2,8 @@
 
 One asyncio loop. The parts, each in its own module:
 - children.py: the supervised processes (spawn, watch, restart, stop) under ProcessPolicy;
-- bus.py: the ROUTER the gateway and the workers connect to; it decodes and sends;
+- bus.py: the ROUTER the gateway and the workers connect to, each with the keys it was
+  given at spawn (common/bus_auth.py's gate refuses every other peer); it decodes and sends;
 - switchboard.py: routing, with no I/O of its own; the inbox (inbox.py) keeps what it must;
 - live_sessions.py: add, remove and recover (session_changes.py's rules), for the control
   API (control.py);
@@ -29,7 +30,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 
-from vai.common.bus import router_socket
+from vai.common.bus_auth import watch_handshakes
 from vai.common.errors import BridgeError
 from vai.common.tasks import Background
 from vai.common.tmux import tmux_run
@@ -49,7 +50,7 @@ from vai.supervisor.monitor import Monitor
 from vai.supervisor.notify import Health, StatusNotifier, sd_notify, status_line
 from vai.supervisor.operator_stops import load_stops
 from vai.supervisor.reload import plan_reload
-from vai.supervisor.sessions_file import load_entries, save_sessions
+from vai.supervisor.sessions_file import load_entries, save_entries
 from vai.supervisor.switchboard import Switchboard
 
 log = logging.getLogger("supervisor")
@@ -136,10 +137,8 @@ class Supervisor:
             log.warning("%s", note)
         self.config = self.monitor.apply_limits(self.config)
         if not entries and self.config.uses_local_discord:
-            save_sessions(
-                self.layout.sessions_file, {1: LOCAL_DEMO_CHANNEL}, self.config.encryption_key
-            )
-            entries = load_entries(self.layout.sessions_file, self.config.encryption_key)
+            entries = {1: SessionSettings(channel_id=LOCAL_DEMO_CHANNEL)}
+            save_entries(self.layout.sessions_file, entries, self.config.encryption_key)
             log.info("no sessions yet: session 1 is the local demo channel %d", LOCAL_DEMO_CHANNEL)
         self._inbox = Inbox(self.layout.inbox_db, self.config.encryption_key)
         self._switchboard = Switchboard(self._inbox, self.config.file.discord, self.monitor)
@@ -191,14 +190,17 @@ class Supervisor:
             )
 
     def open_bus(self) -> None:
-        """Bind the bus and set up one child per process (none started yet)."""
+        """Bind the bus and set up one child per process (none started yet). Only the
+        children get through its handshake, each with the keys made for it at spawn."""
         self.layout.bus_socket.unlink(missing_ok=True)
-        self._bus = Bus(router_socket(self.context, ipc_endpoint(self.layout.bus_socket)))
+        self._bus = Bus.open(self.context, ipc_endpoint(self.layout.bus_socket))
         self._children = Children(
             self.config,
             clock=self.clock,
             switchboard=self.switchboard,
             send=self.bus.send,
+            admit=self.bus.admit,
+            forget=self.bus.forget,
             alerts=self,
             registry=self.registry,
             session_starting=self.monitor.session_starting,
@@ -212,6 +214,10 @@ class Supervisor:
 
     async def serve_bus(self) -> None:
         await self.bus.serve(self.children, self.switchboard, self.wake)
+
+    def close_bus(self) -> None:
+        if self._bus is not None:
+            self._bus.close()
 
     async def run(self) -> int:
         try:
@@ -252,6 +258,7 @@ class Supervisor:
         self._health_changed()
         tasks = [
             asyncio.create_task(self.serve_bus()),
+            asyncio.create_task(watch_handshakes(self.bus.socket, log)),
             asyncio.create_task(control.serve()),
             asyncio.create_task(self.children.supervise()),
             asyncio.create_task(self.monitor.run()),
@@ -269,7 +276,7 @@ class Supervisor:
             await self.shutdown()
             await self.monitor.close()
             control.close()
-            self.bus.socket.close(linger=0)
+            self.close_bus()
             self.context.term()
             self.inbox.close()
             # ZeroMQ leaves its ipc files behind; ours go (we hold the lock), so a clean
@@ -289,9 +296,6 @@ class Supervisor:
 
     def sessions(self) -> Mapping[int, int]:
         return self.switchboard.sessions()
-
-    def settings(self) -> Mapping[int, SessionSettings]:
-        return self.switchboard.settings()
 
     def known_sessions(self) -> Mapping[int, int]:
         """The sessions, or none before prepare(): log lines may come first."""

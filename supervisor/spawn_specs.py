@@ -1,4 +1,8 @@
-"""The command line and environment of each child: what it may know, and nothing more."""
+"""The command line and environment of each child: what it may know, and nothing more.
+
+No secret is in either: the bot token and the bus keys go through the inherited pipe
+whose descriptor the spec names (common/child_secrets.py, supervisor/children.py).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from typing import TYPE_CHECKING
 
 from vai.protocol.specs import (
     GATEWAY_SPEC_ENV,
-    TOKEN_ENV,
     WORKER_SPEC_ENV,
     GatewaySettings,
     GatewaySpec,
@@ -22,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def worker_command(
-    config: Config, session: int, channel_id: int, work_dir: str = ""
+    config: Config, session: int, channel_id: int, secrets_fd: int = -1, work_dir: str = ""
 ) -> tuple[list[str], dict[str, str]]:
     """`work_dir`: the session's own (sessions.json), "" for the global `[claude] work_dir`."""
     spec = WorkerSpec(
@@ -43,6 +46,7 @@ def worker_command(
         attachments_max_age_hours=config.file.attachments.max_age_hours,
         attachments_per_session=config.file.attachments.per_session_downloads,
         attachments_total=config.file.attachments.total_downloads,
+        secrets_fd=secrets_fd,
     )
     env = child_environment(env_file=config.layout.env_file)
     env[WORKER_SPEC_ENV] = encode_spec(spec)
@@ -50,7 +54,7 @@ def worker_command(
     return [sys.executable, "-m", "vai.worker"], env
 
 
-def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
+def gateway_command(config: Config, secrets_fd: int = -1) -> tuple[list[str], dict[str, str]]:
     spec = GatewaySpec(
         home=config.layout.home,
         api_url=config.api_url,
@@ -60,12 +64,11 @@ def gateway_command(config: Config) -> tuple[list[str], dict[str, str]]:
         heartbeat_interval=config.file.supervisor.heartbeat_interval,
         catch_up_max_age=config.file.discord.catch_up_max_age,
         settings=gateway_settings(config.file.discord),
+        secrets_fd=secrets_fd,
     )
     env = child_environment(env_file=config.layout.env_file)
     env[GATEWAY_SPEC_ENV] = encode_spec(spec)
     env["PYTHONUNBUFFERED"] = "1"
-    if config.token:
-        env[TOKEN_ENV] = config.token
     return [sys.executable, "-m", "vai.gateway"], env
 
 

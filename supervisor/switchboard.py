@@ -8,8 +8,12 @@ an answer, each Claude's state. The bus (supervisor/bus.py) decodes, asks and se
 
 Durability goes through the injected store, synchronously, before the pairs are returned:
 a message is committed before the ack that promises it exists, and an answer before it
-is offered to the gateway (persist before ack). A worker speaks only for its own session,
-and a message reaches a session only from that session's channel.
+is offered to the gateway (persist before ack). A message reaches a session only from
+that session's channel.
+
+Every peer speaks only for itself (the bus has checked who sent what): a worker for its
+own session and messages (peer_rules.py); the gateway answers only a choice relayed and
+still open, for the session that asked (open_choices.py).
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ from vai.protocol.messages import (
 from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.config import DiscordSection
 from vai.supervisor.interfaces import MessageStore, TurnObserver
+from vai.supervisor.open_choices import OpenChoices
+from vai.supervisor.peer_rules import own_turn, own_update, speaks_for_itself
 from vai.supervisor.routes import session_map
 from vai.supervisor.spawn_specs import gateway_settings
 from vai.supervisor.texts import LOST_ANSWER, TRY_IT
@@ -108,7 +114,7 @@ class Switchboard:
         self._gateway = Peer()
         self._workers: dict[int, Peer] = {}
         # Offered in a channel and not answered: offered again to a restarted gateway.
-        self._choices: dict[str, ChoiceRequest] = {}
+        self._choices = OpenChoices()
         # What the gateway says only the operator can fix, by channel (0: the gateway).
         self.gateway_problems: dict[int, str] = {}
         self.local_url = ""  # the local Discord's chat page, with its key (GatewayHello)
@@ -144,8 +150,7 @@ class Switchboard:
             self._channels.pop(channel, None)
         self._settings.pop(session, None)
         self._workers.pop(session, None)
-        for request_id in [r for r, c in self._choices.items() if c.session == session]:
-            del self._choices[request_id]
+        self._choices.forget_session(session)
         return self._to_gateway(self.session_map())
 
     def reconfigure(self, discord: DiscordSection) -> list[Send]:
@@ -185,7 +190,7 @@ class Switchboard:
                 self.gateway_problems.clear()  # a new gateway reports afresh
                 sends: list[Send] = [(GATEWAY, self.session_map())]
                 sends += [(GATEWAY, reply) for reply in self._store.unposted_replies()]
-                sends += [(GATEWAY, choice) for choice in self._choices.values()]
+                sends += [(GATEWAY, choice) for choice in self._choices]
                 return sends
             case GatewayProblem(text=text, channel_id=channel_id):
                 if text:
@@ -194,14 +199,8 @@ class Switchboard:
                 else:
                     self.gateway_problems.pop(channel_id, None)
                 return []
-            case ChoiceAnswer(session=session, request_id=request_id):
-                self._choices.pop(request_id, None)
-                if not self.peer(session).connected:
-                    log.warning(
-                        "answer to %s for session %d could not be delivered", request_id, session
-                    )
-                    return []
-                return [(Worker(session), message)]
+            case ChoiceAnswer():
+                return self._answer(message)
             case ReplyPosted(reply_id=reply_id, ok=ok, error=error):
                 self._store.mark_posted(reply_id)
                 if not ok:
@@ -211,6 +210,19 @@ class Switchboard:
                 return self.inbound([message])
             case _:
                 assert_never(message)
+
+    def _answer(self, answer: ChoiceAnswer) -> list[Send]:
+        """An answer goes only to the session whose open request it answers."""
+        if not self._choices.close(answer):
+            return []
+        if not self.peer(answer.session).connected:
+            log.warning(
+                "answer to %s for session %d could not be delivered",
+                answer.request_id,
+                answer.session,
+            )
+            return []
+        return [(Worker(answer.session), answer)]
 
     def inbound(self, batch: Sequence[Inbound]) -> list[Send]:
         """Store a batch in one commit, then ack every message and deliver the new ones.
@@ -263,16 +275,8 @@ class Switchboard:
     # -- from a worker -----------------------------------------------------------------------
 
     def from_worker(self, session: int, message: WorkerToSupervisor) -> list[Send]:
-        claimed = getattr(message, "session", session)
         worker = self._workers.get(session)
-        if claimed != session or worker is None:
-            log.warning(
-                "worker of session %d sent %s for session %s: dropped (%s)",
-                session,
-                type(message).__name__,
-                claimed,
-                "a worker speaks only for its own" if worker else "no such session",
-            )
+        if not speaks_for_itself(session, message, worker is not None) or worker is None:
             return []
         match message:
             case Heartbeat():
@@ -292,9 +296,11 @@ class Switchboard:
                     self._observer.pane_seen(session, pane_pid)
                 return sends
             case DeliveryUpdate():
+                if not own_update(self._store, session, message):
+                    return []
                 return self._delivery_update(message)
             case TurnEnded():
-                return self._turn_ended(message)
+                return self._turn_ended(own_turn(self._store, session, message))
             case ChoiceRequest() | ToolProgress():
                 return self._to_channel(message)
             case InterruptResult():
@@ -319,14 +325,9 @@ class Switchboard:
         channel = self._store.channel_of(update.message_id)
         if channel is None:
             return []
-        return self._to_gateway(
-            PromptProgress(
-                channel_id=channel,
-                message_id=update.message_id,
-                stage=update.stage,
-                detail=update.detail,
-            )
-        )
+        id_, stage, detail = update.message_id, update.stage, update.detail
+        progress = PromptProgress(channel_id=channel, message_id=id_, stage=stage, detail=detail)
+        return self._to_gateway(progress)
 
     def _turn_ended(self, turn: TurnEnded) -> list[Send]:
         """Persist the answer (and the messages' end), then acknowledge to the worker."""
@@ -354,8 +355,8 @@ class Switchboard:
     def _to_channel(self, message: ChoiceRequest | ToolProgress) -> list[Send]:
         """A worker's question or progress, addressed to its session's channel."""
         addressed = msgspec.structs.replace(message, channel_id=self._sessions[message.session])
-        if isinstance(addressed, ChoiceRequest):
-            self._choices[addressed.request_id] = addressed
+        if isinstance(addressed, ChoiceRequest) and not self._choices.relay(addressed):
+            return []
         return self._to_gateway(addressed)
 
     # -- the operator's ----------------------------------------------------------------------

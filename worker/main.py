@@ -23,12 +23,15 @@ from typing import Any, assert_never, get_args
 import zmq.asyncio
 
 from vai.common.bus import dealer_socket, send
+from vai.common.bus_auth import ClientKeys
+from vai.common.child_secrets import SecretsError, read_secrets
 from vai.common.exit_codes import EXIT_NO_PANE, EXIT_NOT_READY, EXIT_USAGE
 from vai.common.logs import setup_logging
+from vai.common.secrecy import make_undumpable
 from vai.common.tasks import Background
 from vai.common.tmux import TmuxError
 from vai.protocol.codec import ProtocolError
-from vai.protocol.framing import parse_single, worker_identity
+from vai.protocol.framing import parse_single
 from vai.protocol.layout import ipc_endpoint
 from vai.protocol.links import TO_WORKER, WorkerToSupervisor
 from vai.protocol.messages import (
@@ -74,7 +77,7 @@ INTERRUPT_OUTCOMES: dict[str, InterruptOutcome] = {o: o for o in get_args(Interr
 
 
 class Worker:
-    def __init__(self, spec: WorkerSpec) -> None:
+    def __init__(self, spec: WorkerSpec, keys: ClientKeys) -> None:
         self.spec = spec
         self.pane = ClaudePane(spec)
         self.state_file = StateFile(spec.layout.session_state(spec.session))
@@ -90,9 +93,7 @@ class Worker:
             queue=queue,
         )
         self.context = zmq.asyncio.Context()
-        self.bus = dealer_socket(
-            self.context, ipc_endpoint(spec.layout.bus_socket), worker_identity(spec.session)
-        )
+        self.bus = dealer_socket(self.context, ipc_endpoint(spec.layout.bus_socket), keys)
         self.stopping = asyncio.Event()
         self.stop_claude = False
         self._supervisor_seen = time.monotonic()
@@ -333,6 +334,7 @@ class Worker:
 
 
 def main() -> int:
+    make_undumpable()  # before anything secret is read: Claude's pane may not read us
     raw = os.environ.get(WORKER_SPEC_ENV)
     if not raw:
         print(
@@ -340,6 +342,11 @@ def main() -> int:
         )
         return EXIT_USAGE
     spec = decode_spec(raw, WorkerSpec)
+    try:
+        secrets = read_secrets(spec.secrets_fd)
+    except SecretsError as exc:
+        print(f"worker: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     setup_logging(f"session={spec.session}", log_file=spec.layout.session_log(spec.session))
     try:
         # Before the journal is read: a leftover worker of this session must be gone.
@@ -348,7 +355,7 @@ def main() -> int:
         log.error("%s", exc)
         return EXIT_NO_PANE
     try:
-        return asyncio.run(Worker(spec).run())
+        return asyncio.run(Worker(spec, secrets.bus).run())
     except TmuxError as exc:
         log.error("tmux: %s", exc)
         return EXIT_NO_PANE

@@ -97,6 +97,11 @@ def channel_id(text: str) -> int:
     return _id_argument(text, "channel id")
 
 
+def user_id(text: str) -> int:
+    """argparse type: a Discord user id."""
+    return _id_argument(text, "user id")
+
+
 def _id_argument(text: str, what: str) -> int:
     import argparse
 

@@ -1,11 +1,15 @@
 """Write vai.toml and .env for a new bridge, from flags or prompts.
 
 Also sessions.json, when channels are given. Asks for what is not given when run in
-a terminal: the bot token (not echoed) and channel ids, one session each, as many as you
-like (an empty line ends the list); a typo is explained and asked again. .env gets mode
-0600. Existing files are never overwritten without --force; with --force, what .env
-held (the saved token, ENCRYPTION_KEY, anything else) is kept unless replaced. Without
-a token the bridge runs the local demo Discord.
+a terminal: the bot token (not echoed), the owner's Discord user id and channel ids, one
+session each, as many as you like (an empty line ends the list); a typo is explained and
+asked again. .env gets mode 0600. Existing files are never overwritten without --force;
+with --force, what .env held (the saved token, ENCRYPTION_KEY, anything else) is kept
+unless replaced. Without a token the bridge runs the local demo Discord.
+
+Access is closed by default: the owners (`owners` in vai.toml; none given: the bot
+application's owner, as Discord reports it) may talk to Claude, and nobody else until
+allow lists say so.
 
 The token is never an argument (argv lands in shell history and in `ps` for everyone):
 it comes from --token-stdin (`vai init --token-stdin < token.txt`), from
@@ -25,8 +29,13 @@ from vai.common.atomic import write_atomic
 from vai.common.errors import BridgeError
 from vai.common.exit_codes import EXIT_OK
 from vai.protocol.ids import id_problem, parse_id
-from vai.supervisor.commands._common import Context, channel_id
+from vai.supervisor.commands._common import Context, channel_id, user_id
 from vai.supervisor.config import home_from_env
+
+HOW_TO_FIND_YOUR_ID = (
+    "your Discord user id: Settings > Advanced > Developer Mode on, then right-click your"
+    " name > Copy User ID"
+)
 
 
 class _TokenInArgv(argparse.Action):
@@ -55,6 +64,15 @@ def setup(parser: argparse.ArgumentParser) -> None:
         type=channel_id,
         metavar="ID",
         help="a channel id for the next session (repeat for more)",
+    )
+    parser.add_argument(
+        "--owner",
+        action="append",
+        default=[],
+        type=user_id,
+        metavar="USER_ID",
+        help=f"the bridge's owner, who may use it everywhere ({HOW_TO_FIND_YOUR_ID}); default:"
+        " the bot application's owner",
     )
     parser.add_argument("--work-dir", help="where Claude works (default: the current directory)")
     parser.add_argument("--claude-command", help="the command that starts Claude (default claude)")
@@ -125,10 +143,30 @@ def _ask_channels(channels: list[int]) -> None:
         channels.append(number)
 
 
-def render_toml(work_dir: str, claude_command: str | None) -> str:
+def _read_owners(given: list[int], interactive: bool) -> list[int]:
+    if given or not interactive:
+        return given
+    print(f"The bridge's owner may talk to Claude everywhere; {HOW_TO_FIND_YOUR_ID}.")
+    while True:
+        answer = input("Owner's Discord user id (empty: the bot application's owner): ")
+        if not answer.strip():
+            return []
+        number = parse_id(answer.strip())
+        if number is not None:
+            return [number]
+        print(f"{id_problem(answer, 'user id')} (a number like 123456789012345678); try again",
+              file=sys.stderr)  # fmt: skip
+
+
+def render_toml(work_dir: str, claude_command: str | None, owners: list[int] | None = None) -> str:
     lines = [
         "# claude-discord-bridge configuration (written by `vai init`).",
         "# Every setting and its default: deploy/vai.example.toml in the source tree.",
+        "",
+        "[discord]",
+        "# Who may use the bridge everywhere; [] = the bot application's owner. Anyone else",
+        "# needs allowed_users or allowed_roles.",
+        f"owners = {json.dumps(owners or [])}",
         "",
         "[claude]",
         f"work_dir = {json.dumps(work_dir)}",
@@ -154,6 +192,8 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
 
     kept = parse_env_file(env_file) if args.force else {}  # what --force must not lose
     token = _read_token(args, ctx, interactive, kept.pop("DISCORD_BOT_TOKEN", ""))
+    # The local demo's owner is its one local user: asked only with a real token.
+    owners = _read_owners(list(dict.fromkeys(args.owner)), interactive and bool(token))
     if interactive and not args.channel:
         _ask_channels(channels)
     work_dir = str(Path(args.work_dir or Path.cwd()).expanduser().absolute())
@@ -164,7 +204,8 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
             raise BridgeError(f"--claude-command: {exc}") from None
 
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_atomic(config_file, render_toml(work_dir, args.claude_command).encode(), mode=0o600)
+    config = render_toml(work_dir, args.claude_command, owners)
+    write_atomic(config_file, config.encode(), mode=0o600)
     secrets = ["# Secrets of claude-discord-bridge: keep this file mode 0600."]
     if token:
         secrets.append(f"DISCORD_BOT_TOKEN={token}")
@@ -188,5 +229,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         print(f"wrote {path}")
     sessions = ", ".join(f"{n}: {c}" for n, c in enumerate(channels, start=1)) or "none yet"
     print(f"sessions: {sessions}; token: {'set' if token else 'none (local demo Discord)'}")
+    who = ", ".join(map(str, owners)) or "the bot application's owner"
+    print(f"owner: {who} (nobody else may use the bridge until allow lists say so)")
     print("next: `vai doctor` to check the machine, then `vai start`")
     return EXIT_OK

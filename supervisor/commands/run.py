@@ -8,6 +8,9 @@ WatchdogSec, and STOPPING=1 when it stops. SIGTERM or SIGINT stop everything cle
 SIGHUP reloads vai.toml as `vai reload` does (`systemctl reload vai`). Logs go to
 stderr (the journal under systemd) and to logs/supervisor.log. Everything it writes
 under VAI_HOME is mode 0600 (directories 0700), whatever the umask; Claude keeps yours.
+It is non-dumpable (no process of your user can read its memory or /proc/PID/environ),
+and once the configuration is read the secrets (DISCORD_BOT_TOKEN, ENCRYPTION_KEY,
+whatever .env names) leave its environment.
 """
 
 from __future__ import annotations
@@ -26,10 +29,14 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     import logging
 
     from vai.common.logs import name_ids, setup_logging
+    from vai.common.secrecy import hide_environment, make_undumpable
+    from vai.supervisor.child_env import SUPERVISOR_ONLY, secret_names
     from vai.supervisor.private_files import private_umask, tighten
     from vai.supervisor.server import Supervisor
 
+    make_undumpable()
     config = ctx.config
+    hide_environment(secret_names(config.layout.env_file) - SUPERVISOR_ONLY)
     private_umask()
     tighten(config.layout)
     setup_logging(

@@ -25,14 +25,15 @@ import zmq
 import zmq.asyncio
 
 from tests.bench.common import machine, report_value
+from vai.common.bus import dealer_socket
 from vai.common.tmux import tmux_run
 from vai.protocol.codec import decode, encode
-from vai.protocol.framing import GATEWAY_IDENTITY
 from vai.protocol.layout import ipc_endpoint
 from vai.protocol.messages import Author, ChatMessage, GatewayHello, Inbound, InboundAck
 from vai.supervisor.config import load_config
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.server import Supervisor
+from vai.supervisor.switchboard import GATEWAY
 
 _ids = itertools.count(1)
 
@@ -65,9 +66,9 @@ async def through_supervisor(home: Path, messages: int, senders: int) -> float:
     supervisor.open_bus()  # the children are set up, not started
     bus_task = asyncio.create_task(supervisor.serve_bus())
     context = zmq.asyncio.Context()
-    dealer = context.socket(zmq.DEALER)
-    dealer.setsockopt(zmq.IDENTITY, GATEWAY_IDENTITY)
-    dealer.connect(ipc_endpoint(supervisor.layout.bus_socket))
+    # Admitted as the gateway, as a spawned gateway is (CURVE keys, its routing identity).
+    keys = supervisor.bus.admit(GATEWAY)
+    dealer = dealer_socket(context, ipc_endpoint(supervisor.layout.bus_socket), keys)
     await dealer.send(encode(GatewayHello(pid=os.getpid())))
     await asyncio.sleep(0.2)
     waiting: dict[int, asyncio.Future[None]] = {}
@@ -96,7 +97,7 @@ async def through_supervisor(home: Path, messages: int, senders: int) -> float:
         task.cancel()
     dealer.close(0)
     context.term()
-    supervisor.bus.socket.close(0)
+    supervisor.close_bus()
     supervisor.inbox.close()
     tmux_run(supervisor.config.tmux_socket, "kill-server")
     return (messages // senders) * senders / elapsed

@@ -26,6 +26,7 @@ import yarl
 import zmq
 import zmq.asyncio
 
+from vai.common.bus_auth import ClientKeys, ServerKeys, secure_server
 from vai.gateway.bot import BridgeBot
 from vai.gateway.local_discord import LocalDiscord
 from vai.gateway.pacer import Pacer
@@ -51,7 +52,8 @@ TICK = 0.02
 
 
 class FakeSupervisor:
-    """The supervisor's bus as the gateway sees it, recording everything it is sent."""
+    """The supervisor's bus as the gateway sees it, recording everything it is sent: a
+    CURVE server like it (without its gate), whose `client_keys` the gateway joins with."""
 
     def __init__(self, layout: Layout, session_map: SessionMap) -> None:
         self.layout = layout
@@ -60,6 +62,9 @@ class FakeSupervisor:
         self.socket = self.context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self.keys = ServerKeys.new()
+        secure_server(self.socket, self.keys, zap=False)
+        self.client_keys: ClientKeys = self.keys.client_keys("gateway")
         layout.run_dir.mkdir(parents=True, exist_ok=True)
         self.socket.bind(ipc_endpoint(layout.bus_socket))
         self.received: list[WireMessage] = []
@@ -244,7 +249,7 @@ async def gateway_rig(
             heartbeat_interval=0.5,
             settings=settings(ld) if callable(settings) else settings or GatewaySettings(),
         )
-        bot = BridgeBot(spec, pacer=pacer, guild_ready_timeout=0.05)
+        bot = BridgeBot(spec, sup.client_keys, pacer=pacer, guild_ready_timeout=0.05)
         bot.start_link()
         task = asyncio.create_task(bot.run_discord(token))
         rig = Rig(ld, sup, ctl, bot, ids, layout, task)

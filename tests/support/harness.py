@@ -17,6 +17,7 @@ from typing import TypeVar
 import psutil
 import zmq
 
+from vai.common.bus_auth import ClientKeys, ServerKeys, secure_server
 from vai.protocol.codec import decode, encode
 from vai.protocol.messages import WireMessage
 
@@ -52,15 +53,21 @@ def standin_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 class Router:
-    """A test-side ROUTER standing in for the supervisor's bus."""
+    """A test-side ROUTER standing in for the supervisor's bus: a CURVE server like it
+    (without its gate: any client key gets in), handing out keys with `client_keys`."""
 
     def __init__(self, endpoint: str) -> None:
         self.context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self.socket = self.context.socket(zmq.ROUTER)
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self.keys = ServerKeys.new()
+        secure_server(self.socket, self.keys, zap=False)
         self.socket.bind(endpoint)
         self.received: list[tuple[bytes, WireMessage]] = []
+
+    def client_keys(self, identity: bytes) -> ClientKeys:
+        return self.keys.client_keys(identity.decode())
 
     def send(self, identity: bytes, message: WireMessage) -> None:
         self.socket.send_multipart([identity, encode(message)])

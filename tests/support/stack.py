@@ -12,7 +12,7 @@ import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +67,12 @@ class Stack:
         self.home.mkdir(parents=True, exist_ok=True)
         self.layout.config_file.write_text(text)
 
-    def start(self) -> None:
+    def start(self, prefix: Sequence[str] = ()) -> None:
+        """`vai run`, after `prefix` (a command that runs it, such as setpriv) if given."""
         self.home.mkdir(parents=True, exist_ok=True)
         log = open(self.home / "vai-run.out", "ab")  # noqa: SIM115 - handed to the child
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "vai.supervisor", "run"],
+            [*prefix, sys.executable, "-m", "vai.supervisor", "run"],
             env=self.env,
             stdout=log,
             stderr=log,

@@ -6,8 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import msgspec
+
 from tests.support.harness import Router, standin_command, standin_env
 from tests.support.tmux import TmuxServer
+from vai.common.child_secrets import ChildSecrets, secrets_pipe
 from vai.protocol.framing import worker_identity
 from vai.protocol.layout import Layout, ipc_endpoint
 from vai.protocol.messages import Author, ChatMessage, Deliver, WireMessage
@@ -42,10 +45,18 @@ class WorkerRig:
         self.next_id = 1
 
     def start_worker(self) -> subprocess.Popen[bytes]:
+        """The worker, handed its bus keys through a pipe as the supervisor hands them."""
         log = open(self.layout.session_log(SESSION), "ab")  # noqa: SIM115 - closed with the process
-        process = subprocess.Popen(
-            [sys.executable, "-m", "vai.worker"], env=self.env, stdout=log, stderr=log
-        )
+        keys = self.router.client_keys(worker_identity(SESSION))
+        with secrets_pipe(ChildSecrets(bus=keys)) as fd:
+            spec = msgspec.structs.replace(self.spec, secrets_fd=fd)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "vai.worker"],
+                env={**self.env, WORKER_SPEC_ENV: encode_spec(spec)},
+                stdout=log,
+                stderr=log,
+                pass_fds=(fd,),
+            )
         log.close()
         self.processes.append(process)
         return process

@@ -31,6 +31,8 @@ def test_lone_surrogates_are_replaced_and_the_channel_keeps_working(
         lambda text, safe="": urllib.parse.quote(text, safe=safe, errors="surrogatepass"),
     )
     with running_stack(short_tmp, tmux_server, channels=1) as (stack, (chan,)):
+        mallory = stack.discord.make_user("mal\udfffory")
+        stack.write_config(f"[discord]\nallowed_users = [{mallory.id}]\n")
         stack.start()
         stack.wait_all_running()
         stack.discord.post_user_message(chan, "hello")
@@ -40,7 +42,6 @@ def test_lone_surrogates_are_replaced_and_the_channel_keeps_working(
 
         stack.discord.post_user_message(chan, "x \udfff")
         stack.wait_bot_message(chan, "echo: x \ufffd", timeout=30)
-        mallory = stack.discord.make_user("mal\udfffory")
         stack.discord.post_user_message(chan, "from mallory", author=mallory)
         stack.wait_bot_message(chan, "echo: from mallory", timeout=30)
         stack.discord.post_user_message(
@@ -63,9 +64,10 @@ ESCAPED = "\\x1b]0;pwned\\x07\\x1b[2J"
 
 def test_terminal_escapes_reach_no_log_raw(short_tmp: Path, tmux_server: TmuxServer) -> None:
     with running_stack(short_tmp, tmux_server, channels=1) as (stack, (chan,)):
+        intruder = stack.discord.make_user(f"eve{HOSTILE}")  # allowed, with a hostile name
+        stack.write_config(f"[discord]\nallowed_users = [{intruder.id}]\n")
         stack.start()
         stack.wait_all_running()
-        intruder = stack.discord.make_user(f"eve{HOSTILE}")
         stack.discord.post_user_message(chan, f"hi {HOSTILE}\nINFO forged line", author=intruder)
         stack.discord.wait_for(
             lambda: any(m["content"].startswith("echo: hi") for m in stack.bot_messages(chan)),

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.gateway_rig import Rig, gateway_rig, replace, run
-from vai.gateway.local_discord import LocalDiscord
+from vai.gateway.local_discord import LocalDiscord, LocalUser
 from vai.protocol.messages import (
     ChatMessage,
     ChoiceRequest,
@@ -174,10 +174,16 @@ def test_lone_surrogates_are_replaced_where_they_enter(
 ) -> None:
     caplog.set_level(logging.WARNING, "gateway.inbound")
 
+    users: list[LocalUser] = []
+
+    def settings(server: LocalDiscord) -> GatewaySettings:
+        users.append(server.make_user("mal\udfffory"))
+        return GatewaySettings(allowed_users=[users[0].id])
+
     async def scenario() -> None:
-        async with gateway_rig(monkeypatch, short_tmp) as rig:
+        async with gateway_rig(monkeypatch, short_tmp, settings=settings) as rig:
             chan = rig.channels[0]
-            mallory = rig.discord.make_user("mal\udfffory")
+            mallory = users[0]
             rig.discord.post_user_message(chan, "x \udfff \ud83d\ude00", author=mallory)
             rig.discord.post_user_message(chan, "next")
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.gateway_rig import Rig, gateway_rig, run
-from vai.gateway.local_discord import LocalDiscord
+from vai.gateway.local_discord import LocalDiscord, LocalUser
 from vai.protocol.messages import (
     AddSession,
     ChoiceAnswer,
@@ -269,10 +269,18 @@ def test_add_session_is_for_admins(monkeypatch: pytest.MonkeyPatch, short_tmp: P
 def test_add_session_says_how_to_configure_an_admin(
     monkeypatch: pytest.MonkeyPatch, short_tmp: Path
 ) -> None:
+    members: list[LocalUser] = []
+
+    def settings(server: LocalDiscord) -> GatewaySettings:
+        members.append(server.make_user("bob"))  # allowed, neither an owner nor an admin
+        return GatewaySettings(allowed_users=[members[0].id])
+
     async def scenario() -> None:
-        async with gateway_rig(monkeypatch, short_tmp, control=control) as rig:
+        async with gateway_rig(monkeypatch, short_tmp, control=control, settings=settings) as rig:
             await rig.wait(lambda: rig.discord.commands(guild=True))
-            interaction = rig.discord.invoke_command(rig.channels[0], "add-session")
+            interaction = rig.discord.invoke_command(
+                rig.channels[0], "add-session", user=members[0]
+            )
             responses = await rig.wait(lambda: rig.discord.interaction_responses(interaction))
             assert "admin_roles" in responses[0]["data"]["content"]
             assert rig.control.requests == []

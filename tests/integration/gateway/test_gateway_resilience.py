@@ -18,6 +18,8 @@ import pytest
 import yarl
 
 from tests.support.gateway_rig import FakeSupervisor, Rig, gateway_rig, make_map, run
+from vai.common.bus_auth import ServerKeys
+from vai.common.child_secrets import ChildSecrets, secrets_pipe
 from vai.common.exit_codes import EXIT_CONFIG
 from vai.gateway.bot import BridgeBot
 from vai.gateway.local_discord import LocalDiscord, LocalDiscordThread
@@ -267,7 +269,7 @@ async def run_alone(
     websocket = discord.gateway.DiscordWebSocket
     monkeypatch.setattr(websocket, "DEFAULT_GATEWAY", websocket.DEFAULT_GATEWAY)
     try:
-        code = await asyncio.wait_for(run_gateway(spec, token), 30)
+        code = await asyncio.wait_for(run_gateway(spec, token, sup.client_keys), 30)
         await sup.wait_for(lambda: sup.of_type(GatewayProblem), 5, "the problem report")
         return code, sup.of_type(GatewayProblem)
     finally:
@@ -303,22 +305,25 @@ def test_a_missing_message_content_intent_is_a_clear_configuration_error(
 
 
 def test_the_gateway_process_says_what_to_fix_without_a_traceback(short_tmp: Path) -> None:
-    with LocalDiscordThread(token="right") as discord:
+    keys = ServerKeys.new().client_keys("gateway")
+    with (
+        LocalDiscordThread(token="right") as discord,
+        secrets_pipe(ChildSecrets(bus=keys, bot_token="wrong")) as secrets_fd,
+    ):
         spec = GatewaySpec(
-            home=str(short_tmp / "vai"), api_url=discord.api_url, gateway_url=discord.gateway_url
+            home=str(short_tmp / "vai"),
+            api_url=discord.api_url,
+            gateway_url=discord.gateway_url,
+            secrets_fd=secrets_fd,
         )
-        env = {
-            **os.environ,
-            "VAI_GATEWAY_SPEC": encode_spec(spec),
-            "DISCORD_BOT_TOKEN": "wrong",
-        }
         done = subprocess.run(
             [sys.executable, "-m", "vai.gateway"],
-            env=env,
+            env={**os.environ, "VAI_GATEWAY_SPEC": encode_spec(spec)},
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
+            pass_fds=(secrets_fd,),
         )
     assert done.returncode == EXIT_CONFIG, done.stderr
     assert "Traceback" not in done.stderr
@@ -345,7 +350,7 @@ def test_discord_unreachable_at_start_is_reported_and_retried(
             yarl.URL(f"ws://127.0.0.1:{port}/gateway"),
         )
         spec = GatewaySpec(home=layout.home, api_url=api_url, gateway_url="")
-        bot = BridgeBot(spec, guild_ready_timeout=0.05)
+        bot = BridgeBot(spec, sup.client_keys, guild_ready_timeout=0.05)
         bot.start_link()
         task = asyncio.create_task(bot.run_discord("t"))
         try:

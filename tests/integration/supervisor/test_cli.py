@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import tomllib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,8 +211,12 @@ def test_attach_and_view_without_sessions_fail_clearly(vai: Vai) -> None:
 def test_init_writes_config_and_secrets_and_never_overwrites(vai: Vai) -> None:
     token = "MTIz.NDU2.Nzg5" + "x" * 20
     done = vai("init", "--no-input", "--token-stdin", "--channel", str(CHANNEL),
-               "--channel", str(CHANNEL + 1), stdin=token + "\n")  # fmt: skip
+               "--channel", str(CHANNEL + 1), "--owner", "424242424242424242",
+               stdin=token + "\n")  # fmt: skip
     assert done.returncode == 0, done.stderr
+    assert tomllib.loads(vai.layout.config_file.read_text())["discord"]["owners"] == [
+        424242424242424242
+    ]
     assert token not in done.stdout + done.stderr
     env_file = vai.layout.env_file
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
@@ -265,6 +270,12 @@ def test_init_asks_again_after_a_typo(vai: Vai) -> None:
         child.expect("does not look like a Discord bot token.*try again")
         child.expect("Discord bot token")
         child.sendline(token)
+        child.expect("Copy User ID")  # how to find one's id, then the owner question
+        child.expect("Owner's Discord user id")
+        child.sendline("me")
+        child.expect("try again")
+        child.expect("Owner's Discord user id")
+        child.sendline("424242424242424242")
         for number in range(1, 5):
             child.expect(f"Channel id for session {number}")
             if number == 2:
@@ -281,6 +292,8 @@ def test_init_asks_again_after_a_typo(vai: Vai) -> None:
     sessions = json.loads(vai.layout.sessions_file.read_text())
     assert sessions == {str(n): str(CHANNEL + n) for n in range(1, 5)}
     assert f"DISCORD_BOT_TOKEN={token}" in vai.layout.env_file.read_text()
+    owners = tomllib.loads(vai.layout.config_file.read_text())["discord"]["owners"]
+    assert owners == [424242424242424242]
 
 
 def test_init_never_takes_the_token_from_argv(vai: Vai) -> None:

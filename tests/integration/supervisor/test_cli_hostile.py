@@ -56,6 +56,7 @@ USAGE_ERRORS: list[tuple[str, list[Arg]]] = [
     ("tail", ["1", "-n", "²"]),
     ("view", ["--per-window", "²"]),
     ("init", ["--no-input", "--channel", "²"]),
+    ("init", ["--no-input", "--owner", "²"]),
 ]
 
 

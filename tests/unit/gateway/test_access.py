@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+from types import SimpleNamespace
+from typing import cast
 
-from vai.gateway.access import AccessPolicy
+import discord
+import pytest
+from discord import TeamMemberRole
+
+from tests.support.clock import FakeClock
+from vai.gateway.access import AccessPolicy, DeniedNotices
+from vai.gateway.owners import application_owners
 from vai.gateway.ratelimit import InboundLimiter, RateSettings, RateVerdict, TokenBucket
 from vai.gateway.routing import Router
 from vai.protocol.messages import Author, Route, SessionMap
+from vai.protocol.specs import GatewaySettings
 
 BOT = 1000
 ALICE, BOB, CAROL = 1, 2, 3
@@ -19,13 +27,72 @@ def smap(*routes: Route, route_unmapped: bool = False, default: int | None = 1) 
 
 
 def test_bots_webhooks_and_the_bridge_itself_are_never_forwarded() -> None:
-    policy = AccessPolicy(BOT)  # no allow list: every human
+    policy = AccessPolicy(BOT, owners=[ALICE])  # no allow list: the owner alone
     assert policy.check(Author(id=ALICE, name="alice"), 1).forward
     assert not policy.check(Author(id=BOT, name="me", bot=True), 1).forward
     assert not policy.check(Author(id=555, name="other", bot=True), 1).forward
     webhook = policy.check(Author(id=777, name="hook"), 1, is_webhook=True)
     assert not webhook.forward and not webhook.denied_human
-    assert policy.wide_open
+    # A bot that is the owner's id is still a bot.
+    assert not policy.check(Author(id=ALICE, name="alice", bot=True), 1).forward
+    assert policy.owners_only
+
+
+def test_access_is_closed_by_default_owners_are_always_allowed_and_admins() -> None:
+    nobody = AccessPolicy(BOT)  # no owner known, no list: nobody
+    refused = nobody.check(Author(id=BOB, name="bob"), 1)
+    assert not refused.forward and refused.denied_human
+    assert not nobody.user_allowed(BOB, (DEV_ROLE,), None)
+    owned = AccessPolicy(BOT, owners=[ALICE])
+    assert not owned.check(Author(id=BOB, name="bob"), 1).forward
+    assert owned.user_allowed(ALICE, (), 1) and owned.user_allowed(ALICE, (), None)
+    assert owned.is_admin(ALICE, ()) and not owned.is_admin(BOB, ())
+    # With allow lists, and a session with its own: the owner stays allowed everywhere.
+    listed = AccessPolicy(BOT, [BOB], owners=[ALICE])
+    listed.update(smap(Route(session=1, channel_id=10), Route(2, 20, allowed_users=(CAROL,))))
+    assert listed.check(Author(id=BOB, name="bob"), 1).forward
+    assert not listed.check(Author(id=BOB, name="bob"), 2).forward
+    assert listed.check(Author(id=CAROL, name="carol"), 2).forward
+    for session in (1, 2, None):
+        assert listed.user_allowed(ALICE, (), session)
+    assert not listed.owners_only and not listed.needs_roles(ALICE, 1)
+    # The owners are set after login, when Discord said who owns the application.
+    nobody.owners = frozenset({BOB})
+    assert nobody.check(Author(id=BOB, name="bob"), 1).forward
+    assert nobody.describe().startswith("owners 2; nobody else")
+    assert "allowed users 2" in listed.describe()
+    # vai.toml reloaded: its owners replace the configured ones.
+    listed.reconfigure(GatewaySettings(owners=[CAROL]))
+    assert listed.user_allowed(CAROL, (), None) and not listed.user_allowed(ALICE, (), 1)
+
+
+def test_the_denied_reaction_comes_once_per_person_per_hour() -> None:
+    clock = FakeClock()
+    notices = DeniedNotices(every=3600.0, clock=clock)
+    assert notices.due(BOB) and not notices.due(BOB)
+    assert notices.due(CAROL)
+    clock.advance(3599)
+    assert not notices.due(BOB)
+    clock.advance(1)
+    assert notices.due(BOB) and not notices.due(BOB)
+
+
+def test_the_owners_discord_reports_are_the_owner_or_the_teams_active_members() -> None:
+    def member(user_id: int, role: str, accepted: bool = True) -> SimpleNamespace:
+        state = discord.TeamMembershipState.accepted if accepted else None
+        return SimpleNamespace(id=user_id, membership_state=state, role=TeamMemberRole(role))
+
+    alone = SimpleNamespace(owner=SimpleNamespace(id=ALICE), team=None)
+    assert application_owners(cast(discord.AppInfo, alone))[0] == {ALICE}
+    team = SimpleNamespace(
+        name="devs",
+        owner_id=CAROL,
+        members=[member(ALICE, "admin"), member(BOB, "read_only"), member(9, "developer", False)],
+    )
+    owned = SimpleNamespace(owner=SimpleNamespace(id=999), team=team)
+    owners, source = application_owners(cast(discord.AppInfo, owned))
+    assert owners == {ALICE, CAROL} and "team 'devs'" in source
+    assert application_owners(None)[0] == frozenset()
 
 
 def test_allowed_users_and_roles_globally() -> None:
@@ -36,7 +103,7 @@ def test_allowed_users_and_roles_globally() -> None:
     assert not refused.forward and refused.denied_human
     # A bot with an allowed role is still a bot.
     assert not policy.check(Author(id=9, name="b", bot=True, role_ids=(DEV_ROLE,)), 1).forward
-    assert not policy.wide_open
+    assert not policy.owners_only
 
 
 def test_a_session_with_its_own_lists_replaces_the_global_ones() -> None:

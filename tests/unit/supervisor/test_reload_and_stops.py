@@ -54,6 +54,16 @@ def test_reload_sorts_each_changed_setting_into_its_group(tmp_path: Path) -> Non
     assert FileConfig() == running.file
 
 
+def test_the_owners_are_applied_live(tmp_path: Path) -> None:
+    running = load_config({"VAI_HOME": str(tmp_path)}, cwd=tmp_path)
+    discord = msgspec.structs.replace(running.file.discord, owners=[42])
+    fresh = msgspec.structs.replace(
+        running, file=msgspec.structs.replace(running.file, discord=discord)
+    )
+    plan = plan_reload(running, fresh)
+    assert plan.live == ["discord.owners"] and plan.config.file.discord.owners == [42]
+
+
 def test_switching_between_the_demo_and_a_real_discord_waits_for_a_restart(tmp_path: Path) -> None:
     demo = load_config({"VAI_HOME": str(tmp_path)}, cwd=tmp_path)
     real = msgspec.structs.replace(demo, token="x" * 30)

@@ -367,3 +367,54 @@ def test_alerts_and_posts_are_stored_first_and_sent_when_the_gateway_is_there(
     assert destination == GATEWAY and isinstance(reply, PostReply)
     assert (reply.channel_id, reply.text) == (CHANNEL_1, "✅ Session 1 recovered")
     assert switchboard.post(PostReply(reply_id="dp-2", channel_id=1, text="x"))[0][0] == GATEWAY
+
+
+# -- every peer speaks only for itself ----------------------------------------------------------
+
+
+def test_an_answer_is_taken_only_for_an_open_request_of_its_session(
+    inbox: Inbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    switchboard = connected(board(inbox), 1, 2)
+    asked = ChoiceRequest(request_id="s1-q", session=1, kind="permission", text="?", options=["y"])
+    switchboard.from_worker(1, asked)
+    # Never relayed: nothing reaches a worker, whatever session it names.
+    never = ChoiceAnswer(request_id="s2-made-up", session=2, option="y")
+    assert switchboard.from_gateway(never) == []
+    # Session 1's request, answered in session 2's name: refused, and still open.
+    wrong = ChoiceAnswer(request_id="s1-q", session=2, option="y")
+    assert switchboard.from_gateway(wrong) == []
+    assert "no such open request" in caplog.text and "that request is session 1's" in caplog.text
+    right = ChoiceAnswer(request_id="s1-q", session=1, option="y")
+    assert switchboard.from_gateway(right) == [(Worker(1), right)]
+    assert switchboard.from_gateway(right) == []  # answered: closed
+
+
+def test_a_worker_cannot_take_another_sessions_request_id(inbox: Inbox) -> None:
+    switchboard = connected(board(inbox), 1, 2)
+    theirs = ChoiceRequest(request_id="q", session=2, kind="question", text="?", options=["a"])
+    switchboard.from_worker(2, theirs)
+    mine = msgspec.structs.replace(theirs, session=1, text="hijack")
+    assert switchboard.from_worker(1, mine) == []
+    answer = ChoiceAnswer(request_id="q", session=2, option="a")
+    assert switchboard.from_gateway(answer) == [(Worker(2), answer)]
+
+
+def test_a_worker_names_only_its_own_messages(inbox: Inbox, observer: Observer) -> None:
+    switchboard = connected(board(inbox, observer), 1, 2)
+    own, other = chat(CHANNEL_1, "mine"), chat(CHANNEL_2, "theirs")
+    switchboard.inbound([inbound(1, own, 1), inbound(2, other, 2)])
+    stolen = DeliveryUpdate(session=1, message_id=other.message_id, stage="accepted")
+    assert switchboard.from_worker(1, stolen) == []
+    made_up = DeliveryUpdate(session=1, message_id=424242, stage="failed")
+    assert switchboard.from_worker(1, made_up) == []
+    turn = TurnEnded(
+        session=1, turn_id="t", text="ok", message_ids=[own.message_id, other.message_id]
+    )
+    sends = switchboard.from_worker(1, turn)
+    assert types(sends) == [(GATEWAY, "PostReply"), (Worker(1), "TurnAck")]
+    reply = sends[0][1]
+    assert isinstance(reply, PostReply) and reply.reference_message_id == own.message_id
+    assert inbox.queued(1) == 0
+    assert inbox.open_messages(2) == [(other, "received")]  # untouched
+    assert observer.events == [("ended", 1, [own.message_id])]
