@@ -112,9 +112,20 @@ class ThreadSessions:
         finally:
             self.opening.discard(thread_id)
         # The route is known by now (the map goes out before the worker starts).
+        await self._join(thread_id)
         await self.inbound.open_channel(thread_id, after=thread_id)
         if isinstance(reply, OkReply) and reply.text:
             await self._say(thread_id, parent_id, f"🧵 {reply.text}")
+
+    async def _join(self, thread_id: int) -> None:
+        """The bot becomes a member of its session's thread (it then gets every event of it,
+        and people see it there)."""
+        thread = self.client.get_channel(thread_id)
+        if isinstance(thread, discord.Thread) and thread.me is None:
+            try:
+                await thread.join()
+            except discord.HTTPException as exc:
+                log.warning("could not join thread %d: %s", thread_id, exc)
 
     async def _end(self, thread_id: int, parent_id: int, *, deleted: bool) -> None:
         try:

@@ -96,6 +96,8 @@ def test_threads_get_sessions_in_git_worktrees(short_tmp: Path, tmux_server: Tmu
         said = bot_message_starting(stack, first, "🧵 Session 3 works on this thread")
         tree = repo / ".vai-worktrees" / f"thread-{first}"
         assert str(tree) in said and f"vai/thread-{first}" in said
+        joined = [(r.method, r.status) for r in discord.request_log if "thread-members" in r.path]
+        assert ("PUT", 204) in joined  # the bot is a member of its session's thread
         discord.post_user_message(first, "hi thread")
         stack.wait_bot_message(first, "echo: hi thread", timeout=30)
         record = threads_of(stack)[3]
