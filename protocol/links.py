@@ -54,6 +54,7 @@ from vai.protocol.messages import (
     Typing,
     WorkerHello,
 )
+from vai.protocol.session_requests import SessionRequest
 
 GatewayToSupervisor = (
     GatewayHello | Inbound | GatewayProblem | ReplyPosted | ChoiceAnswer | Heartbeat
@@ -94,6 +95,7 @@ ControlRequest = (
     | ReloadConfig
     | StopAll
     | PostMessage
+    | SessionRequest
 )
 ControlReply = StatusReply | SessionsReply | OkReply | ErrorReply
 

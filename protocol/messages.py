@@ -22,6 +22,8 @@ from vai.protocol.message_base import (
     PromptStage,
     Route,
 )
+from vai.protocol.session_requests import SessionRequest
+from vai.protocol.session_settings import SessionSettings
 from vai.protocol.specs import GatewaySettings
 
 # The shared base, re-exported: every message and the data they carry come from here.
@@ -265,6 +267,9 @@ class StatusRequest(Message, tag="status_request"):
 
 class AddSession(Message, tag="add_session"):
     channel_id: int
+    # Name, work dir, kind (`vai add-session --work-dir`, `/new`, `/bind`); None: defaults.
+    settings: SessionSettings | None = None
+    confined: bool = False  # asked from Discord: the work dir must be in work_dir_roots
 
 
 class RemoveSession(Message, tag="remove_session"):
@@ -329,6 +334,7 @@ class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     memory_bytes: int | None = None
     detail: str = ""
     claude_pid: int | None = None  # the Claude pane's process (memory counts its tree)
+    settings: SessionSettings | None = None  # name, kind, parent, host, threads
 
 
 class StatusReply(Message, tag="status_reply"):
@@ -393,6 +399,7 @@ WireMessage = (
     | StartSession
     | ReloadConfig
     | PostMessage
+    | SessionRequest
     | StatusReply
     | SessionsReply
     | OkReply

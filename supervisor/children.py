@@ -289,7 +289,11 @@ class Children:
             else:
                 channel = self.switchboard.sessions()[child.session]
                 self.session_starting(child.session)
-                argv, env = worker_command(self.config, child.session, channel, secrets_fd)
+                settings = self.switchboard.settings().get(child.session)
+                work_dir = settings.work_dir if settings is not None else ""
+                argv, env = worker_command(
+                    self.config, child.session, channel, secrets_fd, work_dir=work_dir
+                )
                 log_path = layout.session_log(child.session)
             process = ChildProcess(child.name, argv, env, log_path, bus_keys=keys)
             child.process = process

@@ -32,6 +32,8 @@ class SessionDiscord(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     allowed_users: list[int] | None = None
     allowed_roles: list[int] | None = None
+    # New threads in the channel get sessions of their own (None: as `/threads` set it).
+    threads: bool | None = None
 
 
 class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -59,9 +61,15 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_upload_bytes: int = 10 * 1024 * 1024
     reply_max_messages: int = 4
     requests_per_second: float = 40.0
+    # Thread sessions (`/threads on`): how many at once, and whether a thread's git
+    # worktree is removed with its session (only when clean; never by default).
+    max_thread_sessions: int = 5
+    remove_worktrees: bool = False
     sessions: dict[str, SessionDiscord] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.max_thread_sessions < 0:
+            raise ValueError("discord.max_thread_sessions must be 0 or more")
         for key in self.sessions:
             if parse_id(key) is None:
                 raise ValueError(f"discord.sessions: {key!r} is not a session number")
@@ -97,6 +105,9 @@ def user_name_problem(template: str) -> str:
 class ClaudeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     command: str = "claude"
     work_dir: str = ""
+    # Where `/new` and `/bind` may point a session's work dir (absolute paths; the dirs
+    # and everything below them). Empty: `work_dir` and below.
+    work_dir_roots: list[str] = msgspec.field(default_factory=list)
     ready_timeout: float = 30.0
     # Permission prompts and Claude's questions wait this long for an answer in the
     # channel, then are denied (at most 540 s: Claude's hook timeout is 600 s).
@@ -119,6 +130,9 @@ class ClaudeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 raise ValueError(f"claude.sessions.{key}.user: {problem}")
         if problem := user_name_problem(self.user):
             raise ValueError(f"claude.user: {problem}")
+        for root in self.work_dir_roots:
+            if not Path(root).expanduser().is_absolute():
+                raise ValueError(f"claude.work_dir_roots: {root!r} is not an absolute path")
 
     def user_for(self, session: int) -> str:
         """The user session N's Claude runs as ("" for the bridge's own)."""
