@@ -22,6 +22,7 @@ from vai.protocol.message_base import (
     PromptStage,
     Route,
 )
+from vai.protocol.session_info import SessionInfo
 from vai.protocol.session_requests import SessionRequest
 from vai.protocol.session_settings import SessionSettings
 from vai.protocol.specs import GatewaySettings
@@ -37,6 +38,7 @@ __all__ = [
     "ProcessState",
     "PromptStage",
     "Route",
+    "SessionInfo",
 ]
 
 # --- gateway <-> supervisor ---------------------------------------------------------------
@@ -320,21 +322,6 @@ class PostMessage(Message, tag="post_message"):
     channel_id: int | None = None
     text: str = ""
     file_path: str = ""
-
-
-class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
-    session: int
-    channel_id: int
-    work_dir: str
-    state: ProcessState = "STOPPED"
-    pid: int | None = None
-    uptime_s: float | None = None
-    claude_state: ClaudeState = "unknown"
-    queued: int = 0
-    memory_bytes: int | None = None
-    detail: str = ""
-    claude_pid: int | None = None  # the Claude pane's process (memory counts its tree)
-    settings: SessionSettings | None = None  # name, kind, parent, host, threads
 
 
 class StatusReply(Message, tag="status_reply"):
