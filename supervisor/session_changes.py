@@ -43,7 +43,7 @@ from vai.supervisor.sessions_file import (
     next_session_number,
     save_entries,
 )
-from vai.supervisor.work_dirs import confined_work_dir, operator_work_dir, roots_of
+from vai.supervisor.work_dirs import bridge_dirs, confined_work_dir, operator_work_dir, roots_of
 
 # -- the rules, shared by both paths ---------------------------------------------------------
 
@@ -73,8 +73,10 @@ def settle_settings(
         asked or SessionSettings(channel_id=channel_id), channel_id=channel_id
     )
     if confined:
-        roots, home = roots_of(config), [config.layout.root]
-        work_dir = confined_work_dir(settings.work_dir, roots, home, create=create)
+        inside, at = bridge_dirs(config.layout)
+        work_dir = confined_work_dir(
+            settings.work_dir, roots_of(config), inside, create=create, not_at=at
+        )
     elif settings.work_dir:
         work_dir = operator_work_dir(settings.work_dir)
     else:

@@ -3,8 +3,9 @@
 An admin on Discord is not the operator at the shell: they must not point Claude at /etc
 or at the bridge's own secrets. So a work dir from Discord must resolve — symlinks and
 `..` followed, as the kernel would — to `[claude] work_dir_roots` or below (by default the
-global `[claude] work_dir` and below), never to VAI_HOME or inside it. A relative path is
-taken under the first root. A directory that does not exist yet is made, but only under a
+global `[claude] work_dir` and below), never to VAI_HOME itself or the bridge's folders in
+it (the quickstart's work dir is VAI_HOME/workspace). A relative path is taken under the
+first root. A directory that does not exist yet is made, but only under a
 root. The operator's own `vai add-session --work-dir` is not confined, but the directory
 must exist.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from vai.common.errors import BridgeError
 from vai.common.tmux import pane_umask
+from vai.protocol.layout import Layout
 from vai.supervisor.claude_access import share_like
 from vai.supervisor.config import Config
 
@@ -35,8 +37,20 @@ def _within(path: Path, parent: Path) -> bool:
     return path == parent or path.is_relative_to(parent)
 
 
+def bridge_dirs(layout: Layout) -> tuple[list[Path], list[Path]]:
+    """What a work dir from Discord may not be: inside the bridge's own folders, or VAI_HOME
+    itself (the quickstart's default work dir, VAI_HOME/workspace, is fine)."""
+    inside = [layout.state_dir, layout.run_dir, layout.logs_dir, layout.monitoring_dir]
+    return [*inside, layout.attachments_dir], [layout.root]
+
+
 def confined_work_dir(
-    requested: str, roots: Sequence[Path], forbidden: Sequence[Path], *, create: bool
+    requested: str,
+    roots: Sequence[Path],
+    forbidden: Sequence[Path],
+    *,
+    create: bool,
+    not_at: Sequence[Path] = (),
 ) -> Path:
     """The real directory `requested` names, if it is allowed; BridgeError says why not.
     With `create`, a missing directory under a root is made (else it only must be
@@ -55,7 +69,7 @@ def confined_work_dir(
     allowed = ", ".join(str(r) for r in real_roots)
     if not any(_within(path, root) for root in real_roots):
         raise BridgeError(f"{path} is outside the allowed work dirs ({allowed})")
-    if any(_within(path, _real(f)) for f in forbidden):
+    if any(_within(path, _real(f)) for f in forbidden) or any(path == _real(p) for p in not_at):
         raise BridgeError(f"{path} is the bridge's own directory: choose another")
     if path.exists() and not path.is_dir():
         raise BridgeError(f"{path} is not a directory")

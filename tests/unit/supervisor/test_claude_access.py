@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from vai.common.errors import BridgeError
 from vai.common.tmux import PANE_UMASK_ENV
+from vai.protocol.layout import Layout
 from vai.supervisor.claude_access import share_like
-from vai.supervisor.work_dirs import confined_work_dir
+from vai.supervisor.work_dirs import bridge_dirs, confined_work_dir
 from vai.supervisor.worktrees import add_worktree
 
 
@@ -118,3 +120,21 @@ def test_a_threads_worktree_is_shared_with_claudes_group(
     assert mode(tree.path) & 0o070 == 0o070
     metadata = repo / ".git" / "worktrees" / "thread-1"
     assert mode(metadata) & 0o070 == 0o070  # Claude's group can commit in it
+
+
+def test_the_quickstarts_work_dir_inside_vai_home_is_allowed_but_not_the_bridges_dirs(
+    tmp_path: Path,
+) -> None:
+    layout = Layout(str(tmp_path / "vai"))
+    for directory in (layout.state_dir, layout.logs_dir):
+        directory.mkdir(parents=True)
+    workspace = layout.root / "workspace"
+    workspace.mkdir()
+    inside, at = bridge_dirs(layout)
+
+    made = confined_work_dir("app", [workspace], inside, create=True, not_at=at)
+    assert made == Path(os.path.realpath(workspace / "app"))
+    (workspace / "to-state").symlink_to(layout.state_dir)
+    for escape in ("to-state", "..", "../state", str(layout.logs_dir)):
+        with pytest.raises(BridgeError):
+            confined_work_dir(escape, [workspace, layout.root], inside, create=True, not_at=at)
