@@ -13,8 +13,9 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from vai.common.backoff import Backoff
 from vai.common.bus_auth import ClientKeys
@@ -30,7 +31,7 @@ from vai.supervisor.leftovers import ChildRegistry
 from vai.supervisor.notify import sd_notify, watchdog_interval
 from vai.supervisor.process_policy import Action, ProcessPolicy, State, Transition, wire_state
 from vai.supervisor.spawn_specs import gateway_command, worker_command
-from vai.supervisor.switchboard import GATEWAY, Destination, Switchboard, Worker
+from vai.supervisor.switchboard import GATEWAY, Destination, Peer, Worker
 
 log = logging.getLogger("supervisor")
 
@@ -45,6 +46,19 @@ SendFunction = Callable[[Destination, WireMessage], Awaitable[bool]]
 # The bus's admission of a process about to start (its keys), and its end.
 AdmitFunction = Callable[[Destination], ClientKeys]
 ForgetFunction = Callable[[ClientKeys], None]
+
+
+class PeerBook(Protocol):
+    """What the lifecycle reads and tells of the peers: the switchboard's, or on a host
+    agent its own small book (supervisor/hub/host_agent.py)."""
+
+    gateway_problems: dict[int, str]
+
+    def sessions(self) -> Mapping[int, int]: ...
+
+    def peer(self, session: int | None) -> Peer: ...
+
+    def peer_gone(self, session: int | None) -> None: ...
 
 
 def child_name(session: int | None) -> str:
@@ -74,7 +88,7 @@ class Children:
         config: Config,
         *,
         clock: Callable[[], float],
-        switchboard: Switchboard,
+        switchboard: PeerBook,
         send: SendFunction,
         admit: AdmitFunction,
         forget: ForgetFunction,

@@ -141,6 +141,30 @@ class AttachmentsSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     total_downloads: int = 20
 
 
+class HubHost(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[hub.hosts.NAME]`: a host agent admitted by its CURVE public key (z85)."""
+
+    public_key: str
+
+
+class HubSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[hub]`: where host agents connect (empty: a single machine, no network at all)."""
+
+    listen: str = ""  # e.g. "tcp://0.0.0.0:7310"
+    name: str = "hub"  # the hub's own host: sessions placed here (or nowhere) run locally
+    hosts: dict[str, HubHost] = msgspec.field(default_factory=dict)
+    heartbeat_interval: float = 1.0
+    liveness: int = 3  # missed heartbeats before a host is down
+
+
+class HostSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[host]`: this machine as a host agent of a hub (`vai run --host`)."""
+
+    name: str = ""
+    hub: str = ""  # e.g. "tcp://hub.example:7310"
+    hub_public_key: str = ""
+
+
 class FileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     discord: DiscordSection = msgspec.field(default_factory=DiscordSection)
     claude: ClaudeSection = msgspec.field(default_factory=ClaudeSection)
@@ -151,6 +175,8 @@ class FileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
     logs: LogsSection = msgspec.field(default_factory=LogsSection)
     attachments: AttachmentsSection = msgspec.field(default_factory=AttachmentsSection)
+    hub: HubSection = msgspec.field(default_factory=HubSection)
+    host: HostSection = msgspec.field(default_factory=HostSection)
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True):

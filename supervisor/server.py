@@ -15,7 +15,6 @@ narrow interfaces of interfaces.py: readings, an alert sink, the operations on s
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import signal
@@ -27,23 +26,24 @@ import zmq.asyncio
 
 from vai.common.bus import router_socket
 from vai.common.bus_auth import BusGate, watch_handshakes
-from vai.common.errors import BridgeError
 from vai.common.tasks import Background
 from vai.common.tmux import tmux_run
-from vai.protocol.layout import MAX_SOCKET_PATH, ipc_endpoint, snowflake_at
+from vai.protocol.layout import ipc_endpoint, snowflake_at
 from vai.protocol.messages import PostReply
 from vai.supervisor.bus import Bus
-from vai.supervisor.child_env import child_environment
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config, resolve_claude
 from vai.supervisor.control import ControlServer
+from vai.supervisor.home import lock_home, make_home, start_tmux_server
+from vai.supervisor.hub.hub_link import HubLink
+from vai.supervisor.hub.placement import Placement
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import ChildReading
 from vai.supervisor.leftovers import ChildRegistry
 from vai.supervisor.live_sessions import LiveSessions
 from vai.supervisor.monitor import Monitor
 from vai.supervisor.notify import sd_notify
-from vai.supervisor.sessions_file import load_sessions, save_sessions
+from vai.supervisor.sessions_file import load_hosts, load_sessions, save_sessions
 from vai.supervisor.switchboard import Switchboard
 
 log = logging.getLogger("supervisor")
@@ -70,6 +70,8 @@ class Supervisor:
         self._bus: Bus | None = None
         self._gate: BusGate | None = None
         self._children: Children | None = None
+        self.placement = Placement(config.file.hub.name)
+        self.hub_link: HubLink | None = None
 
     # The parts made by prepare() and open_bus(); asking for one earlier is a bug.
 
@@ -99,18 +101,9 @@ class Supervisor:
         """Directories, the single-instance lock, the inbox: everything before sockets."""
         # Read first: a file that cannot be used stops us before anything is made.
         sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
-        for directory in (self.layout.root, self.layout.run_dir, self.layout.state_dir):
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(directory, 0o700)
-        for directory in (self.layout.logs_dir, self.layout.attachments_dir):
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        too_long = [p for p in self.layout.socket_paths() if len(str(p)) > MAX_SOCKET_PATH]
-        if too_long:
-            raise BridgeError(
-                f"VAI_HOME {self.layout.home} is too long for Unix socket paths"
-                f" ({len(str(too_long[0]))} > {MAX_SOCKET_PATH} bytes); choose a shorter one"
-            )
-        self._take_lock()
+        self.placement = Placement(self.config.file.hub.name, load_hosts(self.layout.sessions_file))
+        make_home(self.layout)
+        self._lock_fd = lock_home(self.layout)
         self.config, note = resolve_claude(self.config)
         if note:
             log.warning("%s", note)
@@ -137,35 +130,8 @@ class Supervisor:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _take_lock(self) -> None:
-        self._lock_fd = os.open(self.layout.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            other = os.pread(self._lock_fd, 32, 0).decode().strip() or "?"
-            os.close(self._lock_fd)
-            self._lock_fd = None
-            raise BridgeError(
-                f"a supervisor is already running for {self.layout.home} (pid {other})"
-            ) from None
-        os.ftruncate(self._lock_fd, 0)
-        os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode(), 0)
-
     def start_tmux_server(self) -> None:
-        """One tmux server for all panes, started before any worker.
-
-        Workers creating their sessions at the same moment would otherwise race to start
-        the server (and lose). `exit-empty off` keeps it up while no session exists.
-        """
-        done = tmux_run(
-            self.config.tmux_socket,
-            "start-server", ";", "set-option", "-g", "exit-empty", "off",
-            env=child_environment(env_file=self.layout.env_file),  # no secret reaches a pane
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise BridgeError(
-                f"cannot start tmux (socket {self.config.tmux_socket}): {done.stderr.strip()}"
-            )
+        start_tmux_server(self.config)
 
     def open_bus(self) -> None:
         """Bind the bus and set up one child per process (none started yet). Only the
@@ -189,12 +155,42 @@ class Supervisor:
         )
         self._children.add(None)
         for session in sorted(self.switchboard.sessions()):
-            self._children.add(session)
+            if not self.placement.is_remote(session):
+                self._children.add(session)
+        self.open_hub_link()
+
+    def open_hub_link(self) -> None:
+        """With `[hub] listen`: the TCP+CURVE socket host agents connect to; sessions
+        placed on a host are reached through it (bus.remote)."""
+        remote = self.placement.remote_hosts()
+        if not self.config.file.hub.listen:
+            for session, host in sorted(remote.items()):
+                log.warning(
+                    "session %d is placed on host %s but [hub] listen is not set: it does not run",
+                    session,
+                    host,
+                )
+            return
+        for session, host in sorted(remote.items()):
+            if host not in self.config.file.hub.hosts:
+                log.warning("session %d is placed on host %s, not in [hub.hosts]", session, host)
+        self.hub_link = HubLink(
+            self.config,
+            clock=self.clock,
+            switchboard=self.switchboard,
+            placement=self.placement,
+            send_all=self.bus.send_all,
+            post=self.post,
+        )
+        self.hub_link.open()
+        self.bus.remote = self.hub_link
 
     async def serve_bus(self) -> None:
         await self.bus.serve(self.children, self.switchboard, self.wake)
 
     def close_bus(self) -> None:
+        if self.hub_link is not None:
+            self.hub_link.close()
         if self._gate is not None:
             self._gate.stop()
         if self._bus is not None:
@@ -238,6 +234,12 @@ class Supervisor:
             asyncio.create_task(self.children.supervise()),
             asyncio.create_task(self.monitor.run()),
         ]
+        if self.hub_link is not None:
+            tasks += [
+                asyncio.create_task(self.hub_link.serve()),
+                asyncio.create_task(self.hub_link.tick()),
+                asyncio.create_task(self.hub_link.watch()),
+            ]
         try:
             stop = asyncio.create_task(self.stopping.wait())
             done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -273,6 +275,11 @@ class Supervisor:
         return {} if self._switchboard is None else self._switchboard.sessions()
 
     def session_reading(self, session: int) -> ChildReading:
+        if self.placement.is_remote(session):
+            if self.hub_link is None:
+                host = self.placement.host_of(session)
+                return ChildReading(detail=f"placed on {host}; the hub does not listen")
+            return self.hub_link.reading(session)
         return self.children.reading(session)
 
     def gateway_reading(self) -> ChildReading:

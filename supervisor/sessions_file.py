@@ -1,5 +1,9 @@
 """sessions.json in the original format, `{"1": "<channel id>"}`, written atomically.
 
+A session placed on another host (issue 15) is a record instead:
+`{"2": {"channel": "<channel id>", "host": "gpu-box"}}`; a session without a host runs on
+the hub's own machine, so a single-machine file never changes form.
+
 When ENCRYPTION_KEY is set the channel ids are stored Fernet-encrypted (seed DR-003);
 plain ids are still read, so a file can be migrated either way.
 """
@@ -7,8 +11,9 @@ plain ids are still read, so a file can be migrated either way.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from vai.common.atomic import write_atomic
 from vai.common.errors import ConfigError
@@ -30,8 +35,7 @@ def _fernet(key: str | None, path: Path) -> Fernet | None:
         raise ConfigError(path, "ENCRYPTION_KEY is not a valid Fernet key") from None
 
 
-def load_sessions(path: Path, key: str | None = None) -> dict[int, int]:
-    """Session number -> channel id; a missing file is no sessions, a bad one an error."""
+def _read(path: Path) -> dict[str, Any]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -42,9 +46,27 @@ def load_sessions(path: Path, key: str | None = None) -> dict[int, int]:
         raise ConfigError(path, f"invalid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise ConfigError(path, 'expected an object like {"1": "<channel id>"}')
+    return raw
+
+
+def load_hosts(path: Path) -> dict[int, str]:
+    """Session number -> the host it is placed on, for the sessions that name one."""
+    hosts: dict[int, str] = {}
+    for number, value in _read(path).items():
+        session = parse_id(number) if isinstance(number, str) else None
+        host = value.get("host") if isinstance(value, dict) else None
+        if session is not None and isinstance(host, str) and host:
+            hosts[session] = host
+    return hosts
+
+
+def load_sessions(path: Path, key: str | None = None) -> dict[int, int]:
+    """Session number -> channel id; a missing file is no sessions, a bad one an error."""
+    raw = _read(path)
     fernet = _fernet(key, path)
     sessions: dict[int, int] = {}
-    for number, value in raw.items():
+    for number, entry in raw.items():
+        value = entry.get("channel") if isinstance(entry, dict) else entry
         session = parse_id(number) if isinstance(number, str) else None
         if session is None:
             raise ConfigError(path, id_problem(str(number), "session number"))
@@ -84,12 +106,24 @@ def is_token(stored: str) -> bool:
     return stored.isascii() and stored.startswith("gAAAAA")
 
 
-def save_sessions(path: Path, sessions: dict[int, int], key: str | None = None) -> None:
+def save_sessions(
+    path: Path,
+    sessions: dict[int, int],
+    key: str | None = None,
+    hosts: Mapping[int, str] | None = None,
+) -> None:
+    """Write the file; `hosts` None keeps the hosts the file names (for the sessions kept)."""
     fernet = _fernet(key, path)
-    data = {
-        str(number): (fernet.encrypt(str(channel).encode()).decode() if fernet else str(channel))
-        for number, channel in sorted(sessions.items())
-    }
+    if hosts is None:
+        try:
+            hosts = load_hosts(path)
+        except ConfigError:
+            hosts = {}
+    data: dict[str, object] = {}
+    for number, channel in sorted(sessions.items()):
+        stored = fernet.encrypt(str(channel).encode()).decode() if fernet else str(channel)
+        host = hosts.get(number)
+        data[str(number)] = {"channel": stored, "host": host} if host else stored
     write_atomic(path, (json.dumps(data, indent=2) + "\n").encode(), mode=0o600)
 
 

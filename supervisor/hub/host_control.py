@@ -1,0 +1,66 @@
+"""The control API on a host agent: `vai status` for this machine's sessions, `dp`, and
+recover; the session set itself is the hub's (sessions.json lives there).
+
+`dp` from a session on this host posts only to that session's channel, and a file goes
+as bytes (read here, with the same size limit as on the hub), never as a path: the hub
+has no access to this machine's disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vai.common.errors import BridgeError
+from vai.protocol.host_link import PostFile
+from vai.protocol.messages import Interrupt, PostReply
+from vai.supervisor.interfaces import Changed
+from vai.supervisor.switchboard import Worker
+
+if TYPE_CHECKING:
+    from vai.supervisor.hub.host_agent import HostAgent
+
+ON_THE_HUB = "sessions are placed from the hub: run this on the hub"
+
+
+class HostControl:
+    """interfaces.SessionChanges and interfaces.Operations for a host agent."""
+
+    def __init__(self, agent: HostAgent) -> None:
+        self.agent = agent
+
+    async def add(self, channel_id: int) -> Changed:
+        raise BridgeError(ON_THE_HUB)
+
+    async def remove(self, session: int, purge: bool) -> Changed:
+        raise BridgeError(ON_THE_HUB)
+
+    async def recover(self, session: int) -> Changed:
+        if not await self.agent.children.recover(session):
+            raise BridgeError(f"no session {session} on this host")
+        return Changed(session, f"Session {session} restarting")
+
+    async def interrupt(self, session: int) -> bool:
+        return await self.agent.bus.send(Worker(session), Interrupt())
+
+    async def post(self, reply: PostReply) -> bool:
+        sessions = self.agent.peers.sessions()
+        session = next((s for s, c in sessions.items() if c == reply.channel_id), None)
+        if session is None:
+            raise BridgeError("a host posts only to its own sessions' channels")
+        data = b""
+        if reply.file_path:
+            data = await asyncio.to_thread(Path(reply.file_path).read_bytes)
+        await self.agent.hub.send(
+            PostFile(
+                session=session,
+                text=reply.text,
+                filename=Path(reply.file_path).name if reply.file_path else "",
+                data=data,
+            )
+        )
+        return self.agent.hub.up
+
+    def stop(self) -> None:
+        self.agent.stopping.set()
