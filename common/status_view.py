@@ -61,12 +61,22 @@ def _why(state: str, detail: str) -> str:
     return detail if state != "RUNNING" and detail else ""
 
 
+def _host(info: SessionInfo) -> list[str]:
+    return [f"{info.host} HOST DOWN" if info.host_down else info.host]
+
+
 def render_status(status: StatusReply) -> str:
-    rows = [[*STATUS_COLUMNS, ""]]
+    """With sessions on several hosts, a HOST column after CHANNEL (HOST DOWN when the
+    host's link to the hub is down); a single machine's table is as it always was."""
+    hosts = any(s.host for s in status.sessions)
+    columns = [*STATUS_COLUMNS[:2], "HOST", *STATUS_COLUMNS[2:]] if hosts else STATUS_COLUMNS
+    rows = [[*columns, ""]]
+    gateway_host = ["-"] if hosts else []
     rows.append(
         [
             "gateway",
             "-",
+            *gateway_host,
             status.gateway_state,
             str(status.gateway_pid or "-"),
             "-",
@@ -81,6 +91,7 @@ def render_status(status: StatusReply) -> str:
             [
                 str(info.session),
                 str(info.channel_id),
+                *(_host(info) if hosts else []),
                 info.state,
                 str(info.pid or "-"),
                 format_uptime(info.uptime_s),
@@ -126,6 +137,8 @@ def status_document(status: StatusReply) -> dict[str, Any]:
                 "memory_bytes": s.memory_bytes,
                 "work_dir": s.work_dir,
                 "detail": s.detail,
+                "host": s.host,
+                "host_down": s.host_down,
             }
             for s in status.sessions
         ],

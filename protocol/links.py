@@ -28,6 +28,7 @@ from vai.protocol.messages import (
     Interrupt,
     InterruptSession,
     ListSessions,
+    MoveSession,
     OkReply,
     PostMessage,
     PostReply,
@@ -80,6 +81,7 @@ ControlRequest = (
     | InterruptSession
     | StopAll
     | PostMessage
+    | MoveSession
 )
 ControlReply = StatusReply | SessionsReply | OkReply | ErrorReply
 

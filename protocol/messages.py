@@ -286,6 +286,13 @@ class PostMessage(Message, tag="post_message"):
     file_path: str = ""
 
 
+class MoveSession(Message, tag="move_session"):
+    """`vai move N --to HOST`: stop the session where it runs, start it on `host`."""
+
+    session: int
+    host: str
+
+
 class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     session: int
     channel_id: int
@@ -298,6 +305,8 @@ class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     memory_bytes: int | None = None
     detail: str = ""
     claude_pid: int | None = None  # the Claude pane's process (memory counts its tree)
+    host: str = ""  # where it runs, once the bridge spans hosts ("": a single machine)
+    host_down: bool = False  # its host's link to the hub is down
 
 
 class StatusReply(Message, tag="status_reply"):
@@ -352,6 +361,7 @@ WireMessage = (
     | StopAll
     | InterruptSession
     | PostMessage
+    | MoveSession
     | StatusReply
     | SessionsReply
     | OkReply

@@ -28,6 +28,7 @@ from vai.protocol.messages import (
     ErrorReply,
     InterruptSession,
     ListSessions,
+    MoveSession,
     OkReply,
     PostMessage,
     PostReply,
@@ -116,6 +117,8 @@ class ControlServer:
                 return done(await self.changes.remove(session, purge))
             case RecoverSession(session=session):
                 return done(await self.changes.recover(session))
+            case MoveSession(session=session, host=host):
+                return done(await self.changes.move(session, host))
             case InterruptSession(session=session):
                 if session not in self.readings.sessions():
                     return ErrorReply(text=f"no session {session}")
@@ -138,6 +141,7 @@ class ControlServer:
             child = self.readings.session_reading(session)
             pid = child.pid if child.connected else None
             claude_pid, memory = self.memory.session_memory(session, pid)
+            host, host_down = self.readings.host_of(session)
             infos.append(
                 SessionInfo(
                     session=session,
@@ -151,6 +155,8 @@ class ControlServer:
                     memory_bytes=memory,
                     detail=child.detail,
                     claude_pid=claude_pid,
+                    host=host,
+                    host_down=host_down,
                 )
             )
         return infos

@@ -46,6 +46,10 @@ class StatusReadings(SessionDirectory, Protocol):
 
     def uptime(self) -> float: ...
 
+    def host_of(self, session: int) -> tuple[str, bool]:
+        """Where the session runs and whether that host is down ("": one machine)."""
+        ...
+
 
 class MemoryReadings(Protocol):
     def session_memory(self, session: int, worker_pid: int | None) -> tuple[int | None, int | None]:
@@ -75,6 +79,8 @@ class SessionChanges(Protocol):
     async def remove(self, session: int, purge: bool) -> Changed: ...
 
     async def recover(self, session: int) -> Changed: ...
+
+    async def move(self, session: int, host: str) -> Changed: ...
 
 
 class Operations(Protocol):

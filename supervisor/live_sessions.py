@@ -15,6 +15,7 @@ from vai.common.errors import BridgeError
 from vai.protocol.layout import snowflake_at
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config
+from vai.supervisor.hub.moves import SessionMover
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import Changed
 from vai.supervisor.session_changes import (
@@ -49,6 +50,7 @@ class LiveSessions:
         children: Children,
         send_all: Callable[[Iterable[Send]], Awaitable[bool]],
         session_removed: Callable[[int], None],
+        mover: SessionMover | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -58,6 +60,7 @@ class LiveSessions:
         self.children = children
         self.send_all = send_all
         self.session_removed = session_removed
+        self.mover = mover
         self.wall = wall
         self._lock = asyncio.Lock()
 
@@ -96,6 +99,8 @@ class LiveSessions:
             await self.send_all(self.switchboard.remove_session(session))
             claude = await asyncio.to_thread(claude_processes, self.config.tmux_socket, session)
             await self.children.end(session)
+            if self.mover is not None:
+                await self.mover.forget(session)  # on another host: that host ends it
             await asyncio.to_thread(end_claude, self.config, session, claude)
             self.session_removed(session)
             # Only now: the worker and Claude could still write their files until they end.
@@ -104,6 +109,12 @@ class LiveSessions:
             if purge:
                 await asyncio.to_thread(purge_files, self.layout, session)
         return Changed(session, removed_text(session, purge))
+
+    async def move(self, session: int, host: str) -> Changed:
+        if self.mover is None:
+            raise BridgeError("no hosts to move to: this bridge runs on one machine")
+        async with self._lock:
+            return await self.mover.move(session, host)
 
     async def recover(self, session: int) -> Changed:
         if not await self.children.recover(session):

@@ -36,6 +36,7 @@ from vai.supervisor.config import Config, resolve_claude
 from vai.supervisor.control import ControlServer
 from vai.supervisor.home import lock_home, make_home, start_tmux_server
 from vai.supervisor.hub.hub_link import HubLink
+from vai.supervisor.hub.moves import SessionMover
 from vai.supervisor.hub.placement import Placement
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import ChildReading
@@ -213,6 +214,14 @@ class Supervisor:
             children=self.children,
             send_all=self.bus.send_all,
             session_removed=self.monitor.session_removed,
+            mover=SessionMover(
+                self.config,
+                placement=self.placement,
+                switchboard=self.switchboard,
+                children=self.children,
+                hub_link=self.hub_link,
+                send_all=self.bus.send_all,
+            ),
         )
         control = ControlServer(
             self.config, readings=self, memory=self.monitor, changes=changes, operations=self
@@ -284,6 +293,13 @@ class Supervisor:
 
     def gateway_reading(self) -> ChildReading:
         return self.children.reading(None)
+
+    def host_of(self, session: int) -> tuple[str, bool]:
+        if self.hub_link is None and not self.placement.is_remote(session):
+            return "", False
+        host = self.placement.host_of(session)
+        remote = self.placement.is_remote(session)
+        return host, remote and (self.hub_link is None or not self.hub_link.host_up(host))
 
     def queued(self, session: int) -> int:
         return self.inbox.queued(session)

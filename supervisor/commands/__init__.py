@@ -17,6 +17,7 @@ COMMANDS = (
     "remove_session",
     "list_sessions",
     "recover",
+    "move",
     "tail",
     "attach",
     "view",

@@ -306,6 +306,9 @@ class HostAgent:
     def gateway_reading(self) -> ChildReading:
         return ChildReading(detail="the gateway runs on the hub")
 
+    def host_of(self, session: int) -> tuple[str, bool]:
+        return self.hub.name, False
+
     def queued(self, session: int) -> int:
         return 0
 

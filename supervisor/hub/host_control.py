@@ -36,6 +36,9 @@ class HostControl:
     async def remove(self, session: int, purge: bool) -> Changed:
         raise BridgeError(ON_THE_HUB)
 
+    async def move(self, session: int, host: str) -> Changed:
+        raise BridgeError(ON_THE_HUB)
+
     async def recover(self, session: int) -> Changed:
         if not await self.agent.children.recover(session):
             raise BridgeError(f"no session {session} on this host")

@@ -119,3 +119,16 @@ def test_hub_and_two_hosts(short_tmp: Path, tmux_server: TmuxServer) -> None:
             "a refused for b's session",
         )
         assert "forged answer" not in echoes(cluster, 5)
+
+        # An explicit move: b's session 6 to a; the answer says what is carried and lost.
+        status = hub.vai("status").stdout
+        assert "HOST" in status.splitlines()[1] and "HOST DOWN" not in status
+        moved = hub.vai("move", "6", "--to", "a")
+        assert moved.returncode == 0, moved.stderr
+        assert "Carried:" in moved.stdout and "Lost:" in moved.stdout
+        discord.post_user_message(cluster.channels[6], "after the move")
+        hub.wait_bot_message(cluster.channels[6], "echo: after the move", timeout=60)
+        a_state = cluster.hosts["a"].layout.session_state(6)
+        assert a_state.exists()  # it ran on a
+        stored = json.loads(hub.layout.sessions_file.read_text())
+        assert stored["6"] == {"channel": str(cluster.channels[6]), "host": "a"}
