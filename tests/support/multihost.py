@@ -64,9 +64,12 @@ class HostProcess:
         )
         self.process: subprocess.Popen[bytes] | None = None
 
-    def vai(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def vai(
+        self, *args: str, timeout: float = 60, in_netns: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        prefix = self.star.prefix(self.name) if in_netns else []
         return subprocess.run(
-            [sys.executable, "-m", "vai.supervisor", *args],
+            [*prefix, sys.executable, "-m", "vai.supervisor", *args],
             env=self.env,
             capture_output=True,
             text=True,

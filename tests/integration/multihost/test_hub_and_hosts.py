@@ -120,6 +120,10 @@ def test_hub_and_two_hosts(short_tmp: Path, tmux_server: TmuxServer) -> None:
         )
         assert "forged answer" not in echoes(cluster, 5)
 
+        # `vai doctor` on a host checks the link with a handshake (no frame sent).
+        doctor = cluster.hosts["a"].vai("doctor", in_netns=True)
+        assert "the hub at tcp://" in doctor.stdout and "admits this host" in doctor.stdout
+
         # An explicit move: b's session 6 to a; the answer says what is carried and lost.
         status = hub.vai("status").stdout
         assert "HOST" in status.splitlines()[1] and "HOST DOWN" not in status
