@@ -258,9 +258,9 @@ class HubLink:
         channel = self.switchboard.sessions()[post.session]
         path = ""
         if post.data:
-            outbox = self.config.layout.state_dir / "remote_files"
-            outbox.mkdir(mode=0o700, exist_ok=True)
-            target = outbox / f"{uuid.uuid4().hex}-{safe_filename(post.filename)}"
+            outbox = self.config.layout.state_dir / "remote_files" / uuid.uuid4().hex
+            outbox.mkdir(mode=0o700, parents=True)
+            target = outbox / safe_filename(post.filename)
             await asyncio.to_thread(write_atomic, target, post.data, 0o600)
             path = str(target)
         reply = PostReply(

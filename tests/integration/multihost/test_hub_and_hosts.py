@@ -11,6 +11,8 @@ across them (two each on the hub's machine, host a and host b), as issue 15 asks
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -123,6 +125,30 @@ def test_hub_and_two_hosts(short_tmp: Path, tmux_server: TmuxServer) -> None:
         # `vai doctor` on a host checks the link with a handshake (no frame sent).
         doctor = cluster.hosts["a"].vai("doctor", in_netns=True)
         assert "the hub at tcp://" in doctor.stdout and "admits this host" in doctor.stdout
+
+        # dp on a host: the file's bytes cross the link (a path would mean nothing on the
+        # hub); a host posts only to its own sessions' channels.
+        notes = short_tmp / "notes.txt"
+        notes.write_bytes(b"from host a")
+        a = cluster.hosts["a"]
+        sent = subprocess.run(
+            [sys.executable, "-m", "vai.supervisor.dp", "3", "hi", "--file", str(notes)],
+            env=a.env, capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        channel = cluster.channels[3]
+        discord.wait_for(
+            lambda: any(m["attachments"] for m in hub.bot_messages(channel)), 15, "the file"
+        )
+        attachment = next(m for m in hub.bot_messages(channel) if m["attachments"])
+        file = attachment["attachments"][0]
+        assert file["filename"] == "notes.txt"
+        assert discord.attachment_bytes(channel, int(file["id"])) == b"from host a"
+        foreign = subprocess.run(
+            [sys.executable, "-m", "vai.supervisor.dp", "5", "not mine"],
+            env=a.env, capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert foreign.returncode != 0
 
         # An explicit move: b's session 6 to a; the answer says what is carried and lost.
         status = hub.vai("status").stdout
