@@ -14,7 +14,7 @@ import shlex
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,14 @@ HUB_PORT = 7310
 class HostProcess:
     """One host agent: `vai run --host` in its namespace."""
 
-    def __init__(self, root: Path, name: str, star: Star, hub_key: str) -> None:
+    def __init__(
+        self,
+        root: Path,
+        name: str,
+        star: Star,
+        hub_key: str,
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.star = star
         self.home = root / f"host-{name}"
@@ -50,6 +57,7 @@ class HostProcess:
             "VAI_TMUX_SOCKET": self.tmux.socket_name,
             "HOME": str(claude_home),
             "STANDIN_CLAUDE_STARTUP_MS": "0",
+            **(extra_env or {}),
         }
         self.env.pop("DISCORD_BOT_TOKEN", None)
         endpoint = f"tcp://{star.hub_address[name]}:{HUB_PORT}"
@@ -128,7 +136,13 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def running_cluster(root: Path, tmux: TmuxServer, placement: dict[int, str]) -> Iterator[Cluster]:
+def running_cluster(
+    root: Path,
+    tmux: TmuxServer,
+    placement: dict[int, str],
+    extra_env: Mapping[str, str] | None = None,
+    rate_limits: bool = True,
+) -> Iterator[Cluster]:
     """Sessions placed as `placement` says ("" for the hub's own machine), every process
     started and every session RUNNING."""
     star = Star()
@@ -138,11 +152,13 @@ def running_cluster(root: Path, tmux: TmuxServer, placement: dict[int, str]) -> 
         for index, name in enumerate(names, start=1):
             star.add_host(name, index)
         outside = star.link_outside()
-        with LocalDiscordThread(host=outside, token=TOKEN) as discord:
-            hub = Stack(root, tmux, discord)
+        with LocalDiscordThread(host=outside, token=TOKEN, rate_limits=rate_limits) as discord:
+            hub = Stack(root, tmux, discord, extra_env=extra_env)
             hub_keys = write_keypair(hub.layout.hub_key)
             for name in names:
-                hosts[name] = HostProcess(root, name, star, hub_keys.public.decode())
+                hosts[name] = HostProcess(
+                    root, name, star, hub_keys.public.decode(), extra_env=extra_env
+                )
             channels = {s: discord.add_channel(f"channel-{s}") for s in sorted(placement)}
             hub.write_sessions(channels)
             records = {
