@@ -98,8 +98,14 @@ class ToWorker(LinkPayload, tag="to_worker"):
     frame: bytes
 
 
+class RecoverWorker(LinkPayload, tag="recover_worker"):
+    """`vai recover N` on the hub for a session on this host: restart its worker now."""
+
+    session: int
+
+
 HostToHub = FromWorker | HostHello | HostAlert | PostFile | HostReport
-HubToHost = Placement | ToWorker
+HubToHost = Placement | ToWorker | RecoverWorker
 
 P = TypeVar("P")
 

@@ -117,6 +117,8 @@ class LiveSessions:
             return await self.mover.move(session, host)
 
     async def recover(self, session: int) -> Changed:
+        if self.mover is not None and (remote := await self.mover.recover(session)):
+            return remote
         if not await self.children.recover(session):
             raise BridgeError(f"no session {session}")
         return Changed(session, f"Session {session} restarting")

@@ -39,6 +39,7 @@ from vai.protocol.host_link import (
     HostReport,
     HubToHost,
     Placement,
+    RecoverWorker,
     SessionReport,
     ToWorker,
 )
@@ -204,6 +205,9 @@ class HostAgent:
         match payload:
             case Placement(sessions=sessions):
                 await self._place(sessions)
+            case RecoverWorker(session=session):
+                if not await self.children.recover(session):
+                    log.warning("recover: no session %d on this host", session)
             case ToWorker(session=session, frame=frame):
                 if session in self.peers.placed and self.peers.peer(session).connected:
                     await self.bus.send_frame(Worker(session), frame)

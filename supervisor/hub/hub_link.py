@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+import msgspec
 import zmq
 import zmq.asyncio
 
@@ -43,12 +44,13 @@ from vai.protocol.host_link import (
     LinkFrame,
     Placement,
     PostFile,
+    RecoverWorker,
     SessionReport,
     ToWorker,
     encode_link,
 )
 from vai.protocol.links import FROM_WORKER, SupervisorToWorker
-from vai.protocol.messages import PostReply
+from vai.protocol.messages import ClaudeStatus, PostReply
 from vai.supervisor.config import Config
 from vai.supervisor.hub.channel import ReliableChannel
 from vai.supervisor.hub.keys import load_or_create
@@ -147,6 +149,10 @@ class HubLink:
         sent = await self._send(name, ToWorker(session=session, frame=encode(message)))
         return sent and self.switchboard.peer(session).connected
 
+    async def recover(self, session: int) -> bool:
+        """Ask the session's host to restart its worker; False when its link is down."""
+        return await self._send(self.placement.host_of(session), RecoverWorker(session=session))
+
     async def replace(self, name: str) -> None:
         """The sessions placed on `name` changed: tell the host (it starts or ends them)."""
         if name in self.hosts:
@@ -162,9 +168,10 @@ class HubLink:
             return ChildReading(detail=f"HOST DOWN ({name})", claude_state="unknown")
         report = host.reports.get(session, SessionReport(session=session))
         state = report.state if report.state in PROCESS_STATES else "STOPPED"
+        # No pid: it is a process of another machine, and the monitor and `vai status`
+        # would read the memory of whatever local process has that number.
         return ChildReading(
             state=state,  # type: ignore[arg-type]
-            pid=report.pid,
             connected=peer.connected,
             uptime_s=report.uptime_s,
             detail=report.detail,
@@ -227,6 +234,9 @@ class HubLink:
                 except ProtocolError as exc:
                     log.warning("hub: host %s, session %d: %s", host.name, session, exc)
                     return
+                if isinstance(message, ClaudeStatus) and message.pane_pid is not None:
+                    # A process of another machine: the monitor must not measure it here.
+                    message = msgspec.structs.replace(message, pane_pid=None)
                 await self.send_all(self.switchboard.from_worker(session, message))
             case HostAlert(session=session) if self._speaks_for(host, session):
                 await self.send_all(self.switchboard.alert(session, payload.text, payload.icon))

@@ -90,6 +90,15 @@ class SessionMover:
             await self.children.start(child, f"moved from {old}")
         return Changed(session, moved_text(session, old, host, "$VAI_HOME"))
 
+    async def recover(self, session: int) -> Changed | None:
+        """`vai recover N` for a session on another host (None: it runs here)."""
+        if not self.placement.is_remote(session):
+            return None
+        host = self.placement.host_of(session)
+        if self.hub_link is None or not await self.hub_link.recover(session):
+            raise BridgeError(f"host {host} is down: session {session} restarts when it is back")
+        return Changed(session, f"Session {session} restarting on {host}")
+
     async def forget(self, session: int) -> None:
         """A removed session: the host it ran on ends it."""
         if not self.placement.is_remote(session):

@@ -150,6 +150,12 @@ def test_hub_and_two_hosts(short_tmp: Path, tmux_server: TmuxServer) -> None:
         )  # fmt: skip
         assert foreign.returncode != 0
 
+        # `vai recover` on the hub restarts a remote session's worker on its host.
+        recovered = hub.vai("recover", "4")
+        assert recovered.returncode == 0 and "restarting on a" in recovered.stdout
+        discord.post_user_message(cluster.channels[4], "after recover")
+        hub.wait_bot_message(cluster.channels[4], "echo: after recover", timeout=60)
+
         # An explicit move: b's session 6 to a; the answer says what is carried and lost.
         status = hub.vai("status").stdout
         assert "HOST" in status.splitlines()[1] and "HOST DOWN" not in status
