@@ -37,9 +37,15 @@ class Migration:
 
 
 def _raw_values(path: Path) -> dict[str, str]:
-    """The file's entries as stored (after load_sessions has validated it)."""
+    """The file's channel ids as stored (after load_sessions has validated it); a record
+    (a session placed on a host) gives its `channel`."""
     raw = json.loads(path.read_text(encoding="utf-8"))
-    return {str(k): str(v) for k, v in raw.items()}
+    return {str(k): str(v.get("channel") if isinstance(v, dict) else v) for k, v in raw.items()}
+
+
+def _has_records(path: Path) -> bool:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return any(isinstance(v, dict) for v in raw.values())
 
 
 def _check_key(key: str, path: Path) -> None:
@@ -65,7 +71,10 @@ def encrypt_sessions(path: Path, key: str | None) -> Migration:
         return Migration(path, 0, 0)
     stored = _raw_values(path)
     plain = [n for n, v in stored.items() if is_plain(v)]
-    if plain:
+    if plain and _has_records(path):
+        save_sessions(path, sessions, key)  # keeps each session's host
+        _verify(path, sessions, key, want_plain=False)
+    elif plain:
         from cryptography.fernet import Fernet
 
         fernet = Fernet(key.encode())

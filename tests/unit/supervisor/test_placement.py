@@ -61,3 +61,19 @@ def test_status_shows_hosts_and_host_down_only_across_hosts() -> None:
     assert "HOST" in text.splitlines()[1]
     assert "gpu HOST DOWN" in text
     assert status_document(spread)["sessions"][1]["host_down"] is True
+
+
+def test_encrypting_and_decrypting_keep_each_sessions_host(tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    from vai.supervisor.sessions_crypto import decrypt_sessions, encrypt_sessions
+
+    key = Fernet.generate_key().decode()
+    path = tmp_path / "sessions.json"
+    path.write_text(json.dumps({"1": "111", "2": {"channel": "222", "host": "gpu"}}))
+    assert encrypt_sessions(path, key).changed == 2
+    stored = json.loads(path.read_text())
+    assert stored["2"]["host"] == "gpu" and stored["2"]["channel"].startswith("gAAAAA")
+    assert load_sessions(path, key) == {1: 111, 2: 222}
+    assert decrypt_sessions(path, key).changed == 2
+    assert json.loads(path.read_text()) == {"1": "111", "2": {"channel": "222", "host": "gpu"}}
