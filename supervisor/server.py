@@ -35,16 +35,14 @@ from vai.supervisor.children import Children
 from vai.supervisor.config import Config, resolve_claude
 from vai.supervisor.control import ControlServer
 from vai.supervisor.home import lock_home, make_home, start_tmux_server
-from vai.supervisor.hub.hub_link import HubLink
-from vai.supervisor.hub.moves import SessionMover
-from vai.supervisor.hub.placement import Placement
+from vai.supervisor.hub.hub_side import HubSide
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import ChildReading
 from vai.supervisor.leftovers import ChildRegistry
 from vai.supervisor.live_sessions import LiveSessions
 from vai.supervisor.monitor import Monitor
 from vai.supervisor.notify import sd_notify
-from vai.supervisor.sessions_file import load_hosts, load_sessions, save_sessions
+from vai.supervisor.sessions_file import load_sessions, save_sessions
 from vai.supervisor.switchboard import Switchboard
 
 log = logging.getLogger("supervisor")
@@ -71,8 +69,7 @@ class Supervisor:
         self._bus: Bus | None = None
         self._gate: BusGate | None = None
         self._children: Children | None = None
-        self.placement = Placement(config.file.hub.name)
-        self.hub_link: HubLink | None = None
+        self.hub = HubSide(config)
 
     # The parts made by prepare() and open_bus(); asking for one earlier is a bug.
 
@@ -102,7 +99,7 @@ class Supervisor:
         """Directories, the single-instance lock, the inbox: everything before sockets."""
         # Read first: a file that cannot be used stops us before anything is made.
         sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
-        self.placement = Placement(self.config.file.hub.name, load_hosts(self.layout.sessions_file))
+        self.hub.load(self.layout.sessions_file)
         make_home(self.layout)
         self._lock_fd = lock_home(self.layout)
         self.config, note = resolve_claude(self.config)
@@ -156,42 +153,15 @@ class Supervisor:
         )
         self._children.add(None)
         for session in sorted(self.switchboard.sessions()):
-            if not self.placement.is_remote(session):
+            if not self.hub.is_remote(session):
                 self._children.add(session)
-        self.open_hub_link()
-
-    def open_hub_link(self) -> None:
-        """With `[hub] listen`: the TCP+CURVE socket host agents connect to; sessions
-        placed on a host are reached through it (bus.remote)."""
-        remote = self.placement.remote_hosts()
-        if not self.config.file.hub.listen:
-            for session, host in sorted(remote.items()):
-                log.warning(
-                    "session %d is placed on host %s but [hub] listen is not set: it does not run",
-                    session,
-                    host,
-                )
-            return
-        for session, host in sorted(remote.items()):
-            if host not in self.config.file.hub.hosts:
-                log.warning("session %d is placed on host %s, not in [hub.hosts]", session, host)
-        self.hub_link = HubLink(
-            self.config,
-            clock=self.clock,
-            switchboard=self.switchboard,
-            placement=self.placement,
-            send_all=self.bus.send_all,
-            post=self.post,
-        )
-        self.hub_link.open()
-        self.bus.remote = self.hub_link
+        self.hub.open(clock=self.clock, switchboard=self.switchboard, bus=self.bus, post=self.post)
 
     async def serve_bus(self) -> None:
         await self.bus.serve(self.children, self.switchboard, self.wake)
 
     def close_bus(self) -> None:
-        if self.hub_link is not None:
-            self.hub_link.close()
+        self.hub.close()
         if self._gate is not None:
             self._gate.stop()
         if self._bus is not None:
@@ -214,13 +184,8 @@ class Supervisor:
             children=self.children,
             send_all=self.bus.send_all,
             session_removed=self.monitor.session_removed,
-            mover=SessionMover(
-                self.config,
-                placement=self.placement,
-                switchboard=self.switchboard,
-                children=self.children,
-                hub_link=self.hub_link,
-                send_all=self.bus.send_all,
+            mover=self.hub.mover(
+                switchboard=self.switchboard, children=self.children, send_all=self.bus.send_all
             ),
         )
         control = ControlServer(
@@ -243,12 +208,7 @@ class Supervisor:
             asyncio.create_task(self.children.supervise()),
             asyncio.create_task(self.monitor.run()),
         ]
-        if self.hub_link is not None:
-            tasks += [
-                asyncio.create_task(self.hub_link.serve()),
-                asyncio.create_task(self.hub_link.tick()),
-                asyncio.create_task(self.hub_link.watch()),
-            ]
+        tasks += self.hub.tasks()
         try:
             stop = asyncio.create_task(self.stopping.wait())
             done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -284,22 +244,15 @@ class Supervisor:
         return {} if self._switchboard is None else self._switchboard.sessions()
 
     def session_reading(self, session: int) -> ChildReading:
-        if self.placement.is_remote(session):
-            if self.hub_link is None:
-                host = self.placement.host_of(session)
-                return ChildReading(detail=f"placed on {host}; the hub does not listen")
-            return self.hub_link.reading(session)
+        if (remote := self.hub.reading(session)) is not None:
+            return remote
         return self.children.reading(session)
 
     def gateway_reading(self) -> ChildReading:
         return self.children.reading(None)
 
     def host_of(self, session: int) -> tuple[str, bool]:
-        if self.hub_link is None and not self.placement.is_remote(session):
-            return "", False
-        host = self.placement.host_of(session)
-        remote = self.placement.is_remote(session)
-        return host, remote and (self.hub_link is None or not self.hub_link.host_up(host))
+        return self.hub.host_of(session)
 
     def queued(self, session: int) -> int:
         return self.inbox.queued(session)
