@@ -4,6 +4,7 @@ across them (two each on the hub's machine, host a and host b), as issue 15 asks
 - b's agent SIGKILLed and its link cut while messages keep arriving: a keeps answering,
   `vai status` says HOST DOWN for b's sessions, and b's messages are held; link up and
   agent back: b's messages reach its Claudes exactly once, in order;
+- a's link alone cut (its agent lives): the same, through the same channel;
 - a peer with an unknown key is refused at the handshake (logged);
 - a host (a's key) speaking for another host's session (b's) is refused (logged).
 """
@@ -99,6 +100,21 @@ def test_hub_and_two_hosts(short_tmp: Path, tmux_server: TmuxServer) -> None:
             assert all(n == 1 for n in counts.values()), counts
         for session in (3, 4):
             assert prompts(cluster, session) == [f"hello {session}", *(f"a {t}" for t in HELD)]
+
+        # Only a's wire cut (its agent lives on): the same channel resumes once it is back.
+        cluster.star.set_link("a", up=False)
+        for text in HELD:
+            discord.post_user_message(cluster.channels[3], f"cut {text}")
+        wait_until(lambda: "HOST DOWN" in status_of(cluster, 3), 20, "a down")
+        cluster.star.set_link("a", up=True)
+        for text in HELD:
+            hub.wait_bot_message(cluster.channels[3], f"echo: cut {text}", timeout=60)
+        assert prompts(cluster, 3) == [
+            "hello 3",
+            *(f"a {t}" for t in HELD),
+            *(f"cut {t}" for t in HELD),
+        ]
+        assert all(n == 1 for n in Counter(echoes(cluster, 3)).values())
 
         # Strangers and impostors.
         endpoint = f"tcp://{cluster.star.hub_address['outside']}:{HUB_PORT}"
