@@ -218,8 +218,9 @@ async def watch_handshakes(
             value = int(event["value"])
             if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL:
                 reason = _PROTOCOL_ERRORS.get(value, f"protocol error {value:#x}")
-            else:  # the connection broke off mid-handshake: `value` is an errno
-                reason = f"the handshake broke off ({os.strerror(value)})"
+            else:  # the connection broke off mid-handshake: `value` is an errno (a peer
+                # without CURVE often hangs up on seeing the server's mechanism first)
+                reason = f"it broke off the handshake ({os.strerror(value)}; no CURVE?)"
             held = throttle.allow(reason)
             if held is not None:
                 more = f" ({held} more since the last line)" if held else ""

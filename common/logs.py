@@ -17,6 +17,9 @@ cannot forge a log line, and every line can be encoded. Tracebacks keep their li
 an uncaught exception is logged too, rather than printed raw by Python.
 The same place writes the session's channel ids as names (`name_ids`), so no log holds
 one in plain text, whatever logged it (discord.py's own rate-limit lines name URLs).
+A line logged with `extra=PRIVATE` (a secret only the operator may see, like the local
+chat page's key) goes to the process's own log file (0600) and to a terminal, never to
+the journal or another stream.
 """
 
 from __future__ import annotations
@@ -30,6 +33,14 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+PRIVATE = {"private": True}
+
+
+class _NotPrivate(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "private", False)
+
 
 # syslog priorities, as the journal reads them from a `<N>` prefix (sd-daemon.h).
 _PRIORITY = {"CRITICAL": 2, "ERROR": 3, "WARNING": 4, "INFO": 6, "DEBUG": 7}
@@ -130,18 +141,28 @@ def _same_file(stream_fd: int, path: Path) -> bool:
     return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
+def _is_terminal(fd: int) -> bool:
+    try:
+        return fd >= 0 and os.isatty(fd)
+    except OSError:
+        return False
+
+
 def setup_logging(process: str, level: int = logging.INFO, log_file: Path | None = None) -> None:
     """Log to stderr; also to `log_file` (append) unless stderr already is that file."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter(process, journal=stderr_is_journal()))
     handlers: list[logging.Handler] = [handler]
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (OSError, ValueError):
+        stderr_fd = -1
+    own_file = log_file is not None and _same_file(stderr_fd, log_file)
+    if not own_file and not _is_terminal(stderr_fd):
+        handler.addFilter(_NotPrivate())
     if log_file is not None:
         log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            stderr_fd = sys.stderr.fileno()
-        except (OSError, ValueError):
-            stderr_fd = -1
-        if not _same_file(stderr_fd, log_file):
+        if not own_file:
             fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             os.close(fd)  # created with the right mode; FileHandler appends (O_APPEND)
             to_file = logging.FileHandler(log_file, mode="a", encoding="utf-8")

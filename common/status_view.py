@@ -65,8 +65,10 @@ def _host(info: SessionInfo) -> list[str]:
     return [f"{info.host} HOST DOWN" if info.host_down else info.host]
 
 
-def render_status(status: StatusReply) -> str:
-    """With sessions on several hosts, a HOST column after CHANNEL (HOST DOWN when the
+def render_status(status: StatusReply, *, operator: bool = False) -> str:
+    """The table; `operator` (the `vai` command, run by the operator) adds the local chat
+    page's address, which carries this run's key, so it is never shown anywhere else.
+    With sessions on several hosts, a HOST column after CHANNEL (HOST DOWN when the
     host's link to the hub is down); a single machine's table is as it always was."""
     hosts = any(s.host for s in status.sessions)
     columns = [*STATUS_COLUMNS[:2], "HOST", *STATUS_COLUMNS[2:]] if hosts else STATUS_COLUMNS
@@ -108,6 +110,8 @@ def render_status(status: StatusReply) -> str:
     )
     lines = [header, table(rows)]
     lines += [f"problem: {problem}" for problem in status.problems]
+    if operator and status.local_url:
+        lines.append(f"local Discord: {status.local_url} (this run's key: keep it to yourself)")
     return "\n".join(lines)
 
 
@@ -143,6 +147,7 @@ def status_document(status: StatusReply) -> dict[str, Any]:
             for s in status.sessions
         ],
         "problems": list(status.problems),
+        "local_url": status.local_url or None,
         "all_running": status_exit_code(status) == EXIT_OK,
     }
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vai.protocol.messages import Author, SessionMap
+from vai.protocol.specs import GatewaySettings
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,14 @@ class AccessPolicy:
         self.admins = AllowList(frozenset(admin_users), frozenset(admin_roles))
         self.owners: frozenset[int] = frozenset(owners)
         self._sessions: dict[int, AllowList] = {}
+
+    def reconfigure(self, settings: GatewaySettings) -> None:
+        """New global lists, admins and configured owners (vai.toml reloaded; the gateway
+        adds the application's owners again)."""
+        self.owners = frozenset(settings.owners)
+        self.default = AllowList(frozenset(settings.allowed_users),
+                                 frozenset(settings.allowed_roles))  # fmt: skip
+        self.admins = AllowList(frozenset(settings.admin_users), frozenset(settings.admin_roles))
 
     def update(self, session_map: SessionMap) -> None:
         """Per-session lists from the routes; a route without its own lists uses the global."""

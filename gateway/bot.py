@@ -52,10 +52,11 @@ from vai.protocol.messages import (
     PostReply,
     PromptProgress,
     SessionMap,
+    SettingsUpdate,
     ToolProgress,
     Typing,
 )
-from vai.protocol.specs import GatewaySpec
+from vai.protocol.specs import GatewaySettings, GatewaySpec
 
 if TYPE_CHECKING:  # the local server (aiohttp.web) is loaded only in local mode
     from vai.gateway.local_discord import LocalDiscord
@@ -109,14 +110,7 @@ class BridgeBot(discord.Client):
         self.outbound = Outbound(self.pacer)
         self.typing = TypingIndicators(self, self.outbound)
         self.feedback = Feedback(self, self.outbound, self.typing)
-        self.limiter = InboundLimiter(
-            RateSettings(
-                user_burst=settings.user_burst,
-                user_per_minute=settings.user_per_minute,
-                session_burst=settings.session_burst,
-                session_per_minute=settings.session_per_minute,
-            )
-        )
+        self.limiter = InboundLimiter(rate_settings(settings))
         self.inbound = InboundForwarder(
             self,
             self.router,
@@ -183,6 +177,7 @@ class BridgeBot(discord.Client):
         self.typing.close()
         self.progress.close()
         self.choices.close()
+        self.inbound.held.close()
         self.outbound.close()
         await super().close()
 
@@ -337,10 +332,33 @@ class BridgeBot(discord.Client):
                 self.progress.on_tool(message)
             case ChoiceRequest():
                 self.choices.offer(message)
+            case SettingsUpdate(settings=settings):
+                self.apply_settings(settings)
             case Heartbeat():
                 pass
             case _:
                 assert_never(message)
 
+    def apply_settings(self, settings: GatewaySettings) -> None:
+        """vai.toml reloaded: the lists, the limits and the reactions apply from now on;
+        the other settings when the gateway next starts."""
+        self.access.reconfigure(settings)
+        if self.application is not None:  # else at login
+            self._settle_owners()
+        self.limiter.reconfigure(rate_settings(settings))
+        self.inbound.denied_reaction = settings.denied_reaction
+        self.progress.enabled = settings.progress
+        log.info("settings reloaded: owners, allow lists, admins, rate limits")
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self.background.spawn(coro)
+
+
+def rate_settings(settings: GatewaySettings) -> RateSettings:
+    return RateSettings(
+        user_burst=settings.user_burst,
+        user_per_minute=settings.user_per_minute,
+        session_burst=settings.session_burst,
+        session_per_minute=settings.session_per_minute,
+        queue=settings.rate_limit_queue,
+    )

@@ -168,7 +168,15 @@ class BridgeCommands:
             parts = await work()
         except ControlError as exc:
             parts = [f"⚠️ {exc}"]
-        await self._answer(interaction, parts, ephemeral=ephemeral)
+        except Exception as exc:  # a deferred command is always answered: never "loading"
+            log.exception("/%s failed", _name(interaction))
+            parts = [
+                f"⚠️ The bridge could not do this: {type(exc).__name__}. See `vai tail gateway`."
+            ]
+        try:
+            await self._answer(interaction, parts, ephemeral=ephemeral)
+        except discord.HTTPException as exc:
+            log.warning("/%s: the answer could not be posted: %s", _name(interaction), exc)
 
     def _target(self, interaction: discord.Interaction, session: int | None) -> int | None:
         return session if session is not None else self._session_here(interaction)
@@ -259,7 +267,7 @@ class BridgeCommands:
             reply = await self.control.request(request, 30.0)
             text = reply.text if isinstance(reply, OkReply) else "done"
             who = interaction.user.display_name
-            icon = "🔄" if verb == "recover" else "⏹️"
+            icon = "🔄" if verb == "recover" else ("💤" if "nothing to interrupt" in text else "⏹️")
             return [f"{icon} {text} (asked by {who})"]
 
         await self._run(interaction, work, ephemeral=False)

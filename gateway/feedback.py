@@ -1,7 +1,8 @@
 """What tells a user where their message is: reactions, the typing indicator, short notices.
 
 📥 when the supervisor has the message, ✅ when Claude accepted it as a prompt, ❌ and a
-short reply saying why when it failed; ⏳ and a notice when a rate limit held it back;
+short reply saying why when it failed (or a flood over the rate limit refused it); ⏳
+and a notice while a rate limit holds it back (taken away when it is sent);
 the configured reaction (none by default) for people who may not talk to Claude.
 Typing shows while Claude works, after its first second (Discord shows it 10 s per
 request, so it is renewed), and stops with the answer, a question for the channel, or a
@@ -102,6 +103,26 @@ class Feedback:
                 )
             except discord.HTTPException as exc:
                 log.info("reaction %s on message %d failed: %s", emoji, message_id, exc)
+
+        self.outbound.submit_mark(channel_id, job)
+
+    def unreact(self, channel_id: int, message_id: int, emoji: str) -> None:
+        """Take our own reaction back (⏳ once a waiting message is sent)."""
+
+        async def job() -> None:
+            partial = self.client.get_partial_messageable(channel_id).get_partial_message(
+                message_id
+            )
+            me = self.client.user
+            if me is None:
+                return
+            try:
+                await self.outbound.call(
+                    lambda: partial.remove_reaction(emoji, me),
+                    what=f"removing {emoji} from {message_id}",
+                )
+            except discord.HTTPException as exc:
+                log.info("removing %s from message %d failed: %s", emoji, message_id, exc)
 
         self.outbound.submit_mark(channel_id, job)
 

@@ -1,8 +1,10 @@
 """Discord -> supervisor: which messages become prompts, exactly once and in channel order.
 
 A message is forwarded when its channel has a session (or unmapped channels go to the
-default session), its author is a human allowed for that session, and the rate limits
-let it through. Everything else is dropped here, quietly or with a reaction.
+default session) and its author is a human allowed for that session. Everything else is
+dropped here, quietly or with a reaction. Over the rate limit a message waits (⏳, in
+channel order, gateway/held_messages.py) and is sent when its turn comes; only a flood
+beyond the queue's cap is refused (❌ and a reply saying it was NOT sent).
 
 After a full reconnect (a new gateway session, not a resume) Discord does not replay
 what was posted meanwhile, so the channel's history is read from after the newest
@@ -29,6 +31,7 @@ import msgspec
 
 from vai.gateway.access import AccessPolicy, DeniedNotices
 from vai.gateway.feedback import REACTION, Feedback
+from vai.gateway.held_messages import HeldMessages
 from vai.gateway.ratelimit import InboundLimiter
 from vai.gateway.routing import Router
 from vai.protocol.messages import AttachmentRef, Author, ChatMessage
@@ -119,6 +122,7 @@ class InboundForwarder:
         self._locks: dict[int, asyncio.Lock] = {}
         self._members: dict[tuple[int, int], tuple[float, tuple[int, ...]]] = {}
         self.dropped: dict[str, int] = {}
+        self.held = HeldMessages()
 
     def _lock(self, channel_id: int) -> asyncio.Lock:
         lock = self._locks.get(channel_id)
@@ -237,19 +241,43 @@ class InboundForwarder:
                     self.feedback.react(channel_id, message.id, self.denied_reaction)
             return self._drop(message, verdict.reason)
         limit = self.limiter.check(chat.author.id, session, chat.created_at or time.time())
+        settings = self.limiter.settings
         if not limit.ok:
             log.info(
-                "message %d from %d held back: %s rate limit",
+                "message %d from %d refused: %s rate limit, queue full",
                 message.id,
                 chat.author.id,
                 limit.scope,
             )
-            self.feedback.react(channel_id, message.id, REACTION["limited"])
+            self.feedback.react(channel_id, message.id, REACTION["failed"])
             if limit.notify:
-                self.feedback.notice(
-                    channel_id, message.id, limit.notice(self.limiter.settings), "limited"
-                )
+                self.feedback.notice(channel_id, message.id, limit.notice(settings), "limited")
             return self._drop(message, f"{limit.scope} rate limit")
+        if limit.delay > 0 or self.held.waiting(channel_id):
+            if limit.delay > 0:
+                log.info(
+                    "message %d from %d waits %.1fs: %s rate limit",
+                    message.id,
+                    chat.author.id,
+                    limit.delay,
+                    limit.scope,
+                )
+                self.feedback.react(channel_id, message.id, REACTION["limited"])
+                if limit.notify:
+                    text = limit.queued_notice(settings)
+                    self.feedback.notice(channel_id, message.id, text, "limited")
+
+            async def later(waited: bool = limit.delay > 0) -> None:
+                if waited:
+                    self.feedback.unreact(channel_id, message.id, REACTION["limited"])
+                await self._send(message, session, chat)
+
+            self.held.hold(channel_id, limit.delay, later)
+            return 1
+        return await self._send(message, session, chat)
+
+    async def _send(self, message: discord.Message, session: int, chat: ChatMessage) -> int:
+        channel_id = message.channel.id
         self.pending_ack[message.id] = message
         try:
             await self.send(session, chat)

@@ -26,6 +26,7 @@ from vai.protocol.messages import (
     Inbound,
     InboundAck,
     Interrupt,
+    InterruptResult,
     InterruptSession,
     ListSessions,
     MoveSession,
@@ -34,14 +35,19 @@ from vai.protocol.messages import (
     PostReply,
     PromptProgress,
     RecoverSession,
+    ReloadConfig,
     RemoveSession,
     ReplyPosted,
+    RestartSessions,
     SessionMap,
     SessionsReply,
+    SettingsUpdate,
     Shutdown,
+    StartSession,
     StatusReply,
     StatusRequest,
     StopAll,
+    StopSession,
     ToolProgress,
     TurnAck,
     TurnEnded,
@@ -60,6 +66,7 @@ SupervisorToGateway = (
     | PostReply
     | ChoiceRequest
     | ToolProgress
+    | SettingsUpdate
     | Heartbeat
 )
 WorkerToSupervisor = (
@@ -69,6 +76,7 @@ WorkerToSupervisor = (
     | ClaudeStatus
     | ChoiceRequest
     | ToolProgress
+    | InterruptResult
     | Heartbeat
 )
 SupervisorToWorker = Deliver | TurnAck | Interrupt | ChoiceAnswer | Shutdown | Heartbeat
@@ -79,6 +87,10 @@ ControlRequest = (
     | RemoveSession
     | RecoverSession
     | InterruptSession
+    | RestartSessions
+    | StopSession
+    | StartSession
+    | ReloadConfig
     | StopAll
     | PostMessage
     | MoveSession

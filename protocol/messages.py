@@ -11,62 +11,31 @@ from typing import Literal
 
 import msgspec
 
-PROTOCOL_VERSION = 1
+from vai.protocol.message_base import (
+    PROTOCOL_VERSION,
+    AttachmentRef,
+    Author,
+    ChatMessage,
+    ClaudeState,
+    Message,
+    ProcessState,
+    PromptStage,
+    Route,
+)
+from vai.protocol.specs import GatewaySettings
 
-
-class Message(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):
-    """Base of every wire message."""
-
-    v: int = PROTOCOL_VERSION
-
-
-# --- shared data -------------------------------------------------------------------------
-
-
-class AttachmentRef(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A file attached to a Discord message; the worker downloads it itself."""
-
-    filename: str
-    url: str
-    size: int
-    content_type: str = ""
-
-
-class Author(msgspec.Struct, frozen=True, omit_defaults=True):
-    id: int
-    name: str
-    bot: bool = False
-    role_ids: tuple[int, ...] = ()
-
-
-class ChatMessage(msgspec.Struct, frozen=True, omit_defaults=True):
-    """A Discord message as the bridge needs it (no discord.py objects cross processes)."""
-
-    message_id: int
-    channel_id: int
-    author: Author
-    content: str
-    attachments: tuple[AttachmentRef, ...] = ()
-    created_at: float = 0.0
-
-
-class Route(msgspec.Struct, frozen=True, omit_defaults=True):
-    session: int
-    channel_id: int
-    # The newest message the bridge already has from this channel; the gateway catches up
-    # on anything after it (posted while it was down).
-    last_message_id: int = 0
-    # Who may talk to this session, when it has its own lists (None: the global lists).
-    allowed_users: tuple[int, ...] | None = None
-    allowed_roles: tuple[int, ...] | None = None
-
-
-ClaudeState = Literal[
-    "unknown", "starting", "idle", "busy", "permission", "question", "dialog", "dead"
+# The shared base, re-exported: every message and the data they carry come from here.
+__all__ = [
+    "PROTOCOL_VERSION",
+    "AttachmentRef",
+    "Author",
+    "ChatMessage",
+    "ClaudeState",
+    "Message",
+    "ProcessState",
+    "PromptStage",
+    "Route",
 ]
-ProcessState = Literal["STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL"]
-PromptStage = Literal["received", "accepted", "done", "failed"]
-
 
 # --- gateway <-> supervisor ---------------------------------------------------------------
 
@@ -137,6 +106,12 @@ class GatewayProblem(Message, tag="gateway_problem"):
     fatal: bool = False
 
 
+class SettingsUpdate(Message, tag="gateway_settings"):
+    """vai.toml was reloaded: the gateway's settings from now on (allow lists, limits)."""
+
+    settings: GatewaySettings
+
+
 class ReplyPosted(Message, tag="reply_posted"):
     reply_id: str
     ok: bool = True
@@ -202,7 +177,8 @@ class ChoiceRequest(Message, tag="choice_request"):
     """A decision for the channel, shown as buttons: a permission prompt or Claude's question.
 
     The worker sends it (channel_id 0); the supervisor fills in the session's channel and
-    forwards it to the gateway, which posts it with one button per option.
+    forwards it to the gateway, which posts it with one button per option (a menu allowing
+    several when `multi_select`, plus an "Other…" button for free text when `other`).
     """
 
     request_id: str
@@ -212,16 +188,28 @@ class ChoiceRequest(Message, tag="choice_request"):
     options: list[str]
     channel_id: int = 0
     timeout_s: float = 300.0
+    multi_select: bool = False
+    other: bool = False
 
 
 class ChoiceAnswer(Message, tag="choice_answer"):
-    """The option an allowed user clicked; `option` is empty when the request expired."""
+    """The option an allowed user clicked; `option` is empty when the request expired.
+
+    A multi-select answer lists every option picked in `options` (`option` is the first);
+    a free-text answer ("Other…") is in `text`, with `option` empty.
+    """
 
     request_id: str
     session: int
     option: str
     user_id: int = 0
     user_name: str = ""
+    options: list[str] = msgspec.field(default_factory=list)
+    text: str = ""
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.option or self.options or self.text)
 
 
 class ToolProgress(Message, tag="tool_progress"):
@@ -236,7 +224,22 @@ class ToolProgress(Message, tag="tool_progress"):
 
 
 class Interrupt(Message, tag="interrupt"):
-    """Ask the worker to interrupt Claude's current turn (Escape)."""
+    """Ask the worker to interrupt Claude's current turn (Escape); with a `request_id` the
+    worker says how it went (InterruptResult)."""
+
+    request_id: str = ""
+
+
+InterruptOutcome = Literal["stopped", "nothing", "gave_up", "dead"]
+
+
+class InterruptResult(Message, tag="interrupt_result"):
+    """How an interrupt went: Claude stopped, was idle (nothing to interrupt), did not stop,
+    or is not running."""
+
+    session: int
+    request_id: str
+    outcome: InterruptOutcome
 
 
 class Shutdown(Message, tag="shutdown"):
@@ -275,6 +278,26 @@ class StopAll(Message, tag="stop_all"):
 
 class InterruptSession(Message, tag="interrupt_session"):
     session: int
+
+
+class RestartSessions(Message, tag="restart_sessions"):
+    """`vai restart [N]`: a session's worker and Claude; None: every session and the gateway."""
+
+    session: int | None = None
+
+
+class StopSession(Message, tag="stop_session"):
+    """`vai stop-session N`: stopped until started again, across supervisor restarts."""
+
+    session: int
+
+
+class StartSession(Message, tag="start_session"):
+    session: int
+
+
+class ReloadConfig(Message, tag="reload_config"):
+    """`vai reload`: read vai.toml again and apply what can be applied live."""
 
 
 class PostMessage(Message, tag="post_message"):
@@ -316,6 +339,8 @@ class StatusReply(Message, tag="status_reply"):
     gateway_pid: int | None
     sessions: list[SessionInfo]
     problems: list[str] = msgspec.field(default_factory=list)  # for the operator to fix
+    # The embedded local Discord's chat page, with this run's key: for the operator only.
+    local_url: str = ""
 
 
 class SessionsReply(Message, tag="sessions_reply"):
@@ -341,6 +366,7 @@ WireMessage = (
     | PostReply
     | GatewayProblem
     | ReplyPosted
+    | SettingsUpdate
     | WorkerHello
     | Deliver
     | DeliveryUpdate
@@ -352,6 +378,7 @@ WireMessage = (
     | ChoiceAnswer
     | ToolProgress
     | Interrupt
+    | InterruptResult
     | Shutdown
     | StatusRequest
     | AddSession
@@ -360,6 +387,10 @@ WireMessage = (
     | RecoverSession
     | StopAll
     | InterruptSession
+    | RestartSessions
+    | StopSession
+    | StartSession
+    | ReloadConfig
     | PostMessage
     | MoveSession
     | StatusReply

@@ -68,6 +68,9 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True):
     user_per_minute: float = 300.0
     session_burst: int = 600
     session_per_minute: float = 300.0
+    # Over a limit a message waits its turn (⏳); beyond this many waiting per user (or
+    # per session) one is refused and the sender told it was not sent. 0: refuse at once.
+    rate_limit_queue: int = 20
     # One message per turn, edited as tools run.
     progress: bool = True
     # Discord's per-file limit without boosts; bigger files get a clear error instead.

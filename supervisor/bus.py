@@ -23,6 +23,7 @@ from typing import Protocol
 import zmq
 import zmq.asyncio
 
+from vai.common.bus import router_socket
 from vai.common.bus_auth import BusGate, ClientKeys, Throttle, peer_name
 from vai.protocol.codec import ProtocolError, encode
 from vai.protocol.framing import GATEWAY_IDENTITY, routed_frame, worker_identity
@@ -69,6 +70,21 @@ class Bus:
         self._peers: dict[bytes, Destination] = {}  # routing identity -> who it is
         self._identities: dict[Destination, list[bytes]] = {}  # newest last
         self._refusals = Throttle(10.0)
+
+    @classmethod
+    def open(cls, context: zmq.asyncio.Context, endpoint: str) -> Bus:
+        """Bind the ROUTER behind a fresh gate (answering handshakes from now on)."""
+        gate = BusGate(context, log)
+        gate.start()
+        try:
+            return cls(router_socket(context, endpoint, gate), gate)
+        except BaseException:
+            gate.stop()
+            raise
+
+    def close(self) -> None:
+        self.gate.stop()
+        self.socket.close(linger=0)
 
     # -- who may connect ---------------------------------------------------------------------
 

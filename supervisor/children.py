@@ -3,8 +3,10 @@
 One Child per process: the gateway and one worker per session. ProcessPolicy decides and
 this module acts: it spawns what the policy asks for, reports each exit back to it (an
 EXIT_CONFIG exit as one restarting cannot fix), ends a child that stays silent, and runs
-the pass that advances the policies' timers, sends heartbeats and tells systemd once all
-are RUNNING. A session that goes FATAL says so in its channel, and so does its return.
+the pass that advances the policies' timers and sends heartbeats, and calls `on_change`
+on every state change (systemd's STATUS= line). A session that goes FATAL says so in its
+channel, and so does its return. A session the operator stopped (operator_stops.py) is
+neither started at boot nor restarted until the operator starts it.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from vai.common.backoff import Backoff
 from vai.common.bus_auth import ClientKeys
@@ -29,9 +30,11 @@ from vai.supervisor.config import Config
 from vai.supervisor.interfaces import AlertSink, ChildReading
 from vai.supervisor.leftovers import ChildRegistry
 from vai.supervisor.notify import sd_notify, watchdog_interval
+from vai.supervisor.operator_stops import STOPPED_DETAIL
+from vai.supervisor.peer_book import PeerBook
 from vai.supervisor.process_policy import Action, ProcessPolicy, State, Transition, wire_state
 from vai.supervisor.spawn_specs import gateway_command, worker_command
-from vai.supervisor.switchboard import GATEWAY, Destination, Peer, Worker
+from vai.supervisor.switchboard import GATEWAY, Destination, Worker
 
 log = logging.getLogger("supervisor")
 
@@ -46,19 +49,6 @@ SendFunction = Callable[[Destination, WireMessage], Awaitable[bool]]
 # The bus's admission of a process about to start (its keys), and its end.
 AdmitFunction = Callable[[Destination], ClientKeys]
 ForgetFunction = Callable[[ClientKeys], None]
-
-
-class PeerBook(Protocol):
-    """What the lifecycle reads and tells of the peers: the switchboard's, or on a host
-    agent its own small book (supervisor/hub/host_agent.py)."""
-
-    gateway_problems: dict[int, str]
-
-    def sessions(self) -> Mapping[int, int]: ...
-
-    def peer(self, session: int | None) -> Peer: ...
-
-    def peer_gone(self, session: int | None) -> None: ...
 
 
 def child_name(session: int | None) -> str:
@@ -96,6 +86,8 @@ class Children:
         registry: ChildRegistry,
         session_starting: Callable[[int], None],
         wake: asyncio.Event,
+        held: set[int] | None = None,
+        on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -111,7 +103,10 @@ class Children:
         self._children: dict[int | None, Child] = {}
         # Sessions announced as stopped (FATAL): their return to RUNNING is announced too.
         self._troubled: set[int] = set()
-        self._notified_ready = False
+        # Stopped by the operator: not started, not restarted, until started by the operator.
+        self.held: set[int] = set(held or ())
+        self.on_change = on_change
+        self._all_running_logged = False
 
     def __iter__(self) -> Iterator[Child]:
         return iter(list(self._children.values()))
@@ -155,6 +150,10 @@ class Children:
         return child
 
     async def start(self, child: Child, reason: str) -> None:
+        if child.session in self.held:
+            child.policy.last_reason = STOPPED_DETAIL
+            self.on_change()
+            return
         await self.act(child, child.policy.start(reason))
 
     async def act(self, child: Child, action: Action) -> None:
@@ -175,6 +174,7 @@ class Children:
             await self.send(child.destination, Shutdown(stop_claude=True))
             await self.stop(child, "session removed")
         self._troubled.discard(session)
+        self.held.discard(session)
 
     async def stop_all(self) -> None:
         """Every worker ends its Claude pane and stops, then the gateway goes."""
@@ -197,6 +197,51 @@ class Children:
             await process.stop(self.config.file.supervisor.stop_grace)
             child.policy.exited("stopped for recovery")
         await self.start(child, "recover")
+        return True
+
+    async def restart(self, child: Child, stop_claude: bool, reason: str) -> None:
+        """Stop the child now, whatever its state (a worker ends Claude's pane first when
+        `stop_claude`), then start it again; clears FATAL."""
+        process, child.process = child.process, None  # its exit is no longer news
+        if process is not None:
+            child.policy.stop(reason)
+            if stop_claude and child.session is not None:
+                await self.send(child.destination, Shutdown(stop_claude=True))
+                # Its own way out ends Claude's pane; SIGTERM only if it takes too long.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), self.config.file.supervisor.stop_grace)
+            await process.stop(self.config.file.supervisor.stop_grace)
+            child.policy.exited(f"stopped for {reason}")
+        await self.start(child, reason)
+
+    async def hold(self, session: int) -> bool:
+        """The operator stops a session: its worker ends Claude's pane and stops, and the
+        session stays STOPPED until `release`. False for an unknown session."""
+        child = self._children.get(session)
+        if child is None:
+            return False
+        self.held.add(session)
+        self._troubled.discard(session)
+        process, child.process = child.process, None
+        child.policy.stop(STOPPED_DETAIL)
+        if process is not None:
+            await self.send(child.destination, Shutdown(stop_claude=True))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), self.config.file.supervisor.stop_grace)
+            await process.stop(self.config.file.supervisor.stop_grace)
+            child.policy.exited(STOPPED_DETAIL)
+        self.switchboard.peer_gone(session)
+        child.policy.last_reason = STOPPED_DETAIL
+        self.on_change()
+        return True
+
+    async def release(self, session: int) -> bool:
+        """The operator starts a stopped session again; False for an unknown session."""
+        child = self._children.get(session)
+        if child is None:
+            return False
+        self.held.discard(session)
+        await self.start(child, "started by operator")
         return True
 
     @staticmethod
@@ -287,6 +332,7 @@ class Children:
 
     def _moved(self, name: str, session: int | None, change: Transition) -> None:
         log.info("%s: %s -> %s (%s)", name, change.old.value, change.new.value, change.reason)
+        self.on_change()
         if session is None:
             return
         if change.new is State.FATAL:
@@ -331,7 +377,7 @@ class Children:
                 for child in self:
                     if self.switchboard.peer(child.session).connected:
                         await self.send(child.destination, Heartbeat(pid=os.getpid()))
-            self._maybe_notify_ready()
+            self._log_all_running()
             deadlines = [d for c in self if (d := c.policy.next_deadline())]
             if watchdog is not None:
                 deadlines.append(next_watchdog)
@@ -340,11 +386,12 @@ class Children:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
 
-    def _maybe_notify_ready(self) -> None:
-        if self._notified_ready:
+    def _log_all_running(self) -> None:
+        """Once per supervisor: the moment everything first ran (systemd's READY=1 does
+        not wait for it; see notify.py)."""
+        if self._all_running_logged:
             return
         if all(c.policy.state is State.RUNNING for c in self._children.values()):
-            self._notified_ready = True
-            sd_notify("READY=1")
+            self._all_running_logged = True
             sessions = sum(1 for session in self._children if session is not None)
             log.info("all %d sessions running", sessions)

@@ -52,6 +52,7 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     user_per_minute: float = 300.0
     session_burst: int = 600
     session_per_minute: float = 300.0
+    rate_limit_queue: int = 20
     progress: bool = True
     max_upload_bytes: int = 10 * 1024 * 1024
     reply_max_messages: int = 4

@@ -33,12 +33,16 @@ from vai.protocol.messages import (
     PostMessage,
     PostReply,
     RecoverSession,
+    ReloadConfig,
     RemoveSession,
+    RestartSessions,
     SessionInfo,
     SessionsReply,
+    StartSession,
     StatusReply,
     StatusRequest,
     StopAll,
+    StopSession,
 )
 from vai.supervisor.config import Config
 from vai.supervisor.interfaces import (
@@ -117,14 +121,23 @@ class ControlServer:
                 return done(await self.changes.remove(session, purge))
             case RecoverSession(session=session):
                 return done(await self.changes.recover(session))
+            case RestartSessions(session=session):
+                return done(await self.changes.restart(session))
+            case StopSession(session=session):
+                return done(await self.changes.stop(session))
+            case StartSession(session=session):
+                return done(await self.changes.start(session))
+            case ReloadConfig():
+                return OkReply(text="\n".join(await self.operations.reload()))
             case MoveSession(session=session, host=host):
                 return done(await self.changes.move(session, host))
             case InterruptSession(session=session):
                 if session not in self.readings.sessions():
                     return ErrorReply(text=f"no session {session}")
-                if not await self.operations.interrupt(session):
+                outcome = await self.operations.interrupt(session)
+                if outcome == "not_running":
                     return ErrorReply(text=f"session {session} is not running")
-                return OkReply(text=f"Session {session} interrupted", session=session)
+                return OkReply(text=INTERRUPTED[outcome].format(session), session=session)
             case StopAll():
                 asyncio.get_running_loop().call_soon(self.operations.stop)
                 return OkReply(text="stopping")
@@ -170,6 +183,7 @@ class ControlServer:
             gateway_pid=gateway.pid,
             sessions=self.session_infos(),
             problems=self.readings.problems(),
+            local_url=self.readings.local_url(),
         )
 
     async def post_message(self, request: PostMessage) -> ControlReply:
@@ -195,6 +209,15 @@ class ControlServer:
         sent = await self.operations.post(reply)
         queued = "" if sent else " (queued until the gateway is connected)"
         return OkReply(text=f"posted to channel {channel}{queued}")
+
+
+INTERRUPTED = {
+    "stopped": "Session {0} interrupted: Claude stopped its turn",
+    "nothing": "Session {0} is idle: nothing to interrupt",
+    "gave_up": "Session {0}: Escape sent, but Claude did not stop (see `vai attach {0}`)",
+    "dead": "Session {0}: Claude is not running, nothing to interrupt",
+    "sent": "Session {0}: interrupt sent (no word back from the worker yet)",
+}
 
 
 def done(change: Changed) -> OkReply:

@@ -46,6 +46,10 @@ class StatusReadings(SessionDirectory, Protocol):
 
     def uptime(self) -> float: ...
 
+    def local_url(self) -> str:
+        """The embedded local Discord's chat page with this run's key ("" without one)."""
+        ...
+
     def host_of(self, session: int) -> tuple[str, bool]:
         """Where the session runs and whether that host is down ("": one machine)."""
         ...
@@ -80,13 +84,30 @@ class SessionChanges(Protocol):
 
     async def recover(self, session: int) -> Changed: ...
 
+    async def restart(self, session: int | None) -> Changed:
+        """A session's worker and Claude; None: every session and the gateway."""
+        ...
+
+    async def stop(self, session: int) -> Changed:
+        """The operator's stop: STOPPED until `start`, across supervisor restarts."""
+        ...
+
+    async def start(self, session: int) -> Changed: ...
+
     async def move(self, session: int, host: str) -> Changed: ...
 
 
 class Operations(Protocol):
     """What the control API does to running sessions besides changing the set."""
 
-    async def interrupt(self, session: int) -> bool: ...
+    async def interrupt(self, session: int) -> str:
+        """How it went: an InterruptOutcome, "sent" (no word back in time) or
+        "not_running"."""
+        ...
+
+    async def reload(self) -> list[str]:
+        """Read vai.toml again, apply what can be live; what was done, in lines."""
+        ...
 
     async def post(self, reply: PostReply) -> bool:
         """Store the post, then send it; False when it waits for the gateway."""

@@ -1,4 +1,5 @@
-"""Session changes in a running supervisor: the control API's add, remove and recover.
+"""Session changes in a running supervisor: the control API's add, remove, recover,
+restart, and the operator's stop and start of one session.
 
 The rules (numbering, forgetting, purging, setting kept files aside) are
 session_changes.py's, the same the CLI applies with the supervisor down; this module adds
@@ -18,6 +19,7 @@ from vai.supervisor.config import Config
 from vai.supervisor.hub.moves import SessionMover
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import Changed
+from vai.supervisor.operator_stops import mark_stopped
 from vai.supervisor.session_changes import (
     added_text,
     claude_processes,
@@ -103,6 +105,7 @@ class LiveSessions:
                 await self.mover.forget(session)  # on another host: that host ends it
             await asyncio.to_thread(end_claude, self.config, session, claude)
             self.session_removed(session)
+            await asyncio.to_thread(mark_stopped, self.layout, session, False)
             # Only now: the worker and Claude could still write their files until they end.
             await asyncio.to_thread(forget_files, self.layout, session)
             self.inbox.forget_session(session, channel)
@@ -119,6 +122,76 @@ class LiveSessions:
     async def recover(self, session: int) -> Changed:
         if self.mover is not None and (remote := await self.mover.recover(session)):
             return remote
+        self._not_held(session)
         if not await self.children.recover(session):
             raise BridgeError(f"no session {session}")
         return Changed(session, f"Session {session} restarting")
+
+    async def restart(self, session: int | None) -> Changed:
+        """A session's worker and Claude (its conversation resumes); None: every session
+        (but those the operator stopped) and the gateway, one after the other."""
+        if session is not None:
+            self._not_held(session)
+            await self._restart_session(session)
+            return Changed(
+                session, f"Session {session} restarted (Claude resumes its conversation)"
+            )
+        async with self._lock:
+            numbers = sorted(self.switchboard.sessions())
+        held = sorted(set(numbers) & self.children.held)
+        for number in numbers:
+            if number not in held:
+                await self._restart_session(number)
+        gateway = self.children.get(None)
+        if gateway is not None:
+            await self.children.restart(gateway, False, "restart")
+        text = f"restarted {len(numbers) - len(held)} session(s) and the gateway"
+        if held:
+            listed = ", ".join(str(n) for n in held)
+            text += f"; left stopped by the operator: {listed} (`vai start-session N`)"
+        return Changed(0, text)
+
+    async def _restart_session(self, session: int) -> None:
+        async with self._lock:
+            child = self.children.get(session)
+            if child is None:
+                raise BridgeError(f"no session {session}")
+            claude = await asyncio.to_thread(claude_processes, self.config.tmux_socket, session)
+            await self.children.restart(child, True, "restart")  # ends Claude's pane first
+            # A worker that was not running cannot end the pane: it ends here, before the
+            # new worker starts Claude again (resuming its conversation).
+            await asyncio.to_thread(end_claude, self.config, session, claude)
+
+    async def stop(self, session: int) -> Changed:
+        """Stopped until `start`, across supervisor restarts; its messages wait."""
+        async with self._lock:
+            if session not in self.switchboard.sessions():
+                raise BridgeError(f"no session {session}")
+            if session in self.children.held:
+                return Changed(session, f"Session {session} is already stopped")
+            await asyncio.to_thread(mark_stopped, self.layout, session, True)
+            claude = await asyncio.to_thread(claude_processes, self.config.tmux_socket, session)
+            await self.children.hold(session)
+            await asyncio.to_thread(end_claude, self.config, session, claude)
+        return Changed(
+            session,
+            f"Session {session} stopped (by operator): its messages wait until"
+            f" `vai start-session {session}`",
+        )
+
+    async def start(self, session: int) -> Changed:
+        async with self._lock:
+            if session not in self.switchboard.sessions():
+                raise BridgeError(f"no session {session}")
+            if session not in self.children.held:
+                return Changed(session, f"Session {session} is not stopped (see `vai status`)")
+            await asyncio.to_thread(mark_stopped, self.layout, session, False)
+            await self.children.release(session)
+        return Changed(session, f"Session {session} starting")
+
+    def _not_held(self, session: int) -> None:
+        if session in self.children.held:
+            raise BridgeError(
+                f"session {session} is stopped (by operator): start it with"
+                f" `vai start-session {session}`"
+            )

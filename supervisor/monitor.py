@@ -28,11 +28,10 @@ from vai.supervisor.cgroup import MemoryLimiter
 from vai.supervisor.config import Config
 from vai.supervisor.interfaces import AlertSink, StatusReadings
 from vai.supervisor.metrics_file import METRICS_FILE, build_metrics, encode_metrics, write_metrics
-from vai.supervisor.metrics_http import MetricsServer, render_prometheus
+from vai.supervisor.metrics_prometheus import PrometheusEndpoint, SnapshotCollector
 from vai.supervisor.monitor_alerts import evaluate, record_active
 from vai.supervisor.monitor_model import Metrics
 from vai.supervisor.monitor_readings import Reader, list_pane_pids, snapshot
-from vai.supervisor.notify import sd_notify
 from vai.supervisor.resources import memory_of
 from vai.supervisor.response_times import ResponseTimes
 
@@ -65,8 +64,7 @@ class Monitor:
         self.pane_pids: dict[int, int] = {}
         self.latest: Metrics | None = None
         self.passes = 0
-        self._status_line = ""
-        self._http: MetricsServer | None = None
+        self._http: PrometheusEndpoint | None = None
 
     @property
     def metrics_path(self) -> os.PathLike[str]:
@@ -119,39 +117,52 @@ class Monitor:
 
     async def start(self) -> None:
         settings = self.config.file.monitoring
-        if settings.prometheus_port:
-            server = MetricsServer(settings.prometheus_host, settings.prometheus_port, self.render)
-            try:
-                await server.start()
-                self._http = server
-            except OSError as exc:
-                log.error(
-                    "Prometheus endpoint %s:%d not started: %s",
-                    settings.prometheus_host,
-                    settings.prometheus_port,
-                    exc,
-                )
+        if not settings.prometheus_port:
+            return
+        collector = SnapshotCollector(
+            lambda: self.latest, show_channels=not self.config.encryption_key
+        )
+        endpoint = PrometheusEndpoint(settings.prometheus_host, settings.prometheus_port, collector)
+        try:
+            await asyncio.to_thread(endpoint.start)
+            self._http = endpoint
+        except OSError as exc:
+            log.error(
+                "Prometheus endpoint %s:%d not started: %s",
+                settings.prometheus_host,
+                settings.prometheus_port,
+                exc,
+            )
 
     async def run(self) -> None:
         await self.start()
-        interval = max(0.05, self.config.file.monitoring.interval)
         while True:
             try:
                 await self.collect_once()
             except Exception:  # monitoring must never take the supervisor down
                 log.exception("monitoring pass failed")
-            await asyncio.sleep(interval)
+            await asyncio.sleep(max(0.05, self.config.file.monitoring.interval))
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
+        await self._stop_endpoint()
         await asyncio.to_thread(self.limiter.cleanup)
 
-    def render(self) -> str:
-        if self.latest is None:
-            return "# no figures yet\nvai_up 1\n"
-        return render_prometheus(self.latest)
+    async def _stop_endpoint(self) -> None:
+        if self._http is not None:
+            await asyncio.to_thread(self._http.close)
+            self._http = None
+
+    async def reconfigure(self, config: Config) -> None:
+        """vai.toml reloaded: thresholds, the interval and the endpoint follow it."""
+        old = self.config.file.monitoring
+        self.config = config
+        file = config.file
+        self.alerts.recovery_margin = file.alerts.recovery_margin_percent / 100
+        self.alerts.sustain_s = file.alerts.sustain_s
+        new = file.monitoring
+        if (old.prometheus_port, old.prometheus_host) != (new.prometheus_port, new.prometheus_host):
+            await self._stop_endpoint()
+            await self.start()
 
     async def collect_once(self) -> Metrics:
         file = self.config.file
@@ -178,14 +189,4 @@ class Monitor:
         data = encode_metrics(metrics)
         await asyncio.to_thread(write_metrics, layout.monitoring_dir, layout.logs_dir, file, data)
         self.passes += 1
-        self._status(metrics)
         return metrics
-
-    def _status(self, metrics: Metrics) -> None:
-        running = sum(1 for s in metrics.sessions.values() if s.state == "RUNNING")
-        line = f"{running}/{len(metrics.sessions)} sessions running"
-        if metrics.alerts:
-            line += f", {len(metrics.alerts)} alert(s)"
-        if line != self._status_line:
-            self._status_line = line
-            sd_notify(f"STATUS={line}")

@@ -7,7 +7,9 @@ One asyncio loop. The parts, each in its own module:
 - switchboard.py: routing, with no I/O of its own; the inbox (inbox.py) keeps what it must;
 - live_sessions.py: add, remove and recover (session_changes.py's rules), for the control
   API (control.py);
-- monitor.py: figures, thresholds and alerts.
+- monitor.py: figures, thresholds and alerts;
+- reload.py: what `vai reload` and SIGHUP apply live.
+systemd hears READY=1 once all this serves, and a STATUS= line on every state change.
 The supervisor itself is what the control API and the monitor see of it through the
 narrow interfaces of interfaces.py: readings, an alert sink, the operations on sessions.
 """
@@ -19,20 +21,23 @@ import logging
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
+import msgspec
 import zmq
 import zmq.asyncio
 
-from vai.common.bus import router_socket
-from vai.common.bus_auth import BusGate, watch_handshakes
+from vai.common.bus_auth import watch_handshakes
+from vai.common.errors import BridgeError
 from vai.common.tasks import Background
 from vai.common.tmux import tmux_run
 from vai.protocol.layout import ipc_endpoint, snowflake_at
-from vai.protocol.messages import PostReply
+from vai.protocol.messages import InterruptResult, PostReply
 from vai.supervisor.bus import Bus
 from vai.supervisor.children import Children
-from vai.supervisor.config import Config, resolve_claude
+from vai.supervisor.config import Config, load_config, resolve_claude
 from vai.supervisor.control import ControlServer
 from vai.supervisor.home import lock_home, make_home, start_tmux_server
 from vai.supervisor.hub.hub_side import HubSide
@@ -41,7 +46,9 @@ from vai.supervisor.interfaces import ChildReading
 from vai.supervisor.leftovers import ChildRegistry
 from vai.supervisor.live_sessions import LiveSessions
 from vai.supervisor.monitor import Monitor
-from vai.supervisor.notify import sd_notify
+from vai.supervisor.notify import Health, StatusNotifier, sd_notify, status_line
+from vai.supervisor.operator_stops import load_stops
+from vai.supervisor.reload import plan_reload
 from vai.supervisor.sessions_file import load_sessions, save_sessions
 from vai.supervisor.switchboard import Switchboard
 
@@ -49,11 +56,21 @@ log = logging.getLogger("supervisor")
 
 # The channel of session 1 when the embedded local Discord starts with no sessions.
 LOCAL_DEMO_CHANNEL = 100000000000000001
+# How long `/interrupt` and `vai` wait to hear how an interrupt went.
+INTERRUPT_REPLY_WAIT = 8.0
 
 
 class Supervisor:
-    def __init__(self, config: Config, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: Config,
+        clock: Callable[[], float] = time.monotonic,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.config = config
+        # What `vai reload` reads the configuration with, as `vai run` did at start.
+        self.environ = dict(os.environ if environ is None else environ)
+        self.cwd = Path.cwd()
         self.layout = config.layout
         self.clock = clock
         self.started = clock()
@@ -67,8 +84,11 @@ class Supervisor:
         self._inbox: Inbox | None = None
         self._switchboard: Switchboard | None = None
         self._bus: Bus | None = None
-        self._gate: BusGate | None = None
         self._children: Children | None = None
+        self._held: set[int] = set()
+        self._status = StatusNotifier()
+        self._interrupts: dict[str, asyncio.Future[InterruptResult]] = {}
+        self._reloading = asyncio.Lock()
         self.hub = HubSide(config)
 
     # The parts made by prepare() and open_bus(); asking for one earlier is a bug.
@@ -99,6 +119,7 @@ class Supervisor:
         """Directories, the single-instance lock, the inbox: everything before sockets."""
         # Read first: a file that cannot be used stops us before anything is made.
         sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
+        self._held = load_stops(self.layout)
         self.hub.load(self.layout.sessions_file)
         make_home(self.layout)
         self._lock_fd = lock_home(self.layout)
@@ -112,6 +133,7 @@ class Supervisor:
             log.info("no sessions yet: session 1 is the local demo channel %d", LOCAL_DEMO_CHANNEL)
         self._inbox = Inbox(self.layout.inbox_db, self.config.encryption_key)
         self._switchboard = Switchboard(self._inbox, self.config.file.discord, self.monitor)
+        self._switchboard.on_interrupt_result = self._interrupt_result
         for session, channel in sessions.items():
             self._inbox.start_cursor(channel, snowflake_at(time.time()))
             self._switchboard.add_session(session, channel)
@@ -135,10 +157,7 @@ class Supervisor:
         """Bind the bus and set up one child per process (none started yet). Only the
         children get through its handshake, each with the keys made for it at spawn."""
         self.layout.bus_socket.unlink(missing_ok=True)
-        self._gate = BusGate(self.context, log)
-        self._gate.start()
-        socket = router_socket(self.context, ipc_endpoint(self.layout.bus_socket), self._gate)
-        self._bus = Bus(socket, self._gate)
+        self._bus = Bus.open(self.context, ipc_endpoint(self.layout.bus_socket))
         self._children = Children(
             self.config,
             clock=self.clock,
@@ -150,6 +169,8 @@ class Supervisor:
             registry=self.registry,
             session_starting=self.monitor.session_starting,
             wake=self.wake,
+            held=self._held & set(self.switchboard.sessions()),
+            on_change=self._health_changed,
         )
         self._children.add(None)
         for session in sorted(self.switchboard.sessions()):
@@ -162,10 +183,8 @@ class Supervisor:
 
     def close_bus(self) -> None:
         self.hub.close()
-        if self._gate is not None:
-            self._gate.stop()
         if self._bus is not None:
-            self.bus.socket.close(linger=0)
+            self._bus.close()
 
     async def run(self) -> int:
         try:
@@ -174,10 +193,12 @@ class Supervisor:
             self._undo_prepare()
             raise
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        # Until the parts exist a SIGHUP is ignored (it used to stop the supervisor).
+        loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP while starting: ignored"))
         self.open_bus()
-        changes = LiveSessions(
+        self.changes = changes = LiveSessions(
             self.config,
             inbox=self.inbox,
             switchboard=self.switchboard,
@@ -188,11 +209,12 @@ class Supervisor:
                 switchboard=self.switchboard, children=self.children, send_all=self.bus.send_all
             ),
         )
-        control = ControlServer(
+        self.control = control = ControlServer(
             self.config, readings=self, memory=self.monitor, changes=changes, operations=self
         )
         self.layout.control_socket.unlink(missing_ok=True)
         control.bind(self.context)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
         log.info(
             "supervisor %d for %s: %d sessions",
             os.getpid(),
@@ -201,6 +223,9 @@ class Supervisor:
         )
         for child in self.children:
             await self.children.start(child, "boot")
+        # Up and serving: READY whatever the sessions do (their health is in STATUS=).
+        sd_notify("READY=1")
+        self._health_changed()
         tasks = [
             asyncio.create_task(self.serve_bus()),
             asyncio.create_task(watch_handshakes(self.bus.socket, log)),
@@ -225,6 +250,10 @@ class Supervisor:
             self.close_bus()
             self.context.term()
             self.inbox.close()
+            # ZeroMQ leaves its ipc files behind; ours go (we hold the lock), so a clean
+            # stop leaves nothing `vai doctor` would call stale.
+            for path in (self.layout.control_socket, self.layout.bus_socket):
+                path.unlink(missing_ok=True)
             self.layout.pid_file.unlink(missing_ok=True)
         log.info("supervisor stopped")
         return 0
@@ -263,14 +292,79 @@ class Supervisor:
     def uptime(self) -> float:
         return self.clock() - self.started
 
+    def local_url(self) -> str:
+        return self.switchboard.local_url
+
+    def _health_changed(self) -> None:
+        """systemd's STATUS= line, rebuilt on every state change of a child."""
+        if self._children is None:
+            return
+
+        def health(session: int | None) -> Health:
+            reading = self.children.reading(session)
+            return Health(reading.state, reading.detail)
+
+        sessions = {n: health(n) for n in self.switchboard.sessions() if self.children.get(n)}
+        self._status.update(status_line(health(None), sessions))
+
     def alert(self, session: int, text: str, icon: str = "⚠️") -> None:
         sends = self.switchboard.alert(session, text, icon)  # stored now, sent when it can be
         if sends:
             self.background.spawn(self.bus.send_all(sends))
 
-    async def interrupt(self, session: int) -> bool:
-        sends = self.switchboard.interrupt(session)
-        return bool(sends) and await self.bus.send_all(sends)
+    async def interrupt(self, session: int) -> str:
+        request_id = uuid.uuid4().hex
+        sends = self.switchboard.interrupt(session, request_id)
+        if not sends:
+            return "not_running"
+        answer: asyncio.Future[InterruptResult] = asyncio.get_running_loop().create_future()
+        self._interrupts[request_id] = answer
+        try:
+            if not await self.bus.send_all(sends):
+                return "not_running"
+            result = await asyncio.wait_for(answer, INTERRUPT_REPLY_WAIT)
+            return result.outcome
+        except TimeoutError:
+            return "sent"
+        finally:
+            self._interrupts.pop(request_id, None)
+
+    def _interrupt_result(self, result: InterruptResult) -> None:
+        answer = self._interrupts.get(result.request_id)
+        if answer is not None and not answer.done():
+            answer.set_result(result)
+
+    async def reload(self) -> list[str]:
+        """vai.toml and .env read again; applied where it can be (supervisor/reload.py)."""
+        async with self._reloading:
+            fresh = load_config(self.environ, self.cwd)
+            fresh, _ = resolve_claude(fresh)
+            prefix = self.monitor.limiter.command_prefix()
+            if prefix:
+                fresh = msgspec.structs.replace(
+                    fresh, claude_command=[*prefix, *fresh.claude_command]
+                )
+            plan = plan_reload(self.config, fresh)
+            self.config = plan.config
+            self.children.config = self.changes.config = self.control.config = plan.config
+            await self.monitor.reconfigure(plan.config)
+            await self.bus.send_all(self.switchboard.reconfigure(plan.config.file.discord))
+            lines = plan.lines()
+            for line in lines:
+                log.info("reload: %s", line)
+            return lines
+
+    def _reload_on_signal(self) -> None:
+        """SIGHUP reloads, as `vai reload` does; a config that cannot be read is logged."""
+        log.info("SIGHUP: reloading %s", self.layout.config_file)
+
+        async def reload() -> None:
+            try:
+                await self.reload()
+            except BridgeError as exc:
+                log.error("reload failed, nothing changed: %s", exc)
+
+        self.background.spawn(reload())
 
     async def post(self, reply: PostReply) -> bool:
         sends = self.switchboard.post(reply)

@@ -34,6 +34,7 @@ from vai.protocol.layout import Layout, tmux_session_name
 from vai.supervisor.config import Config
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import Changed
+from vai.supervisor.operator_stops import mark_stopped
 from vai.supervisor.sessions_file import load_sessions, next_session_number, save_sessions
 
 # -- the rules, shared by both paths ---------------------------------------------------------
@@ -198,6 +199,23 @@ def remove_offline(config: Config, session: int, purge: bool) -> Changed:
     end_claude(config, session, claude_processes(config.tmux_socket, session))
     forget_files(layout, session)
     forget_offline(layout, session, channel)
+    mark_stopped(layout, session, False)
     if purge:
         purge_files(layout, session)
     return Changed(session, removed_text(session, purge))
+
+
+def hold_offline(config: Config, session: int, stopped: bool) -> Changed:
+    """`vai stop-session N` / `start-session N` with the supervisor down: what it finds
+    at its next start."""
+    layout = config.layout
+    if session not in load_sessions(layout.sessions_file, config.encryption_key):
+        raise BridgeError(f"no session {session}")
+    changed = mark_stopped(layout, session, stopped)
+    if stopped:
+        end_claude(config, session, claude_processes(config.tmux_socket, session))
+    verb = "stays stopped" if stopped else "starts"
+    already = "" if changed else f" (it was already {'stopped' if stopped else 'not stopped'})"
+    return Changed(
+        session, f"Session {session} {verb} when the supervisor starts (`vai start`){already}"
+    )

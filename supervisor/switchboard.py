@@ -11,24 +11,23 @@ a message is committed before the ack that promises it exists, and an answer bef
 is offered to the gateway (persist before ack). A message reaches a session only from
 that session's channel.
 
-Every peer speaks only for itself (the bus has checked who sent each message, and its
-link which messages that peer may send at all): a worker only for its own session and
-its own messages (DeliveryUpdate and TurnEnded name message ids the inbox holds for that
-session); the gateway answers a choice only if the supervisor relayed it and it is still
-open, and only for the session that asked.
+Every peer speaks only for itself (the bus has checked who sent what): a worker for its
+own session and messages (peer_rules.py); the gateway answers only a choice relayed and
+still open, for the session that asked (open_choices.py).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, assert_never
 
 import msgspec
 
+from vai.common.logs import PRIVATE
 from vai.protocol.links import (
     GatewayToSupervisor,
     SupervisorToGateway,
@@ -48,11 +47,13 @@ from vai.protocol.messages import (
     Inbound,
     InboundAck,
     Interrupt,
+    InterruptResult,
     PostReply,
     PromptProgress,
     ReplyPosted,
     Route,
     SessionMap,
+    SettingsUpdate,
     ToolProgress,
     TurnAck,
     TurnEnded,
@@ -63,13 +64,10 @@ from vai.supervisor.config import DiscordSection
 from vai.supervisor.interfaces import MessageStore, TurnObserver
 from vai.supervisor.open_choices import OpenChoices
 from vai.supervisor.peer_rules import own_turn, own_update, speaks_for_itself
+from vai.supervisor.spawn_specs import gateway_settings
+from vai.supervisor.texts import LOST_ANSWER, TRY_IT
 
 log = logging.getLogger("supervisor")
-
-LOST_ANSWER = (
-    "⚠️ Claude restarted during this turn: your message is in its conversation,"
-    " but the answer was lost. Ask again to continue."
-)
 
 
 @dataclass(frozen=True)
@@ -117,6 +115,8 @@ class Switchboard:
         self._choices = OpenChoices()
         # What the gateway says only the operator can fix, by channel (0: the gateway).
         self.gateway_problems: dict[int, str] = {}
+        self.local_url = ""  # the local Discord's chat page, with its key (GatewayHello)
+        self.on_interrupt_result: Callable[[InterruptResult], None] | None = None
 
     # -- the session map ---------------------------------------------------------------------
 
@@ -137,6 +137,12 @@ class Switchboard:
         self._workers.pop(session, None)
         self._choices.forget_session(session)
         return self._to_gateway(self.session_map())
+
+    def reconfigure(self, discord: DiscordSection) -> list[Send]:
+        """vai.toml reloaded: the gateway gets the new map and settings now."""
+        self._discord = discord
+        update = SettingsUpdate(settings=gateway_settings(discord))
+        return self._to_gateway(self.session_map()) + self._to_gateway(update)
 
     def session_map(self) -> SessionMap:
         last = self._store.last_message_ids()
@@ -180,8 +186,9 @@ class Switchboard:
             case Heartbeat():
                 return []
             case GatewayHello(local_url=local_url):
-                if local_url:
-                    log.info("local Discord: open %s to chat with your sessions", local_url)
+                if local_url and local_url != self.local_url:  # it holds this run's key:
+                    log.info(TRY_IT, local_url, extra=PRIVATE)  # file and terminal only
+                self.local_url = local_url
                 self._gateway.connected = True
                 self.gateway_problems.clear()  # a new gateway reports afresh
                 sends: list[Send] = [(GATEWAY, self.session_map())]
@@ -299,6 +306,10 @@ class Switchboard:
                 return self._turn_ended(own_turn(self._store, session, message))
             case ChoiceRequest() | ToolProgress():
                 return self._to_channel(message)
+            case InterruptResult():
+                if self.on_interrupt_result is not None:
+                    self.on_interrupt_result(message)
+                return []
             case _:
                 assert_never(message)
 
@@ -317,14 +328,9 @@ class Switchboard:
         channel = self._store.channel_of(update.message_id)
         if channel is None:
             return []
-        return self._to_gateway(
-            PromptProgress(
-                channel_id=channel,
-                message_id=update.message_id,
-                stage=update.stage,
-                detail=update.detail,
-            )
-        )
+        id_, stage, detail = update.message_id, update.stage, update.detail
+        progress = PromptProgress(channel_id=channel, message_id=id_, stage=stage, detail=detail)
+        return self._to_gateway(progress)
 
     def _turn_ended(self, turn: TurnEnded) -> list[Send]:
         """Persist the answer (and the messages' end), then acknowledge to the worker."""
@@ -358,9 +364,11 @@ class Switchboard:
 
     # -- the operator's ----------------------------------------------------------------------
 
-    def interrupt(self, session: int) -> list[Send]:
+    def interrupt(self, session: int, request_id: str = "") -> list[Send]:
         """Interrupt Claude's turn; nothing when the worker is not connected."""
-        return [(Worker(session), Interrupt())] if self.peer(session).connected else []
+        if not self.peer(session).connected:
+            return []
+        return [(Worker(session), Interrupt(request_id=request_id))]
 
     def post(self, reply: PostReply) -> list[Send]:
         """An explicit post (`dp`): stored first, sent when the gateway is there."""

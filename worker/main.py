@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, assert_never
+from typing import Any, assert_never, get_args
 
 import zmq.asyncio
 
@@ -39,6 +39,8 @@ from vai.protocol.messages import (
     Deliver,
     Heartbeat,
     Interrupt,
+    InterruptOutcome,
+    InterruptResult,
     Shutdown,
     TurnAck,
     WorkerHello,
@@ -70,6 +72,8 @@ log = logging.getLogger("worker")
 SUPERVISOR_LIVENESS = 5
 RESEND_TURNS_EVERY = 1.0
 CLEAN_ATTACHMENTS_EVERY = 3600.0
+INTERRUPT_REPORT_WAIT = 6.0  # an interrupt ends within ~5 s (worker/turns/interruption.py)
+INTERRUPT_OUTCOMES: dict[str, InterruptOutcome] = {o: o for o in get_args(InterruptOutcome)}
 
 
 class Worker:
@@ -272,8 +276,8 @@ class Worker:
                     ]
                     if len(self.state.unacked_turns) != before:
                         self.save()
-                case Interrupt():
-                    self.spawn(self.interrupt())
+                case Interrupt(request_id=request_id):
+                    self.spawn(self.interrupt(request_id))
                 case ChoiceAnswer():
                     self.choices.answer(message)
                 case Shutdown(stop_claude=stop_claude):
@@ -284,9 +288,20 @@ class Worker:
                 case _:
                     assert_never(message)
 
-    async def interrupt(self) -> None:
-        """Escape on request (worker/turns/interruption.py decides the keys and the end)."""
+    async def interrupt(self, request_id: str = "") -> None:
+        """Escape on request (worker/turns/interruption.py decides the keys and the end);
+        with a request id, the supervisor hears how it went (idle: nothing to interrupt)."""
+        self.tracker.last_interrupt = ""
         await self.tell(InterruptRequested(await self.pane.screen()))
+        deadline = time.monotonic() + INTERRUPT_REPORT_WAIT
+        while not self.tracker.last_interrupt and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)  # the pane watch moves the interruption along
+        outcome = INTERRUPT_OUTCOMES.get(self.tracker.last_interrupt)
+        if request_id and outcome is not None:
+            result = InterruptResult(
+                session=self.spec.session, request_id=request_id, outcome=outcome
+            )
+            await self.send(result)
 
     async def heartbeat_loop(self) -> None:
         interval = self.spec.heartbeat_interval

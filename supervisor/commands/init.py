@@ -1,9 +1,11 @@
 """Write vai.toml and .env for a new bridge, from flags or prompts.
 
 Also sessions.json, when channels are given. Asks for what is not given when run in
-a terminal: the bot token (not echoed), the owner's Discord user id and up to three
-channel ids, one session each. .env gets mode 0600. Existing files are never overwritten
-without --force. Without a token the bridge runs the local demo Discord.
+a terminal: the bot token (not echoed), the owner's Discord user id and channel ids, one
+session each, as many as you like (an empty line ends the list); a typo is explained and
+asked again. .env gets mode 0600. Existing files are never overwritten without --force;
+with --force, what .env held (the saved token, ENCRYPTION_KEY, anything else) is kept
+unless replaced. Without a token the bridge runs the local demo Discord.
 
 Access is closed by default: the owners (`owners` in vai.toml; none given: the bot
 application's owner, as Discord reports it) may talk to Claude, and nobody else until
@@ -30,7 +32,6 @@ from vai.protocol.ids import id_problem, parse_id
 from vai.supervisor.commands._common import Context, channel_id, user_id
 from vai.supervisor.config import home_from_env
 
-MAX_CHANNELS = 3
 HOW_TO_FIND_YOUR_ID = (
     "your Discord user id: Settings > Advanced > Developer Mode on, then right-click your"
     " name > Copy User ID"
@@ -62,7 +63,7 @@ def setup(parser: argparse.ArgumentParser) -> None:
         default=[],
         type=channel_id,
         metavar="ID",
-        help=f"a channel id for the next session (up to {MAX_CHANNELS})",
+        help="a channel id for the next session (repeat for more)",
     )
     parser.add_argument(
         "--owner",
@@ -106,32 +107,63 @@ def _check_token(token: str) -> str:
     return token
 
 
-def _read_token(args: argparse.Namespace, ctx: Context, interactive: bool) -> str:
-    """The token from stdin, the environment or the prompt ("" for the local demo)."""
+def _read_token(args: argparse.Namespace, ctx: Context, interactive: bool, saved: str = "") -> str:
+    """The token from stdin, the environment or the prompt ("" for the local demo; the
+    saved one, with --force, when none is given)."""
     if args.token_stdin:
         # From a terminal, not echoed; from a pipe or file, its first line.
         terminal = sys.stdin.isatty()
         token = getpass.getpass("Discord bot token: ") if terminal else sys.stdin.readline()
         if not token.strip():
             raise BridgeError("--token-stdin: nothing on stdin")
-    else:
-        token = ctx.environ.get("DISCORD_BOT_TOKEN", "")
-        if not token and interactive:
-            token = getpass.getpass("Discord bot token (empty: the local demo Discord): ")
-    return _check_token(token) if token.strip() else ""
+        return _check_token(token)
+    token = ctx.environ.get("DISCORD_BOT_TOKEN", "")
+    if token.strip():
+        return _check_token(token)
+    if not interactive:
+        return saved
+    keep = " (empty: keep the saved one)" if saved else " (empty: the local demo Discord)"
+    while True:
+        token = getpass.getpass(f"Discord bot token{keep}: ")
+        if not token.strip():
+            return saved
+        try:
+            return _check_token(token)
+        except BridgeError as exc:
+            print(f"{exc}; try again", file=sys.stderr)
+
+
+def _ask_channels(channels: list[int]) -> None:
+    """Channel ids, one per line, until an empty one; a typo is asked again."""
+    while True:
+        answer = input(f"Channel id for session {len(channels) + 1} (empty: done): ")
+        if not answer.strip():
+            return
+        try:
+            number = _channel(answer.strip())
+        except BridgeError as exc:
+            print(f"{exc}; try again", file=sys.stderr)
+            continue
+        if number in channels:
+            print(f"channel {number} is session {channels.index(number) + 1} already; try again",
+                  file=sys.stderr)  # fmt: skip
+            continue
+        channels.append(number)
 
 
 def _read_owners(given: list[int], interactive: bool) -> list[int]:
     if given or not interactive:
         return given
     print(f"The bridge's owner may talk to Claude everywhere; {HOW_TO_FIND_YOUR_ID}.")
-    answer = input("Owner's Discord user id (empty: the bot application's owner): ")
-    if not answer.strip():
-        return []
-    number = parse_id(answer)
-    if number is None:
-        raise BridgeError(f"{id_problem(answer, 'user id')} (a number like 123456789012345678)")
-    return [number]
+    while True:
+        answer = input("Owner's Discord user id (empty: the bot application's owner): ")
+        if not answer.strip():
+            return []
+        number = parse_id(answer.strip())
+        if number is not None:
+            return [number]
+        print(f"{id_problem(answer, 'user id')} (a number like 123456789012345678); try again",
+              file=sys.stderr)  # fmt: skip
 
 
 def render_toml(work_dir: str, claude_command: str | None, owners: list[int] | None = None) -> str:
@@ -171,8 +203,6 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     config_file, env_file, sessions_file = home / "vai.toml", home / ".env", home / "sessions.json"
     interactive = not args.no_input and sys.stdin.isatty()
     channels: list[int] = list(args.channel)
-    if len(channels) > MAX_CHANNELS:
-        raise BridgeError(f"at most {MAX_CHANNELS} channels here; add more with `vai add-session`")
     if len(set(channels)) != len(channels):
         raise BridgeError("the same channel is given twice")
     targets = [config_file, env_file, *([sessions_file] if channels or interactive else [])]
@@ -180,15 +210,14 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     if existing and not args.force:
         raise BridgeError(f"{existing[0]} exists; use --force to overwrite")
 
-    token = _read_token(args, ctx, interactive)
+    from vai.supervisor.config import parse_env_file
+
+    kept = parse_env_file(env_file) if args.force else {}  # what --force must not lose
+    token = _read_token(args, ctx, interactive, kept.pop("DISCORD_BOT_TOKEN", ""))
     # The local demo's owner is its one local user: asked only with a real token.
     owners = _read_owners(list(dict.fromkeys(args.owner)), interactive and bool(token))
     if interactive and not args.channel:
-        while len(channels) < MAX_CHANNELS:
-            answer = input(f"Channel id for session {len(channels) + 1} (empty: done): ")
-            if not answer.strip():
-                break
-            channels.append(_channel(answer))
+        _ask_channels(channels)
     work_dir = str(Path(args.work_dir or Path.cwd()).expanduser().absolute())
     if args.claude_command:
         try:
@@ -202,12 +231,15 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     secrets = ["# Secrets of claude-discord-bridge: keep this file mode 0600."]
     if token:
         secrets.append(f"DISCORD_BOT_TOKEN={token}")
-    key = None
-    if args.encrypt:
+    # A saved key stays: sessions.json and the inbox are encrypted with it.
+    key = kept.pop("ENCRYPTION_KEY", None)
+    if args.encrypt and not key:
         from cryptography.fernet import Fernet
 
         key = Fernet.generate_key().decode()
+    if key:
         secrets.append(f"ENCRYPTION_KEY={key}")
+    secrets += [f"{name}={value}" for name, value in kept.items()]
     write_atomic(env_file, ("\n".join(secrets) + "\n").encode(), mode=0o600)
     written = [config_file, env_file]
     if channels:

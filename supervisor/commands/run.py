@@ -1,13 +1,16 @@
 """Run the supervisor in the foreground (systemd's ExecStart).
 
 Starts the gateway and one worker per session, restarts them when they die, and serves
-`vai` and `dp`. Under systemd (Type=notify) it sends READY=1 once every session is
-RUNNING, WATCHDOG=1 at half of WatchdogSec, and STOPPING=1 when it stops. SIGTERM or
-SIGINT stop everything cleanly. Logs go to stderr (the journal under systemd) and to
-logs/supervisor.log. Everything it writes under VAI_HOME is mode 0600 (directories
-0700), whatever the umask; Claude keeps yours. It is non-dumpable (no process of your
-user can read its memory or /proc/PID/environ), and once the configuration is read the
-secrets (DISCORD_BOT_TOKEN, ENCRYPTION_KEY, whatever .env names) leave its environment.
+`vai` and `dp`. Under systemd (Type=notify) it sends READY=1 once it serves (the
+gateway and the sessions spawned, whatever becomes of them), a STATUS= line on every
+state change ("4 of 5 sessions running; session 3 FATAL (...)"), WATCHDOG=1 at half of
+WatchdogSec, and STOPPING=1 when it stops. SIGTERM or SIGINT stop everything cleanly;
+SIGHUP reloads vai.toml as `vai reload` does (`systemctl reload vai`). Logs go to
+stderr (the journal under systemd) and to logs/supervisor.log. Everything it writes
+under VAI_HOME is mode 0600 (directories 0700), whatever the umask; Claude keeps yours.
+It is non-dumpable (no process of your user can read its memory or /proc/PID/environ),
+and once the configuration is read the secrets (DISCORD_BOT_TOKEN, ENCRYPTION_KEY,
+whatever .env names) leave its environment.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         agent = HostAgent(config)
         name_ids(lambda: {c: channel_name(n) for n, c in agent.peers.placed.items()})
         return asyncio.run(agent.run())
-    supervisor = Supervisor(config)
+    supervisor = Supervisor(config, environ=ctx.environ)
     name_ids(lambda: {c: channel_name(n) for n, c in supervisor.known_sessions().items()})
     return asyncio.run(supervisor.run())
 

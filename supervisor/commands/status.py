@@ -4,7 +4,8 @@ The gateway first, then every session. Columns: session, channel, state (STARTIN
 RUNNING, BACKOFF, FATAL...), worker pid, uptime, Claude's state (idle, busy, waiting for
 permission...), queued messages, and memory (the worker plus Claude's whole process
 tree). A session that is not running says
-why at the end of its line.
+why at the end of its line (STOPPED, stopped by operator: `vai start-session N`). With
+the embedded local Discord (no bot token), the chat page's address, with this run's key.
 
 Exit codes: 0 all RUNNING, 3 something is not, 4 the supervisor is unreachable.
 """
@@ -48,5 +49,5 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     if args.json:
         print(json.dumps(status_document(reply), indent=2))
     else:
-        print(render_status(reply))
+        print(render_status(reply, operator=True))
     return status_exit_code(reply)

@@ -28,8 +28,40 @@ def check_limits(layout: Layout, limits: LimitsSection) -> Iterator[Finding]:
         )
 
 
-def check_work_dir(config: Config) -> Iterator[Finding]:
+def configured_work_dir(config: Config, environ: dict[str, str]) -> bool:
+    """Whether vai.toml, .env or the environment names Claude's work dir (otherwise it is
+    wherever `vai run` starts, which doctor's own directory says nothing about)."""
+    from vai.supervisor.config import parse_env_file
+
+    named = environ.get("VAI_CLAUDE_WORK_DIR") or config.file.claude.work_dir
+    return bool(named or parse_env_file(config.layout.env_file).get("VAI_CLAUDE_WORK_DIR"))
+
+
+def running_work_dir(supervisor_pid: int | None) -> Path | None:
+    """The running supervisor's directory: the work dir when none is configured."""
+    if supervisor_pid is None:
+        return None
+    try:
+        return Path(os.readlink(f"/proc/{supervisor_pid}/cwd"))
+    except OSError:
+        return None
+
+
+def check_work_dir(
+    config: Config, environ: dict[str, str] | None = None, supervisor_pid: int | None = None
+) -> Iterator[Finding]:
     work = Path(config.claude_work_dir)
+    if environ is not None and not configured_work_dir(config, environ):
+        running = running_work_dir(supervisor_pid)
+        if running is None:
+            yield warn(
+                "Claude's work dir is not set: it is the directory `vai run` starts in"
+                " (under systemd, the unit's WorkingDirectory=)",
+                f"set [claude] work_dir in {config.layout.config_file} (`vai init --force"
+                " --work-dir DIR` writes it)",
+            )
+            return
+        work = running
     if not work.is_dir():
         yield fail(
             f"Claude's work dir {work} does not exist",

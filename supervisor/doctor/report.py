@@ -64,7 +64,7 @@ def run_checks(
         add("config", iter(problems or [ok(f"configuration: {where}")]))
         add("claude", check_claude(config, environ))
         add("token", check_token(config, environ, online))
-        add("work dir", check_work_dir(config))
+        add("work dir", check_work_dir(config, environ, supervisor_pid(layout)))
         add("link", check_link(config, online))
     else:
         try:

@@ -26,8 +26,7 @@ from types import MappingProxyType
 import zmq
 import zmq.asyncio
 
-from vai.common.bus import router_socket
-from vai.common.bus_auth import BusGate, watch_handshakes
+from vai.common.bus_auth import watch_handshakes
 from vai.common.tasks import Background
 from vai.common.tmux import tmux_run
 from vai.protocol.codec import ProtocolError, encode
@@ -51,7 +50,7 @@ from vai.supervisor.children import Children
 from vai.supervisor.config import Config, resolve_claude
 from vai.supervisor.control import ControlServer
 from vai.supervisor.home import lock_home, make_home, start_tmux_server
-from vai.supervisor.hub.host_control import HostControl
+from vai.supervisor.hub.host_control import HostChanges, HostOperations
 from vai.supervisor.hub.hub_connection import HubConnection
 from vai.supervisor.interfaces import ChildReading
 from vai.supervisor.leftovers import ChildRegistry
@@ -126,10 +125,7 @@ class HostAgent:
         self.registry.end_leftovers(self.config.file.supervisor.stop_grace)
         start_tmux_server(self.config)
         self.layout.bus_socket.unlink(missing_ok=True)
-        gate = BusGate(self.context, log)
-        gate.start()
-        socket = router_socket(self.context, ipc_endpoint(self.layout.bus_socket), gate)
-        self.bus = Bus(socket, gate)
+        self.bus = Bus.open(self.context, ipc_endpoint(self.layout.bus_socket))
         self.children = Children(
             self.config,
             clock=self.clock,
@@ -152,8 +148,8 @@ class HostAgent:
             self.config,
             readings=self,
             memory=self.monitor,
-            changes=HostControl(self),
-            operations=HostControl(self),
+            changes=HostChanges(self),
+            operations=HostOperations(self),
         )
         self.layout.control_socket.unlink(missing_ok=True)
         control.bind(self.context)
@@ -189,8 +185,7 @@ class HostAgent:
             await self.monitor.close()
             control.close()
             self.hub.close()
-            self.bus.gate.stop()
-            self.bus.socket.close(linger=0)
+            self.bus.close()
             self.context.term()
             self.layout.pid_file.unlink(missing_ok=True)
         log.info("host agent stopped")
@@ -323,6 +318,9 @@ class HostAgent:
 
     def uptime(self) -> float:
         return self.clock() - self.started
+
+    def local_url(self) -> str:
+        return ""
 
 
 def _sans_uptime(report: SessionReport) -> tuple[int, str, int | None, str]:

@@ -1,5 +1,6 @@
 """The control API on a host agent: `vai status` for this machine's sessions, `dp`, and
-recover; the session set itself is the hub's (sessions.json lives there).
+recover; the session set itself, and the operator's stops, are the hub's (sessions.json
+lives there).
 
 `dp` from a session on this host posts only to that session's channel, and a file goes
 as bytes (read here, with the same size limit as on the hub), never as a path: the hub
@@ -21,11 +22,11 @@ from vai.supervisor.switchboard import Worker
 if TYPE_CHECKING:
     from vai.supervisor.hub.host_agent import HostAgent
 
-ON_THE_HUB = "sessions are placed from the hub: run this on the hub"
+ON_THE_HUB = "sessions are placed and stopped from the hub: run this on the hub"
 
 
-class HostControl:
-    """interfaces.SessionChanges and interfaces.Operations for a host agent."""
+class HostChanges:
+    """interfaces.SessionChanges for a host agent: only recover is this machine's."""
 
     def __init__(self, agent: HostAgent) -> None:
         self.agent = agent
@@ -39,13 +40,33 @@ class HostControl:
     async def move(self, session: int, host: str) -> Changed:
         raise BridgeError(ON_THE_HUB)
 
+    async def restart(self, session: int | None) -> Changed:
+        raise BridgeError(ON_THE_HUB)
+
+    async def stop(self, session: int) -> Changed:
+        raise BridgeError(ON_THE_HUB)
+
+    async def start(self, session: int) -> Changed:
+        raise BridgeError(ON_THE_HUB)
+
     async def recover(self, session: int) -> Changed:
         if not await self.agent.children.recover(session):
             raise BridgeError(f"no session {session} on this host")
         return Changed(session, f"Session {session} restarting")
 
-    async def interrupt(self, session: int) -> bool:
-        return await self.agent.bus.send(Worker(session), Interrupt())
+
+class HostOperations:
+    """interfaces.Operations for a host agent."""
+
+    def __init__(self, agent: HostAgent) -> None:
+        self.agent = agent
+
+    async def interrupt(self, session: int) -> str:
+        sent = await self.agent.bus.send(Worker(session), Interrupt())
+        return "sent" if sent else "not_running"
+
+    async def reload(self) -> list[str]:
+        return ["a host agent reads vai.toml at start: restart it (systemctl restart vai-host)"]
 
     async def post(self, reply: PostReply) -> bool:
         sessions = self.agent.peers.sessions()

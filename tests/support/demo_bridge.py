@@ -11,20 +11,17 @@ import contextlib
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
-
-from tests.support.harness import standin_command, wait_until
+from tests.support.harness import end_process_tree, standin_command, wait_until
 from tests.support.tmux import TmuxServer
 from vai.protocol.layout import Layout
 
 # What the supervisor prints once the gateway is up (see supervisor/server.py).
-PAGE_LINE = re.compile(r"local Discord: open (http://\S+) to chat")
+PAGE_LINE = re.compile(r"local Discord: open (http://\S+)")
 NOT_INHERITED = ("DISCORD_BOT_TOKEN", "VAI_DISCORD_API_URL", "VAI_DISCORD_GATEWAY_URL", "TMUX")
 
 
@@ -70,13 +67,19 @@ class DemoBridge:
         return ""
 
     def page_url(self, timeout: float = 60) -> str:
-        """The address `vai run` printed for the chat page (it carries the key)."""
+        """The chat page's address (it carries the key): only supervisor.log (0600) holds
+        it, never a stream that is not a terminal (the journal under systemd)."""
+        log = self.layout.process_log("supervisor")
 
         def found() -> str | None:
-            match = PAGE_LINE.search(self.printed())
-            return match.group(1) if match else None
+            with contextlib.suppress(OSError):
+                match = PAGE_LINE.search(log.read_text(errors="replace"))
+                return match.group(1) if match else None
+            return None
 
-        return wait_until(found, timeout, "the chat page's address in `vai run`'s output")
+        url = wait_until(found, timeout, "the chat page's address in supervisor.log")
+        assert url not in self.printed(), "the key reached `vai run`'s output stream"
+        return url
 
     def output(self) -> str:
         parts = [f"--- vai run\n{self.printed()[-6000:]}"]
@@ -87,19 +90,7 @@ class DemoBridge:
 
     def kill(self) -> None:
         """End the supervisor's process group and every process it started, by pid."""
-        if self.process is None:
-            return
-        try:
-            leftovers = psutil.Process(self.process.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            leftovers = []
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        for process in leftovers:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+        end_process_tree(self.process)
 
 
 @contextlib.contextmanager

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
 import sys
 import threading
 import time
@@ -12,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
+import psutil
 import zmq
 
 from vai.common.bus_auth import ClientKeys, ServerKeys, secure_server
@@ -23,7 +26,9 @@ STANDIN = REPO / "worker" / "standin_claude.py"
 T = TypeVar("T")
 
 
-def wait_until(check: Callable[[], T | None], timeout: float, what: str, every: float = 0.02) -> T:
+def wait_until(
+    check: Callable[[], T | None], timeout: float = 5.0, what: str = "", every: float = 0.02
+) -> T:
     """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -31,7 +36,7 @@ def wait_until(check: Callable[[], T | None], timeout: float, what: str, every: 
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what or check}")
         time.sleep(every)
 
 
@@ -124,3 +129,21 @@ def file_server() -> Iterator[tuple[FileServer, str]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def end_process_tree(process: subprocess.Popen[bytes] | None) -> None:
+    """Teardown: SIGKILL a process started in its own group, the group, and every process
+    it started (found before the kill, by pid; never by name)."""
+    if process is None:
+        return
+    try:
+        leftovers = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        leftovers = []
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    for leftover in leftovers:
+        with contextlib.suppress(psutil.Error):
+            leftover.kill()

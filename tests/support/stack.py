@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from tests.support.harness import standin_command, wait_until
+from tests.support.harness import end_process_tree, standin_command, wait_until
 from tests.support.tmux import TmuxServer
 from vai.gateway.local_discord import LocalDiscordThread
 from vai.protocol.layout import Layout
@@ -127,16 +126,7 @@ class Stack:
 
     def kill(self) -> None:
         """Teardown: end the supervisor's process group and every process it started."""
-        if self.process is None:
-            return
-        leftovers = self.descendants()
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        for process in leftovers:
-            with contextlib.suppress(psutil.Error):
-                process.kill()
+        end_process_tree(self.process)
 
 
 @contextlib.contextmanager

@@ -115,6 +115,7 @@ class TurnTracker:
         self._stopped_at = float("-inf")
         self._asking: list[AskKind] = []  # hooks waiting for the channel
         self._interruption: Interruption | None = None
+        self.last_interrupt = ""  # how the last interrupt ended ("stopped", "nothing", ...)
         self._denial: tuple[InFlight | None, float] | None = None  # target, deadline
 
     # -- queries ------------------------------------------------------------------------------
@@ -338,6 +339,7 @@ class TurnTracker:
             return []
         if self.claude == "dead":
             log.info("interrupt: Claude is dead, nothing to interrupt")
+            self.last_interrupt = "dead"
             return []
         self._interruption = Interruption(self.messages.current)
         now = self._clock()
@@ -350,6 +352,7 @@ class TurnTracker:
         if run is None or not run.outcome:
             return []
         self._interruption = None
+        self.last_interrupt = run.outcome
         if run.outcome == "nothing":
             return []
         actions: list[Action] = [CancelChoices(ALL_CHOICES, "interrupted")]

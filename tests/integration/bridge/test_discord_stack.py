@@ -40,7 +40,8 @@ def test_slash_commands_ask_the_real_supervisor(short_tmp: Path, tmux_server: Tm
         sessions = followup_text(stack, stack.discord.invoke_command(chan_a, "sessions"))
         assert f"<#{chan_a}>" in sessions and f"<#{chan_b}>" in sessions
         interrupted = followup_text(stack, stack.discord.invoke_command(chan_b, "interrupt"))
-        assert "Session 2 interrupted" in interrupted
+        # Session 2 is idle: the answer says so (it used to claim "interrupted").
+        assert "Session 2 is idle: nothing to interrupt" in interrupted
         recovered = followup_text(stack, stack.discord.invoke_command(chan_b, "recover"))
         assert "Session 2 restarting" in recovered
         stack.wait_all_running()

@@ -171,8 +171,13 @@ def test_people_not_allowed_get_no_forwarding_and_a_quiet_reaction(
 def test_a_flood_is_held_back_with_one_clear_notice(
     monkeypatch: pytest.MonkeyPatch, short_tmp: Path
 ) -> None:
+    """rate_limit_queue = 0: the strict mode, every message over the limit refused (❌, as
+    it was not sent; ⏳ now means "waiting")."""
+
     async def scenario() -> None:
-        settings = GatewaySettings(user_burst=3, user_per_minute=1, session_burst=100)
+        settings = GatewaySettings(
+            user_burst=3, user_per_minute=1, session_burst=100, rate_limit_queue=0
+        )
         async with gateway_rig(monkeypatch, short_tmp, settings=settings) as rig:
             chan = rig.channels[0]
             posted = [rig.discord.post_user_message(chan, f"m{i}") for i in range(6)]
@@ -182,12 +187,44 @@ def test_a_flood_is_held_back_with_one_clear_notice(
             for held in posted[3:]:
 
                 def marked(held: dict[str, Any] = held) -> bool:
-                    return "⏳" in rig.discord.reactions(chan, int(held["id"]))
+                    return "❌" in rig.discord.reactions(chan, int(held["id"]))
 
-                await rig.wait(marked, what="the held-back reaction")
+                await rig.wait(marked, what="the refused reaction")
             await rig.wait(lambda: len(rig.sup.inbound()) == 3)
             assert [m.content for m in rig.sup.inbound()] == ["m0", "m1", "m2"]
             assert len([c for c in contents(rig, chan) if "Slow down" in c]) == 1
+
+    run(scenario())
+
+
+def test_over_the_limit_messages_wait_in_order_and_only_a_flood_is_refused(
+    monkeypatch: pytest.MonkeyPatch, short_tmp: Path
+) -> None:
+    async def scenario() -> None:
+        settings = GatewaySettings(
+            user_burst=2, user_per_minute=120, session_burst=100, rate_limit_queue=2
+        )
+        async with gateway_rig(monkeypatch, short_tmp, settings=settings) as rig:
+            chan = rig.channels[0]
+            posted = [rig.discord.post_user_message(chan, f"m{i}") for i in range(6)]
+
+            def reactions(index: int) -> dict[str, list[int]]:
+                return rig.discord.reactions(chan, int(posted[index]["id"]))
+
+            # m2 and m3 wait their turn (⏳, one notice); m4 and m5 are refused (❌).
+            await rig.wait(lambda: "⏳" in reactions(2), what="m2 waiting")
+            notice = await rig.wait_bot_message(
+                chan, lambda m: "waits and goes to Claude in order" in m["content"]
+            )
+            assert notice["message_reference"]["message_id"] == posted[2]["id"]
+            refused = await rig.wait_bot_message(chan, lambda m: "not** sent" in m["content"])
+            assert refused["message_reference"]["message_id"] == posted[4]["id"]
+            await rig.wait(lambda: "❌" in reactions(5), what="m5 refused")
+            # The waiting ones arrive, in order, and lose their ⏳.
+            await rig.wait(lambda: len(rig.sup.inbound()) == 4, timeout=10)
+            assert [m.content for m in rig.sup.inbound()] == ["m0", "m1", "m2", "m3"]
+            await rig.wait(lambda: "⏳" not in reactions(2) and "⏳" not in reactions(3))
+            assert "⏳" not in reactions(4) and "❌" not in reactions(3)
 
     run(scenario())
 

@@ -302,3 +302,26 @@ def test_a_command_when_the_supervisor_does_not_answer(
             assert answer[0]["data"]["content"] == "⚠️ no session 9"
 
     run(scenario())
+
+
+def test_a_command_that_fails_unexpectedly_still_answers(
+    monkeypatch: pytest.MonkeyPatch, short_tmp: Path
+) -> None:
+    """A deferred command is always followed up: nothing stays "loading" in Discord."""
+    from vai.gateway import commands
+
+    def broken(status: StatusReply) -> list[str]:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(commands, "render_status_message", broken)
+
+    async def scenario() -> None:
+        async with gateway_rig(monkeypatch, short_tmp, control=control) as rig:
+            await rig.wait(lambda: rig.discord.commands(guild=True))
+            interaction = rig.discord.invoke_command(rig.channels[0], "status", {})
+            answer = await followups(rig, interaction)
+            assert answer[0]["data"]["content"].startswith(
+                "⚠️ The bridge could not do this: RuntimeError"
+            )
+
+    run(scenario())

@@ -234,18 +234,66 @@ def test_init_writes_config_and_secrets_and_never_overwrites(vai: Vai) -> None:
     assert "use --force" in one_line_error(again)
     assert f"DISCORD_BOT_TOKEN={token}" in env_file.read_text()
 
-    four = [f"--channel={CHANNEL + i}" for i in range(4)]
-    assert vai("init", "--no-input", "--force", *four).returncode == 1
     assert vai("init", "--no-input", "--token-stdin", "--force", stdin="short").returncode == 1
+    # Any number of channels (the issue: at most 3 were taken).
+    five = [f"--channel={CHANNEL + i}" for i in range(5)]
+    assert vai("init", "--no-input", "--force", *five).returncode == 0
+    assert len(json.loads(vai.layout.sessions_file.read_text())) == 5
+    # --force keeps the saved token when no new one is given (the issue: it was dropped).
+    assert f"DISCORD_BOT_TOKEN={token}" in env_file.read_text()
 
     forced = vai("init", "--no-input", "--force", "--encrypt", "--channel", str(CHANNEL))
     assert forced.returncode == 0, forced.stderr
-    assert "DISCORD_BOT_TOKEN" not in env_file.read_text()
-    assert "ENCRYPTION_KEY=" in env_file.read_text()
+    assert f"DISCORD_BOT_TOKEN={token}" in env_file.read_text()
+    key = next(line for line in env_file.read_text().splitlines() if "ENCRYPTION_KEY=" in line)
     stored = json.loads(vai.layout.sessions_file.read_text())["1"]
     assert stored != str(CHANNEL)  # encrypted
     listed = vai("list-sessions")
     assert str(CHANNEL) in listed.stdout
+    # Again with --force: the key stays (a new one could not read sessions.json).
+    assert vai("init", "--no-input", "--force", "--encrypt").returncode == 0
+    assert key in env_file.read_text().splitlines()
+    assert str(CHANNEL) in vai("list-sessions").stdout
+
+
+def test_init_asks_again_after_a_typo(vai: Vai) -> None:
+    import pexpect
+
+    token = "MTIz.NDU2.Nzg5" + "t" * 20
+    child = pexpect.spawn(
+        sys.executable, ["-m", "vai.supervisor", "init"], env=vai.env, encoding="utf-8",
+        timeout=20,
+    )  # fmt: skip
+    try:
+        child.expect("Discord bot token")
+        child.sendline("not a token")
+        child.expect("does not look like a Discord bot token.*try again")
+        child.expect("Discord bot token")
+        child.sendline(token)
+        child.expect("Copy User ID")  # how to find one's id, then the owner question
+        child.expect("Owner's Discord user id")
+        child.sendline("me")
+        child.expect("try again")
+        child.expect("Owner's Discord user id")
+        child.sendline("424242424242424242")
+        for number in range(1, 5):
+            child.expect(f"Channel id for session {number}")
+            if number == 2:
+                child.sendline("12x45")  # a typo: explained, and asked again
+                child.expect("try again")
+                child.expect("Channel id for session 2")
+            child.sendline(str(CHANNEL + number))
+        child.expect("Channel id for session 5")
+        child.sendline("")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0, child.before
+    sessions = json.loads(vai.layout.sessions_file.read_text())
+    assert sessions == {str(n): str(CHANNEL + n) for n in range(1, 5)}
+    assert f"DISCORD_BOT_TOKEN={token}" in vai.layout.env_file.read_text()
+    owners = tomllib.loads(vai.layout.config_file.read_text())["discord"]["owners"]
+    assert owners == [424242424242424242]
 
 
 def test_init_never_takes_the_token_from_argv(vai: Vai) -> None:

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import psutil
 import pytest
 
@@ -28,7 +29,7 @@ from vai.supervisor.alerts import AlertManager
 from vai.supervisor.cgroup import CgroupProbe, MemoryLimiter, probe
 from vai.supervisor.config import LimitsSection
 from vai.supervisor.log_rotation import rotate_if_needed, rotate_logs
-from vai.supervisor.metrics_http import render_prometheus
+from vai.supervisor.metrics_prometheus import PrometheusEndpoint, SnapshotCollector
 from vai.supervisor.monitor_model import (
     AlertInfo,
     LimitsInfo,
@@ -160,20 +161,92 @@ def sample_metrics() -> Metrics:
     )
 
 
-def test_prometheus_text_has_the_same_figures() -> None:
-    text = render_prometheus(sample_metrics())
-    lines = text.splitlines()
-    assert 'vai_session_memory_bytes{session="1"} 1000' in lines
-    assert 'vai_session_response_ms{session="1"} 12.5' in lines
-    assert 'vai_session_queued{session="1"} 2' in lines
-    assert 'vai_session_info{session="1",state="RUNNING",claude_state="idle"} 1' in lines
-    assert 'vai_alert_active{session="1",metric="memory"} 1' in lines
-    assert 'vai_process_memory_bytes{process="gateway"} 6' in lines
-    assert "# TYPE vai_session_turns_total counter" in lines
+def scrape_families(text: str) -> dict[str, Any]:
+    """The exposition parsed by prometheus_client's own parser: name -> family."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    families = list(text_string_to_metric_families(text))
+    names = [f.name for f in families]
+    assert len(names) == len(set(names)), f"a family appears twice: {names}"
+    # Every sample belongs to a typed family: none read as "untyped" (samples of one
+    # session sitting apart from their HELP/TYPE would be).
+    untyped = [(f.name, f.type) for f in families if f.type in ("unknown", "untyped")]
+    assert not untyped, untyped
+    return {f.name: f for f in families}
+
+
+def sample_value(families: dict[str, Any], name: str, **labels: str) -> float | None:
+    for family in families.values():
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return None
+
+
+SNOWFLAKE = 987654321012345678
+
+
+def two_sessions() -> Metrics:
+    metrics = sample_metrics()
+    metrics.sessions["1"].channel_id = SNOWFLAKE
+    other = msgspec.structs.replace(
+        metrics.sessions["1"], session=2, channel_id=SNOWFLAKE + 1, state="FATAL",
+        claude_state="dead", memory_bytes=None, turns=0, queued=5, response_ms_avg=None,
+    )  # fmt: skip
+    metrics.sessions["2"] = other
+    return metrics
+
+
+def test_prometheus_exposition_parses_into_typed_families_with_two_sessions() -> None:
+    from prometheus_client import generate_latest
+
+    endpoint = PrometheusEndpoint("127.0.0.1", 0, SnapshotCollector(two_sessions, True))
+    text = generate_latest(endpoint.registry).decode()
+    families = scrape_families(text)
+    assert families["vai_session_memory_bytes"].type == "gauge"
+    assert families["vai_session_turns"].type == "counter"
+    assert sample_value(families, "vai_session_memory_bytes", session="1") == 1000
+    assert sample_value(families, "vai_session_response_seconds", session="1") == 0.0125
+    assert sample_value(families, "vai_session_queued", session="2") == 5
+    assert sample_value(families, "vai_session_turns_total", session="1") == 3
+    assert sample_value(families, "vai_session_up", session="2") == 0
+    assert sample_value(families, "vai_session_state", session="2", state="FATAL") == 1
+    assert sample_value(families, "vai_session_state", session="2", state="RUNNING") == 0
+    assert sample_value(families, "vai_session_claude_state", session="1", claude_state="idle") == 1
+    # A snowflake is text: a float would round it.
+    channel = str(SNOWFLAKE + 1)
+    assert sample_value(families, "vai_session_info", session="2", channel=channel) == 1
+    assert sample_value(families, "vai_alert_active", session="1", metric="memory") == 1
+    assert sample_value(families, "vai_process_memory_bytes", process="gateway") == 6
     # No sample for a figure that could not be read.
-    assert not any(line.startswith("vai_session_cpu_percent{") for line in lines)
-    helps = [line.split()[2] for line in lines if line.startswith("# HELP")]
-    assert len(helps) == len(set(helps))
+    assert sample_value(families, "vai_session_memory_bytes", session="2") is None
+    assert sample_value(families, "vai_session_response_seconds", session="2") is None
+    # Each session's samples sit together under their family, in session order.
+    memory = [s.labels["session"] for s in families["vai_session_queued"].samples]
+    assert memory == ["1", "2"]
+
+
+def test_prometheus_never_shows_channel_ids_with_an_encryption_key() -> None:
+    from prometheus_client import generate_latest
+
+    endpoint = PrometheusEndpoint("127.0.0.1", 0, SnapshotCollector(two_sessions, False))
+    text = generate_latest(endpoint.registry).decode()
+    assert str(SNOWFLAKE) not in text and 'channel="' not in text
+    assert sample_value(scrape_families(text), "vai_session_info", session="1") == 1
+
+
+def test_prometheus_endpoint_serves_and_stops(short_tmp: Path) -> None:
+    endpoint = PrometheusEndpoint("127.0.0.1", 0, SnapshotCollector(two_sessions, True))
+    endpoint.start()
+    try:
+        assert endpoint.port > 0
+        scrape = urllib.request.urlopen(f"http://127.0.0.1:{endpoint.port}/metrics", timeout=10)
+        families = scrape_families(scrape.read().decode())
+        assert sample_value(families, "vai_up") == 1
+    finally:
+        endpoint.close()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{endpoint.port}/metrics", timeout=2)
 
 
 # -- log rotation ----------------------------------------------------------------------------
@@ -420,8 +493,9 @@ backups = 2
         scrape = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10)
         text = scrape.read().decode()
         assert scrape.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-        assert 'vai_alert_active{session="1",metric="memory"} 1' in text
-        assert 'vai_session_up{session="2"} 1' in text
+        families = scrape_families(text)
+        assert sample_value(families, "vai_alert_active", session="1", metric="memory") == 1
+        assert sample_value(families, "vai_session_up", session="2") == 1
 
         # Back under: one recovery notice, and nothing more while it stays there.
         (control / "ballast-1").write_text("0")

@@ -1,48 +1,79 @@
 """systemd's notify protocol without systemd: a local NOTIFY_SOCKET for a real `vai run`.
 
-READY=1 comes once, after the gateway and every session are RUNNING; WATCHDOG=1 comes
-at half of WATCHDOG_USEC; STOPPING=1 comes when the supervisor stops.
+READY=1 comes once, when the supervisor serves, whatever its sessions do (a FATAL one
+included: systemd must not kill the whole bridge for one session); STATUS= says how the
+sessions are, on every change; WATCHDOG=1 comes at half of WATCHDOG_USEC; STOPPING=1
+comes when the supervisor stops.
 """
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from pathlib import Path
 
+from tests.support.harness import standin_command
 from tests.support.stack import running_stack
 from tests.support.tmux import TmuxServer
-from vai.supervisor.notify import sd_notify, watchdog_interval
+from vai.supervisor.notify import Health, sd_notify, status_line, watchdog_interval
+
+FAILS_FOR_SESSION_3 = [
+    "sh", "-c",
+    'if [ "$VAI_SESSION" = 3 ]; then echo "no claude here" >&2; exit 7; fi; exec "$@"',
+    "sh", *standin_command(),
+]  # fmt: skip
 
 
 class NotifySocket:
-    """What systemd listens on: a datagram socket; we keep every state it is sent."""
+    """What systemd listens on: a datagram socket, read all the time (as systemd does) by
+    a thread; we keep every state it is sent."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(path))
+        self.sock.settimeout(0.1)
         self.received: list[str] = []
+        self.arrived = threading.Condition()
+        self._closed = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-    def wait(self, state: str, timeout: float, since: int | None = None) -> int:
-        """Index in `received` of the next datagram carrying `state` (a line of it)."""
-        deadline = time.monotonic() + timeout
-        start = len(self.received) if since is None else since
-        while True:
-            for index in range(start, len(self.received)):
-                if state in self.received[index].splitlines():
-                    return index
-            start = len(self.received)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError(f"no {state} within {timeout}s; got {self.received}")
-            self.sock.settimeout(remaining)
+    def _read(self) -> None:
+        while not self._closed:
             try:
-                self.received.append(self.sock.recv(4096).decode())
+                data = self.sock.recv(4096).decode()
             except TimeoutError:
                 continue
+            except OSError:
+                return
+            with self.arrived:
+                self.received.append(data)
+                self.arrived.notify_all()
+
+    def wait(
+        self, state: str, timeout: float, since: int | None = None, prefix: bool = False
+    ) -> int:
+        """Index in `received` of the next datagram carrying `state` (a line of it, or
+        the start of one with `prefix`)."""
+        deadline = time.monotonic() + timeout
+        with self.arrived:
+            start = len(self.received) if since is None else since
+            while True:
+                for index in range(start, len(self.received)):
+                    lines = self.received[index].splitlines()
+                    if any(line == state or (prefix and line.startswith(state)) for line in lines):
+                        return index
+                start = len(self.received)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"no {state} within {timeout}s; got {self.received}")
+                self.arrived.wait(remaining)
 
     def close(self) -> None:
+        self._closed = True
+        self._reader.join(timeout=5)
         self.sock.close()
 
 
@@ -60,28 +91,56 @@ def test_sd_notify_and_watchdog_interval(short_tmp: Path) -> None:
     assert watchdog_interval({}) is None
 
 
-def test_ready_after_all_sessions_then_watchdog_then_stopping(
+def test_status_line_names_what_is_not_running() -> None:
+    running = Health("RUNNING")
+    sessions = {n: running for n in (1, 2, 4, 5)}
+    sessions[3] = Health("FATAL", "exit status 7; gave up after 3 failed starts")
+    assert status_line(running, sessions) == (
+        "4 of 5 sessions running; session 3 FATAL (exit status 7; gave up after 3 failed starts)"
+    )
+    stopped = {1: running, 2: Health("STOPPED", "by operator")}
+    assert status_line(Health("BACKOFF"), stopped) == (
+        "1 of 2 sessions running; gateway BACKOFF; session 2 STOPPED (by operator)"
+    )
+    assert status_line(running, {}) == "0 of 0 sessions running"
+    long = status_line(running, {1: Health("FATAL", "x" * 500)})
+    assert len(long) < 140 and long.endswith("…)")
+
+
+def test_ready_with_a_fatal_session_then_status_watchdog_stopping(
     short_tmp: Path, tmux_server: TmuxServer
 ) -> None:
     path = short_tmp / "notify.sock"
     listener = NotifySocket(path)
     try:
         env = {"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "400000"}
-        with running_stack(short_tmp, tmux_server, channels=3, extra_env=env) as (stack, _):
-            stack.write_config("[monitoring]\ninterval = 0.2\n")
+        with running_stack(
+            short_tmp, tmux_server, channels=3, extra_env=env, claude_command=FAILS_FOR_SESSION_3
+        ) as (stack, _):
+            stack.write_config(
+                "[supervisor]\nbackoff_base = 0.05\nstart_retries = 2\n"
+                "[claude]\nready_timeout = 3\n"
+            )
             stack.start()
+            # READY as soon as it serves: the sessions are spawned, not yet RUNNING.
             ready = listener.wait("READY=1", 60)
-            # Everything was up when READY=1 was sent (states never go back on their own).
+            assert stack.vai("status", "--timeout", "30").returncode in (0, 3)  # it answers
+            # Session 3 never runs; the others do; READY was not held back for it.
+            fatal = listener.wait(
+                "STATUS=2 of 3 sessions running; session 3 FATAL (", 60, since=0, prefix=True
+            )
+            assert "gave up after 2 failed starts)" in listener.received[fatal]
+            assert fatal > ready
             status = stack.vai("status")
-            assert status.returncode == 0, status.stdout
-            assert status.stdout.count("RUNNING") == 4
-            assert all("READY=1" not in m for m in listener.received[:ready])
+            assert status.returncode == 3, status.stdout
+            assert status.stdout.count("RUNNING") == 3  # the gateway and sessions 1, 2
             first = listener.wait("WATCHDOG=1", 10)
-            listener.wait("WATCHDOG=1", 10)
-            assert first > ready or "WATCHDOG=1" in listener.received[first]
-            listener.wait("STATUS=3/3 sessions running", 10, since=0)  # the monitor's line
+            listener.wait("WATCHDOG=1", 10, since=first + 1)
+            # A recovered session is in the line too, as each state changes.
+            assert stack.vai("remove-session", "3").returncode == 0
+            listener.wait("STATUS=2 of 2 sessions running", 30, since=fatal)
             assert stack.vai("stop").returncode == 0
-            listener.wait("STOPPING=1", 30)
+            listener.wait("STOPPING=1", 30, since=0)
             assert stack.process is not None
             assert stack.process.wait(30) == 0
         states = [line for m in listener.received for line in m.splitlines()]

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.support.harness import REPO
+from tests.support.harness import REPO, wait_until
 from tests.support.tmux import TmuxServer
 from vai.worker.standin.app import _ask_input
 from vai.worker.standin.cli import long_answer
@@ -39,18 +39,6 @@ EVENTS = (
 )
 IDLE_LINE = "❯\u00a0"
 T = TypeVar("T")
-
-
-def wait_until(check: Callable[[], T], timeout: float = 5.0, what: str = "") -> T:
-    """Poll check() every 20 ms until it returns something truthy; fail after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or check}")
-        time.sleep(0.02)
 
 
 class Pane:
@@ -164,7 +152,7 @@ class Pane:
             try:
                 wait_until(until, 0.5, what)
                 return
-            except AssertionError:
+            except TimeoutError:
                 if time.monotonic() > deadline:
                     raise
 
@@ -181,7 +169,9 @@ class Pane:
 
     def exit_code(self) -> int:
         """Wait for the stand-in to exit and return its exit code."""
-        text = wait_until(lambda: self.rc_file.exists() and self.rc_file.read_text(), what="exit")
+        text = wait_until(
+            lambda: self.rc_file.read_text() if self.rc_file.exists() else None, what="exit"
+        )
         return int(text)
 
     def transcript(self, session_id: str) -> list[dict[str, Any]]:

@@ -12,9 +12,10 @@ from discord import TeamMemberRole
 from tests.support.clock import FakeClock
 from vai.gateway.access import AccessPolicy, DeniedNotices
 from vai.gateway.owners import application_owners
-from vai.gateway.ratelimit import InboundLimiter, RateSettings, TokenBucket
+from vai.gateway.ratelimit import InboundLimiter, RateSettings, RateVerdict, TokenBucket
 from vai.gateway.routing import Router
 from vai.protocol.messages import Author, Route, SessionMap
+from vai.protocol.specs import GatewaySettings
 
 BOT = 1000
 ALICE, BOB, CAROL = 1, 2, 3
@@ -60,6 +61,9 @@ def test_access_is_closed_by_default_owners_are_always_allowed_and_admins() -> N
     assert nobody.check(Author(id=BOB, name="bob"), 1).forward
     assert nobody.describe().startswith("owners 2; nobody else")
     assert "allowed users 2" in listed.describe()
+    # vai.toml reloaded: its owners replace the configured ones.
+    listed.reconfigure(GatewaySettings(owners=[CAROL]))
+    assert listed.user_allowed(CAROL, (), None) and not listed.user_allowed(ALICE, (), 1)
 
 
 def test_the_denied_reaction_comes_once_per_person_per_hour() -> None:
@@ -161,8 +165,14 @@ def test_token_bucket_refills_with_time() -> None:
 
 
 def test_inbound_limiter_per_user_then_per_session_with_one_notice() -> None:
+    # queue=0: the strict mode, every message over a limit refused at once.
     limits = RateSettings(
-        user_burst=2, user_per_minute=60, session_burst=3, session_per_minute=60, notice_every=30
+        user_burst=2,
+        user_per_minute=60,
+        session_burst=3,
+        session_per_minute=60,
+        notice_every=30,
+        queue=0,
     )
     limiter = InboundLimiter(limits)
     assert limiter.check(ALICE, 1, 0.0).ok
@@ -184,6 +194,31 @@ def test_inbound_limiter_per_user_then_per_session_with_one_notice() -> None:
     assert limiter.check(ALICE, 1, 40.0).ok and limiter.check(ALICE, 1, 40.0).ok
     again = limiter.check(ALICE, 1, 40.0)
     assert not again.ok and again.notify  # the notice window passed
+
+
+def test_over_the_limit_messages_wait_their_turn_until_the_queue_is_full() -> None:
+    limits = RateSettings(user_burst=2, user_per_minute=60, session_burst=100, queue=3)
+    limiter = InboundLimiter(limits)
+    assert limiter.check(ALICE, 1, 0.0) == RateVerdict(True)
+    assert limiter.check(ALICE, 1, 0.0) == RateVerdict(True)
+    # Over the burst: queued, each one a token's refill later than the one before.
+    waits = [limiter.check(ALICE, 1, 0.0) for _ in range(3)]
+    assert all(v.ok for v in waits)
+    assert [v.delay for v in waits] == pytest.approx([1.0, 2.0, 3.0])
+    assert [v.notify for v in waits] == [True, False, False]  # one notice per window
+    assert "waits and goes to Claude in order" in waits[0].queued_notice(limits)
+    # Beyond the queue's cap: refused, and said so.
+    full = limiter.check(ALICE, 1, 0.0)
+    assert not full.ok and full.scope == "user"
+    assert "not** sent to Claude" in full.notice(limits) and "3 already wait" in full.notice(limits)
+    assert full.retry_in == pytest.approx(1.0)
+    # Bob is not held up by Alice's queue; time pays the credit back.
+    assert limiter.check(BOB, 1, 0.0) == RateVerdict(True)
+    assert limiter.check(ALICE, 1, 1.0).delay == pytest.approx(3.0)
+    assert limiter.check(ALICE, 1, 10.0) == RateVerdict(True)
+    # New settings (vai reload): fresh, full buckets.
+    limiter.reconfigure(RateSettings(user_burst=1, user_per_minute=60, queue=0))
+    assert limiter.check(ALICE, 1, 10.0).ok and not limiter.check(ALICE, 1, 10.0).ok
 
 
 def test_limits_can_be_turned_off() -> None:

@@ -39,7 +39,8 @@ from vai.protocol.messages import (
 )
 from vai.supervisor.config import DiscordSection, SessionDiscord
 from vai.supervisor.inbox import Inbox
-from vai.supervisor.switchboard import GATEWAY, LOST_ANSWER, Send, Switchboard, Worker
+from vai.supervisor.switchboard import GATEWAY, Send, Switchboard, Worker
+from vai.supervisor.texts import LOST_ANSWER
 
 CHANNEL_1 = 1001
 CHANNEL_2 = 1002
