@@ -139,9 +139,13 @@ class LiveSessions:
         async with self._lock:
             numbers = sorted(self.switchboard.sessions())
         held = sorted(set(numbers) & self.children.held)
+        failed: list[str] = []
         for number in numbers:
             if number not in held:
-                await self._restart_session(number)
+                try:
+                    await self._restart_session(number)
+                except BridgeError as exc:  # a session on a host that is down
+                    failed.append(str(exc))
         gateway = self.children.get(None)
         if gateway is not None:
             await self.children.restart(gateway, False, "restart")
@@ -149,9 +153,11 @@ class LiveSessions:
         if held:
             listed = ", ".join(str(n) for n in held)
             text += f"; left stopped by the operator: {listed} (`vai start-session N`)"
-        return Changed(0, text)
+        return Changed(0, "; ".join([text, *failed]))
 
     async def _restart_session(self, session: int) -> None:
+        if self.mover is not None and await self.mover.recover(session):
+            return  # on another host: its worker restarts there
         async with self._lock:
             child = self.children.get(session)
             if child is None:
@@ -164,6 +170,7 @@ class LiveSessions:
 
     async def stop(self, session: int) -> Changed:
         """Stopped until `start`, across supervisor restarts; its messages wait."""
+        self._here(session)
         async with self._lock:
             if session not in self.switchboard.sessions():
                 raise BridgeError(f"no session {session}")
@@ -180,6 +187,7 @@ class LiveSessions:
         )
 
     async def start(self, session: int) -> Changed:
+        self._here(session)
         async with self._lock:
             if session not in self.switchboard.sessions():
                 raise BridgeError(f"no session {session}")
@@ -188,6 +196,15 @@ class LiveSessions:
             await asyncio.to_thread(mark_stopped, self.layout, session, False)
             await self.children.release(session)
         return Changed(session, f"Session {session} starting")
+
+    def _here(self, session: int) -> None:
+        """The operator's stop and start are for sessions on this machine (for now)."""
+        if self.mover is not None and self.mover.placement.is_remote(session):
+            host = self.mover.placement.host_of(session)
+            raise BridgeError(
+                f"session {session} runs on host {host}: stopping and starting it from the"
+                f" hub is not supported yet (`vai move {session} --to HOST` moves it)"
+            )
 
     def _not_held(self, session: int) -> None:
         if session in self.children.held:
