@@ -109,6 +109,8 @@ def render_status(status: StatusReply, *, operator: bool = False) -> str:
         f" {running} of {len(status.sessions)} sessions running"
     )
     lines = [header, table(rows)]
+    if status.isolation:
+        lines.append(f"isolation: {status.isolation}")
     lines += [f"problem: {problem}" for problem in status.problems]
     if operator and status.local_url:
         lines.append(f"local Discord: {status.local_url} (this run's key: keep it to yourself)")
@@ -147,6 +149,7 @@ def status_document(status: StatusReply) -> dict[str, Any]:
             for s in status.sessions
         ],
         "problems": list(status.problems),
+        "isolation": status.isolation,
         "local_url": status.local_url or None,
         "all_running": status_exit_code(status) == EXIT_OK,
     }

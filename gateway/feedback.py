@@ -1,7 +1,8 @@
 """What tells a user where their message is: reactions, the typing indicator, short notices.
 
-📥 when the supervisor has the message, ✅ when Claude accepted it as a prompt, ❌ and a
-short reply saying why when it failed (or a flood over the rate limit refused it); ⏳
+📥 when the supervisor has the message, ✅ when Claude accepted it as a prompt (or ran it,
+for one of Claude Code's own slash commands, with a short reply of what it printed), ❌ and
+a short reply saying why when it failed (or a flood over the rate limit refused it); ⏳
 and a notice while a rate limit holds it back (taken away when it is sent);
 the configured reaction (none by default) for people who may not talk to Claude.
 Typing shows while Claude works, after its first second (Discord shows it 10 s per
@@ -25,7 +26,7 @@ from vai.protocol.messages import PromptProgress
 
 log = logging.getLogger("gateway.feedback")
 
-REACTION = {"received": "📥", "accepted": "✅", "failed": "❌", "limited": "⏳"}
+REACTION = {"received": "📥", "accepted": "✅", "done": "✅", "failed": "❌", "limited": "⏳"}
 TYPING_LIMIT = 600.0
 TYPING_EVERY = 8.0  # Discord shows typing for 10 s after each request
 # A turn that ends sooner needs no indicator: one request fewer per message, which under a
@@ -156,6 +157,9 @@ class Feedback:
             self.react(progress.channel_id, progress.message_id, emoji)
         if progress.stage == "accepted":
             self.typing.set(progress.channel_id, True)
+        elif progress.stage == "done" and progress.detail:
+            # One of Claude Code's own commands ran: what it printed (the worker read it).
+            self.notice(progress.channel_id, progress.message_id, f"✅ {progress.detail}", "done")
         elif progress.stage == "failed":
             self.typing.set(progress.channel_id, False)
             self.notice(

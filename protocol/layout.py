@@ -87,15 +87,38 @@ class Layout(msgspec.Struct, frozen=True):
     def process_log(self, name: str) -> Path:
         return self.logs_dir / f"{name}.log"
 
+    def session_run_dir(self, session: int) -> Path:
+        """What session N's Claude may reach, and nothing else: its hook socket, spool,
+        settings, key and clients (group: the session's Claude user; worker/session_files.py)."""
+        return self.run_dir / f"session-{session}"
+
     def hook_socket(self, session: int) -> Path:
-        return self.run_dir / f"hook-{session}.sock"
+        return self.session_run_dir(session) / "hook.sock"
 
     def hook_spool(self, session: int) -> Path:
         """Hook events the client could not hand to a live worker wait here."""
-        return self.run_dir / f"hook-{session}.spool"
+        return self.session_run_dir(session) / "hook.spool"
+
+    def hook_key(self, session: int) -> Path:
+        """The secret every hook event and pane `dp` of the session carries."""
+        return self.session_run_dir(session) / "hook.key"
 
     def claude_settings(self, session: int) -> Path:
-        return self.run_dir / f"claude-settings-{session}.json"
+        return self.session_run_dir(session) / "claude-settings.json"
+
+    def hook_client(self, session: int) -> Path:
+        return self.session_run_dir(session) / "hook_client.py"
+
+    def pane_bin(self, session: int) -> Path:
+        """First on the pane's PATH: `dp` here posts to the session's own channel."""
+        return self.session_run_dir(session) / "bin"
+
+    def pane_dp(self, session: int) -> Path:
+        return self.pane_bin(session) / "dp"
+
+    def outgoing_dir(self, session: int) -> Path:
+        """Files a pane's `dp` sent, kept (private) until the gateway has posted them."""
+        return self.state_dir / "outgoing" / f"session_{session}"
 
     def session_state(self, session: int) -> Path:
         return self.state_dir / f"session_{session}.json"

@@ -31,6 +31,7 @@ from vai.protocol.messages import (
     ListSessions,
     MoveSession,
     OkReply,
+    PanePost,
     PostMessage,
     PostReply,
     PromptProgress,
@@ -76,6 +77,7 @@ WorkerToSupervisor = (
     | ClaudeStatus
     | ChoiceRequest
     | ToolProgress
+    | PanePost
     | InterruptResult
     | Heartbeat
 )

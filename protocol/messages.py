@@ -22,6 +22,7 @@ from vai.protocol.message_base import (
     PromptStage,
     Route,
 )
+from vai.protocol.session_info import SessionInfo
 from vai.protocol.specs import GatewaySettings
 
 # The shared base, re-exported: every message and the data they carry come from here.
@@ -35,6 +36,7 @@ __all__ = [
     "ProcessState",
     "PromptStage",
     "Route",
+    "SessionInfo",
 ]
 
 # --- gateway <-> supervisor ---------------------------------------------------------------
@@ -223,6 +225,14 @@ class ToolProgress(Message, tag="tool_progress"):
     done: bool = False
 
 
+# `dp` in session N's pane, let in by its worker: a post to that session's own channel.
+class PanePost(Message, tag="pane_post"):
+    session: int  # the supervisor takes the channel from its own map, never from a pane
+    post_id: str
+    text: str = ""
+    file_path: str = ""  # a copy the worker made, private to the bridge
+
+
 class Interrupt(Message, tag="interrupt"):
     """Ask the worker to interrupt Claude's current turn (Escape); with a `request_id` the
     worker says how it went (InterruptResult)."""
@@ -310,26 +320,8 @@ class PostMessage(Message, tag="post_message"):
 
 
 class MoveSession(Message, tag="move_session"):
-    """`vai move N --to HOST`: stop the session where it runs, start it on `host`."""
-
-    session: int
+    session: int  # `vai move N --to HOST`: stopped where it runs, started on `host`
     host: str
-
-
-class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
-    session: int
-    channel_id: int
-    work_dir: str
-    state: ProcessState = "STOPPED"
-    pid: int | None = None
-    uptime_s: float | None = None
-    claude_state: ClaudeState = "unknown"
-    queued: int = 0
-    memory_bytes: int | None = None
-    detail: str = ""
-    claude_pid: int | None = None  # the Claude pane's process (memory counts its tree)
-    host: str = ""  # where it runs, once the bridge spans hosts ("": a single machine)
-    host_down: bool = False  # its host's link to the hub is down
 
 
 class StatusReply(Message, tag="status_reply"):
@@ -339,6 +331,7 @@ class StatusReply(Message, tag="status_reply"):
     gateway_pid: int | None
     sessions: list[SessionInfo]
     problems: list[str] = msgspec.field(default_factory=list)  # for the operator to fix
+    isolation: str = ""  # who Claude runs as, in one line (supervisor/isolation.py)
     # The embedded local Discord's chat page, with this run's key: for the operator only.
     local_url: str = ""
 
@@ -377,6 +370,7 @@ WireMessage = (
     | ChoiceRequest
     | ChoiceAnswer
     | ToolProgress
+    | PanePost
     | Interrupt
     | InterruptResult
     | Shutdown

@@ -19,6 +19,16 @@ WORKER_SPEC_ENV = "VAI_WORKER_SPEC"
 GATEWAY_SPEC_ENV = "VAI_GATEWAY_SPEC"
 
 
+class PaneUser(msgspec.Struct, frozen=True, kw_only=True):
+    """The OS user Claude runs as when it is not the bridge's own (`[claude] user`)."""
+
+    name: str
+    uid: int
+    gid: int
+    home: str
+    shell: str = "/bin/bash"
+
+
 class WorkerSpec(msgspec.Struct, frozen=True, kw_only=True):
     session: int
     channel_id: int
@@ -40,6 +50,17 @@ class WorkerSpec(msgspec.Struct, frozen=True, kw_only=True):
     attachments_max_age_hours: float = 24.0
     attachments_per_session: int = 5
     attachments_total: int = 20
+    # Claude's own OS user (None: the bridge's user); a non-empty problem means the user
+    # cannot be used, and the worker stops with it rather than run Claude unisolated.
+    claude_user: PaneUser | None = None
+    claude_user_problem: str = ""
+    # The pane's environment on top of the tmux server's: set, and names to drop.
+    pane_env: dict[str, str] = msgspec.field(default_factory=dict)
+    pane_env_unset: list[str] = msgspec.field(default_factory=list)
+    # The interpreter for the stdlib-only clients a pane runs (hooks, `dp`).
+    pane_python: str = ""
+    # A pane's `dp --file` bigger than this is refused (the gateway's upload limit).
+    upload_limit: int = 10 * 1024 * 1024
     # The inherited pipe that holds this worker's secrets (-1: none given).
     secrets_fd: int = -1
 

@@ -7,6 +7,7 @@ parts they need from the supervisor, so secrets go only where they are used.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -20,6 +21,7 @@ import msgspec
 from vai.common.errors import ConfigError
 from vai.protocol.ids import parse_id
 from vai.protocol.layout import Layout
+from vai.protocol.specs import PaneUser
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
@@ -68,6 +70,30 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return self.sessions.get(str(session))
 
 
+# A Linux user name (useradd's rule), after `{session}` is replaced.
+USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+
+class SessionClaude(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`[claude.sessions.N]`: who session N's Claude runs as (replaces [claude] user;
+    "" runs it as the bridge's own user)."""
+
+    user: str | None = None
+
+
+def user_name_problem(template: str) -> str:
+    """Why a `user` setting is not usable ("" if it is)."""
+    if not template:
+        return ""
+    name = template.replace("{session}", "1")
+    if not USER_NAME.match(name):
+        return (
+            f"{template!r} is not a user name (lower-case letters, digits, - and _;"
+            " {session} for one user per session)"
+        )
+    return ""
+
+
 class ClaudeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     command: str = "claude"
     work_dir: str = ""
@@ -79,6 +105,30 @@ class ClaudeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     trust_work_dir: bool = False
     approve_api_key: bool = False
     accept_bypass_permissions: bool = False
+    # The OS user Claude runs as, so a prompt-injected Claude cannot read the bridge's
+    # token or files: "" (the bridge's own user: no isolation), a name shared by every
+    # session, or a template with {session} for one user per session.
+    user: str = ""
+    sessions: dict[str, SessionClaude] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key, own in self.sessions.items():
+            if parse_id(key) is None:
+                raise ValueError(f"claude.sessions: {key!r} is not a session number")
+            if own.user and (problem := user_name_problem(own.user)):
+                raise ValueError(f"claude.sessions.{key}.user: {problem}")
+        if problem := user_name_problem(self.user):
+            raise ValueError(f"claude.user: {problem}")
+
+    def user_for(self, session: int) -> str:
+        """The user session N's Claude runs as ("" for the bridge's own)."""
+        own = self.sessions.get(str(session))
+        template = own.user if own is not None and own.user is not None else self.user
+        return template.replace("{session}", str(session))
+
+    def isolated(self) -> bool:
+        """Whether any session's Claude has a user of its own."""
+        return bool(self.user) or any(s.user for s in self.sessions.values())
 
 
 class TmuxSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -289,7 +339,10 @@ def resolve_claude(config: Config, environ: Mapping[str, str] | None = None) -> 
         return config, ""
     explicit = bool(environ.get("VAI_CLAUDE_COMMAND")) or config.file.claude.command != "claude"
     if config.uses_local_discord and not explicit:
-        command = [sys.executable, str(STANDIN_CLAUDE)]
+        # A Claude user of its own may not enter the bridge's venv: the system Python.
+        system = Path("/usr/bin/python3")
+        isolated = config.file.claude.isolated() and system.is_file()
+        command = [str(system) if isolated else sys.executable, str(STANDIN_CLAUDE)]
         note = (
             "`claude` is not installed: the local demo uses the offline stand-in"
             " (install Claude Code, or set VAI_CLAUDE_COMMAND, for the real thing)"
@@ -300,3 +353,48 @@ def resolve_claude(config: Config, environ: Mapping[str, str] | None = None) -> 
         f"the claude command {program!r} was not found: install Claude Code"
         " (npm install -g @anthropic-ai/claude-code) or set VAI_CLAUDE_COMMAND",
     )
+
+
+# What belongs to the bridge's user (its runtime dir, agents, config dirs): a Claude of
+# its own user gets none of it. XDG_* goes too.
+BRIDGE_USER_ONLY = frozenset(
+    {
+        "CLAUDE_CONFIG_DIR",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "GNUPGHOME",
+        "GPG_AGENT_INFO",
+        "KRB5CCNAME",
+        "MAIL",
+        "OLDPWD",
+        "SSH_AGENT_PID",
+        "SSH_AUTH_SOCK",
+        "TMPDIR",
+        "VIRTUAL_ENV",
+        "XAUTHORITY",
+    }
+)
+SANE_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def pane_environment(
+    environ: Mapping[str, str], layout: Layout, session: int, user: PaneUser | None
+) -> tuple[dict[str, str], list[str]]:
+    """What a session's pane sets on top of the tmux server's environment (which already
+    lacks every secret of the bridge, supervisor/child_env.py), and the names it drops.
+
+    The pane's `dp` (run/session-N/bin) comes first on PATH. A Claude of its own user
+    gets that user's HOME, USER, LOGNAME and SHELL and a PATH of its own (its
+    ~/.local/bin, then the system's), and nothing that points into the bridge's user.
+    """
+    pane_bin = str(layout.pane_bin(session))
+    if user is None:
+        return {"PATH": f"{pane_bin}:{environ.get('PATH') or SANE_PATH}"}, []
+    env = {
+        "HOME": user.home,
+        "USER": user.name,
+        "LOGNAME": user.name,
+        "SHELL": user.shell,
+        "PATH": f"{pane_bin}:{user.home}/.local/bin:{SANE_PATH}",
+    }
+    unset = sorted(n for n in environ if n in BRIDGE_USER_ONLY or n.startswith("XDG_"))
+    return env, unset

@@ -52,6 +52,7 @@ from vai.supervisor.interfaces import (
     SessionChanges,
     StatusReadings,
 )
+from vai.supervisor.isolation import describe
 
 log = logging.getLogger("supervisor.control")
 
@@ -183,6 +184,7 @@ class ControlServer:
             gateway_pid=gateway.pid,
             sessions=self.session_infos(),
             problems=self.readings.problems(),
+            isolation=describe(self.config.file.claude, self.readings.sessions()),
             local_url=self.readings.local_url(),
         )
 

@@ -1,8 +1,12 @@
 """`dp`: post a message or a file to a session's Discord channel through the supervisor.
 
 `dp "text"`, `dp 2 "text"`, `dp <channel id> "text"`, `dp 2 --file PATH`, or the text on
-stdin. Inside a Claude pane the session defaults to that pane's (VAI_SESSION). A target
-that is not one (`dp ² hi`, an id past 2**63 - 1) is a usage error (exit 2).
+stdin. A target that is not one (`dp ² hi`, an id past 2**63 - 1) is a usage error (exit 2).
+
+Inside a Claude pane (tmux's TMUX_PANE and the bridge's VAI_SESSION are set) this hands
+over to the pane's own client, run/session-N/bin/dp (worker/pane_dp.py), which posts to
+that session's channel only, through its worker; the operator's `dp` uses the control
+socket.
 """
 
 from __future__ import annotations
@@ -10,14 +14,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from vai.common.errors import BridgeError
 from vai.protocol.ids import id_problem, parse_id
+from vai.protocol.layout import Layout
 from vai.protocol.messages import ErrorReply, OkReply, PostMessage
 from vai.supervisor.commands._common import running_supervisor_pid
-from vai.supervisor.config import load_config
+from vai.supervisor.config import home_from_env, load_config
 from vai.supervisor.control_client import SupervisorUnreachable, request
 
 # Discord snowflakes have 17+ digits; session numbers are small.
@@ -61,7 +66,19 @@ def build_request(target: str | None, text: str, file_path: str | None) -> PostM
     return PostMessage(session=session, channel_id=channel, text=text, file_path=path)
 
 
+def pane_client(environ: Mapping[str, str]) -> Path | None:
+    """The pane's own `dp`, when this runs inside a Claude pane of the bridge."""
+    session = parse_id(environ.get("VAI_SESSION", ""))
+    if session is None or not environ.get("TMUX_PANE"):
+        return None
+    client = Layout(str(home_from_env(environ))).pane_dp(session)
+    return client if os.access(client, os.X_OK) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    client = pane_client(os.environ)
+    if client is not None:
+        os.execv(client, [str(client), *(sys.argv[1:] if argv is None else argv)])
     parser = argparse.ArgumentParser(
         prog="dp",
         description=__doc__,

@@ -12,15 +12,13 @@ from vai.common.tmux import tmux_run
 from vai.protocol.layout import MAX_SOCKET_PATH, Layout
 from vai.supervisor.child_env import child_environment
 from vai.supervisor.config import Config
+from vai.supervisor.private_files import prepare_dirs
 
 
-def make_home(layout: Layout) -> None:
-    """VAI_HOME's directories, private; BridgeError if its socket paths would not fit."""
-    for directory in (layout.root, layout.run_dir, layout.state_dir):
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(directory, 0o700)
-    for directory in (layout.logs_dir, layout.attachments_dir):
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+def make_home(layout: Layout, traversable: bool = False) -> None:
+    """VAI_HOME's directories (private_files.prepare_dirs); BridgeError if its socket
+    paths would not fit."""
+    prepare_dirs(layout, traversable=traversable)
     too_long = [p for p in layout.socket_paths() if len(str(p)) > MAX_SOCKET_PATH]
     if too_long:
         raise BridgeError(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import msgspec
 
 from vai.protocol.links import WorkerToSupervisor
-from vai.protocol.messages import DeliveryUpdate, TurnEnded
+from vai.protocol.messages import DeliveryUpdate, PanePost, PostReply, TurnEnded
 from vai.supervisor.interfaces import MessageStore
 
 log = logging.getLogger("supervisor")
@@ -33,6 +33,14 @@ def speaks_for_itself(session: int, message: WorkerToSupervisor, session_exists:
         "a worker speaks only for its own" if session_exists else "no such session",
     )
     return False
+
+
+def own_channel_post(post: PanePost, channel_id: int) -> PostReply:
+    """`dp` in a session's pane posts to that session's channel (it never names one)."""
+    reply_id = f"pane-{post.session}-{post.post_id}"
+    return PostReply(
+        reply_id=reply_id, channel_id=channel_id, text=post.text, file_path=post.file_path
+    )
 
 
 def own_update(store: MessageStore, session: int, update: DeliveryUpdate) -> bool:

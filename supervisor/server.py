@@ -121,7 +121,7 @@ class Supervisor:
         sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
         self._held = load_stops(self.layout)
         self.hub.load(self.layout.sessions_file)
-        make_home(self.layout)
+        make_home(self.layout, traversable=self.config.file.claude.isolated())
         self._lock_fd = lock_home(self.layout)
         self.config, note = resolve_claude(self.config)
         if note:

@@ -61,18 +61,18 @@ def session_logs(layout: Layout, session: int) -> list[Path]:
 
 
 def forget_files(layout: Layout, session: int) -> None:
-    """The session's journal (and a corrupt one set aside), hook spool, Claude settings,
-    hook socket and worker lock."""
+    """The session's journal (and a corrupt one set aside), its run/session-N/ folder
+    (hook socket, spool, Claude settings, key: a reused number gets a new key), the
+    copies of files its pane posted, and its worker lock."""
     journal = layout.session_state(session)
     for path in (
         journal,
         journal.with_suffix(".corrupt"),
         *journal.parent.glob(f".{journal.name}.*"),  # a save cut short
-        layout.hook_spool(session),
-        layout.claude_settings(session),
-        layout.hook_socket(session),
     ):
         path.unlink(missing_ok=True)
+    shutil.rmtree(layout.session_run_dir(session), ignore_errors=True)
+    shutil.rmtree(layout.outgoing_dir(session), ignore_errors=True)
     _unlink_unless_locked(layout.worker_lock(session))
 
 

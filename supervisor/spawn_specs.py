@@ -2,10 +2,16 @@
 
 No secret is in either: the bot token and the bus keys go through the inherited pipe
 whose descriptor the spec names (common/child_secrets.py, supervisor/children.py).
+
+A supervisor that may switch users without being root (CAP_SETUID and CAP_SETGID as
+ambient capabilities: deploy/vai.service) passes them to the workers and the tmux server
+(which start Claude as its own user) but not to the gateway, which reads Discord.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from typing import TYPE_CHECKING
 
@@ -17,8 +23,9 @@ from vai.protocol.specs import (
     WorkerSpec,
     encode_spec,
 )
+from vai.supervisor import claude_users
 from vai.supervisor.child_env import child_environment
-from vai.supervisor.config import Config
+from vai.supervisor.config import Config, pane_environment
 
 if TYPE_CHECKING:
     from vai.supervisor.config import DiscordSection
@@ -27,6 +34,9 @@ if TYPE_CHECKING:
 def worker_command(
     config: Config, session: int, channel_id: int, secrets_fd: int = -1
 ) -> tuple[list[str], dict[str, str]]:
+    user, problem = claude_users.resolve(config.file.claude, session, create=os.geteuid() == 0)
+    env = child_environment(env_file=config.layout.env_file)
+    pane_env, pane_unset = pane_environment(env, config.layout, session, user)
     spec = WorkerSpec(
         session=session,
         channel_id=channel_id,
@@ -45,9 +55,14 @@ def worker_command(
         attachments_max_age_hours=config.file.attachments.max_age_hours,
         attachments_per_session=config.file.attachments.per_session_downloads,
         attachments_total=config.file.attachments.total_downloads,
+        claude_user=user,
+        claude_user_problem=problem,
+        pane_env=pane_env,
+        pane_env_unset=pane_unset,
+        pane_python=claude_users.pane_python(),
+        upload_limit=config.file.discord.max_upload_bytes,
         secrets_fd=secrets_fd,
     )
-    env = child_environment(env_file=config.layout.env_file)
     env[WORKER_SPEC_ENV] = encode_spec(spec)
     env["PYTHONUNBUFFERED"] = "1"
     return [sys.executable, "-m", "vai.worker"], env
@@ -68,7 +83,12 @@ def gateway_command(config: Config, secrets_fd: int = -1) -> tuple[list[str], di
     env = child_environment(env_file=config.layout.env_file)
     env[GATEWAY_SPEC_ENV] = encode_spec(spec)
     env["PYTHONUNBUFFERED"] = "1"
-    return [sys.executable, "-m", "vai.gateway"], env
+    argv = [sys.executable, "-m", "vai.gateway"]
+    setpriv = shutil.which("setpriv")
+    if os.geteuid() != 0 and claude_users.effective_capabilities() and setpriv:
+        # Clearing the inheritable set clears the ambient one: the gateway keeps none.
+        argv = [setpriv, "--inh-caps=-all", "--", *argv]
+    return argv, env
 
 
 def gateway_settings(section: DiscordSection) -> GatewaySettings:

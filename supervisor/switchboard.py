@@ -48,6 +48,7 @@ from vai.protocol.messages import (
     InboundAck,
     Interrupt,
     InterruptResult,
+    PanePost,
     PostReply,
     PromptProgress,
     ReplyPosted,
@@ -63,7 +64,7 @@ from vai.protocol.messages import (
 from vai.supervisor.config import DiscordSection
 from vai.supervisor.interfaces import MessageStore, TurnObserver
 from vai.supervisor.open_choices import OpenChoices
-from vai.supervisor.peer_rules import own_turn, own_update, speaks_for_itself
+from vai.supervisor.peer_rules import own_channel_post, own_turn, own_update, speaks_for_itself
 from vai.supervisor.spawn_specs import gateway_settings
 from vai.supervisor.texts import LOST_ANSWER, TRY_IT
 
@@ -306,6 +307,8 @@ class Switchboard:
                 return self._turn_ended(own_turn(self._store, session, message))
             case ChoiceRequest() | ToolProgress():
                 return self._to_channel(message)
+            case PanePost():
+                return self.post(own_channel_post(message, self._sessions[session]))
             case InterruptResult():
                 if self.on_interrupt_result is not None:
                     self.on_interrupt_result(message)

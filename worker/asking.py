@@ -3,8 +3,10 @@
 - PermissionRequest: the channel gets Allow / Deny; the hook prints the decision for Claude
   (the CLI shows its own dialog meanwhile, which this answer closes). A timeout or an
   interrupt denies, and the model is told why.
-- AskUserQuestion, seen at PreToolUse: one choice per question with Claude's options; the
-  hook lets the tool run with the answers filled in, or refuses it when nobody answered.
+- AskUserQuestion, seen at PreToolUse: one choice per question with Claude's options
+  (several may be picked when the question says multiSelect; any question can be
+  answered with free text instead); the hook lets the tool run with the answers filled
+  in, or refuses it when nobody answered.
 
 Only live events are answered: one replayed from the spool has no hook waiting any more
 (the dialog it would have answered is left to worker/attention.py, which reads the pane).
@@ -20,6 +22,7 @@ from vai.worker.choices import ChoiceBroker
 from vai.worker.tool_hooks import (
     ALLOW,
     PERMISSION_OPTIONS,
+    answer_text,
     answers_output,
     deny_tool_output,
     parse_questions,
@@ -77,10 +80,12 @@ class HookAsks:
                     list(question.options),
                     "hook",
                     topic=event.tool_use_id,
+                    multi_select=question.multi_select,
+                    other=True,
                 )
                 if answer is None:
                     return deny_tool_output("The user did not answer the question in Discord.")
-                answers[question.question] = answer.option
+                answers[question.question] = answer_text(answer)
             return answers_output(event.tool_input, answers)
         finally:
             await self.tell(AskEnded("question"))

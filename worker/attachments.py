@@ -143,9 +143,20 @@ class GlobalSlots:
 
 
 class AttachmentStore:
-    def __init__(self, folder: Path, slots_folder: Path, limits: AttachmentLimits) -> None:
+    """`group`: Claude's own user's group, when it has one: the folder is 0750 and the
+    files 0640 in that group, so Claude reads its session's files and nobody else's."""
+
+    def __init__(
+        self,
+        folder: Path,
+        slots_folder: Path,
+        limits: AttachmentLimits,
+        group: int | None = None,
+    ) -> None:
         self.folder = folder
         self.limits = limits
+        self.group = group
+        self.file_mode = 0o600 if group is None else 0o640
         self._local = asyncio.Semaphore(max(1, limits.per_session))
         self._global = GlobalSlots(slots_folder, limits.total)
         self._reserved = 0  # bytes of downloads under way, counted against the quota
@@ -153,19 +164,35 @@ class AttachmentStore:
 
     def prepare(self) -> None:
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.folder, 0o700)
+        if self.group is None:
+            os.chmod(self.folder, 0o700)
+            return
+        os.chown(self.folder, -1, self.group)
+        os.chmod(self.folder, 0o750)
+        with contextlib.suppress(OSError), os.scandir(self.folder) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False):
+                    os.chown(entry.path, -1, self.group, follow_symlinks=False)
+                    os.chmod(entry.path, 0o640)
 
     def start(self, keep: Iterable[str], migrate_from: Path | None = None) -> None:
         """At worker start: the folder, the original layout's files (session 1), clean-up."""
-        self.prepare()
         if migrate_from is not None:
             migrate_flat_layout(migrate_from, self.folder)
+        self.prepare()  # after the move: moved files get the folder's sharing too
         self.clean(keep)
 
-    async def clean_every(self, interval: float, keep: Callable[[], list[str]]) -> None:
+    async def clean_every(
+        self,
+        interval: float,
+        keep: Callable[[], list[str]],
+        also: Callable[[], None] | None = None,
+    ) -> None:
         while True:
             await asyncio.sleep(interval)
             await asyncio.to_thread(self.clean, keep())
+            if also is not None:
+                await asyncio.to_thread(also)
 
     # -- a message's files ---------------------------------------------------------------------
 
@@ -253,6 +280,9 @@ class AttachmentStore:
             request = urllib.request.Request(ref.url, headers={"User-Agent": "vai-worker"})
             with urllib.request.urlopen(request, timeout=self.limits.timeout_s) as response:
                 fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                if self.group is not None:
+                    os.fchown(fd, -1, self.group)
+                    os.fchmod(fd, self.file_mode)
                 received = 0
                 while chunk := response.read(CHUNK):
                     received += len(chunk)

@@ -3,9 +3,10 @@
 The hooks answer most of Claude's questions (worker/asking.py: PermissionRequest and
 AskUserQuestion go to the channel while the hook waits). This module covers what the
 pane alone shows: a permission or question screen no hook is waiting on (its hook went
-to a worker that died), the start-up dialogs (folder trust, custom API key, bypass
-warning: answered per configuration, otherwise asked in the channel), and any other
-dialog (a slash command's picker: its options are asked in the channel; a menu without
+to a worker that died; a question's answer, several options or typed text too, goes in
+with the keys worker/question_keys.py plans), the start-up dialogs (folder trust, custom
+API key, bypass warning: answered per configuration, otherwise asked in the channel), and
+any other dialog (a slash command's picker: its options are asked in the channel; a menu without
 options is closed with Escape once it has sat untouched for a while). It never decides
 about the turn: a permission it denied in the pane is told to the turn tracker, which
 knows that the CLI ends such a turn without a Stop hook.
@@ -16,10 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
+from vai.worker import question_keys
 from vai.worker.choices import ChoiceBroker
 from vai.worker.dialogs import (
     ACCEPT_OPTION,
@@ -32,7 +34,7 @@ from vai.worker.dialogs import (
     settled,
 )
 from vai.worker.screen import Screen
-from vai.worker.tool_hooks import ALLOW, PERMISSION_OPTIONS, QUESTION_EXTRAS
+from vai.worker.tool_hooks import ALLOW, PERMISSION_OPTIONS
 from vai.worker.turns.vocabulary import PaneDenied, TurnEvent
 
 log = logging.getLogger("worker.attention")
@@ -41,13 +43,18 @@ log = logging.getLogger("worker.attention")
 # the pane is only answered for screens that stayed this long without a hook.
 HOOK_GRACE = 1.5
 IDLE_MENU_CLOSE = 10.0
-_CHECKBOX = re.compile(r"^\[[ ✔x]\]\s*")
+
+
+class QuestionPane(Pane, Protocol):
+    """A pane that also takes pasted text (an answer typed instead of an option)."""
+
+    async def paste(self, text: str, pace: float = ...) -> None: ...
 
 
 class Attention:
     def __init__(
         self,
-        pane: Pane,
+        pane: QuestionPane,
         broker: ChoiceBroker,
         startup: StartupAnswers,
         tell: Callable[[TurnEvent], Awaitable[None]],
@@ -141,18 +148,19 @@ class Attention:
             await self.tell(PaneDenied())
 
     async def _question(self, screen: Screen) -> None:
-        labels = [_CHECKBOX.sub("", o) for o in screen.options if o not in QUESTION_EXTRAS]
-        labels = [label for label in labels if label not in QUESTION_EXTRAS]
-        if not labels:
+        options = question_keys.labels(screen)
+        if not options:
             return
         answer = await self.broker.wait(
             await self.broker.open(
                 "question",
                 screen.dialog,
-                labels,
+                options,
                 "pane",
                 topic="pane",
-                request_id=self.broker.adopt("question", labels),
+                request_id=self.broker.adopt("question", options),
+                multi_select=question_keys.is_multi_select(screen),
+                other=True,
             )
         )
         now = await settled(self.pane)
@@ -162,9 +170,21 @@ class Attention:
             log.info("nobody answered Claude's question; declining it")
             await self.pane.send_key("Escape")
             return
-        current = [_CHECKBOX.sub("", o) for o in now.options]
-        if answer.option in current:
-            await choose(self.pane, current.index(answer.option))
+        picked = list(answer.options) or ([answer.option] if answer.option else [])
+        steps = question_keys.answer_keys(now, picked, answer.text.strip())
+        if steps is None:
+            log.warning("the answer %r does not fit the question on screen", picked)
+            return
+        if len(steps) == 1 and not answer.text:
+            await choose(self.pane, int(steps[0][1]) - 1)  # one digit: checked and retried
+            return
+        for kind, value in steps:
+            if kind == "paste":
+                await self.pane.paste(value)
+            else:
+                await self.pane.send_key(value)
+            await settled(self.pane, quiet=0.25, timeout=2.0)
+        log.info("answered Claude's question in the pane: %r %r", picked, answer.text)
 
     # -- start-up and other dialogs ----------------------------------------------------------
 

@@ -44,6 +44,22 @@ class Pending:
         return self.request.request_id
 
 
+def answer_problem(request: ChoiceRequest, answer: ChoiceAnswer) -> str:
+    """Why an answer does not fit its request ('' when it does): only its own options,
+    several only for a multi-select request, free text only where "Other…" was offered."""
+    picked = list(answer.options) or ([answer.option] if answer.option else [])
+    strangers = [option for option in picked if option not in request.options]
+    if strangers:
+        return f"{strangers!r} not among the options"
+    if len(picked) > 1 and not request.multi_select:
+        return "several options for a single choice"
+    if len(set(picked)) != len(picked):
+        return "an option picked twice"
+    if answer.text and not request.other:
+        return "free text where none was offered"
+    return ""
+
+
 class ChoiceBroker:
     def __init__(
         self,
@@ -71,6 +87,8 @@ class ChoiceBroker:
         *,
         topic: str = "",
         request_id: str = "",
+        multi_select: bool = False,
+        other: bool = False,
     ) -> Pending:
         """Send a request (or re-send an adopted one) and return its pending entry."""
         request = ChoiceRequest(
@@ -80,6 +98,8 @@ class ChoiceBroker:
             text=text,
             options=options,
             timeout_s=self.timeout,
+            multi_select=multi_select,
+            other=other,
         )
         future: asyncio.Future[ChoiceAnswer | None] = asyncio.get_running_loop().create_future()
         pending = Pending(request, source, future, topic)
@@ -100,9 +120,20 @@ class ChoiceBroker:
             self._close(pending)
 
     async def ask(
-        self, kind: Kind, text: str, options: list[str], source: Source, topic: str = ""
+        self,
+        kind: Kind,
+        text: str,
+        options: list[str],
+        source: Source,
+        topic: str = "",
+        *,
+        multi_select: bool = False,
+        other: bool = False,
     ) -> ChoiceAnswer | None:
-        return await self.wait(await self.open(kind, text, options, source, topic=topic))
+        pending = await self.open(
+            kind, text, options, source, topic=topic, multi_select=multi_select, other=other
+        )
+        return await self.wait(pending)
 
     # -- answers -----------------------------------------------------------------------------
 
@@ -112,16 +143,17 @@ class ChoiceBroker:
         if pending is None or pending.future.done():
             log.info("answer to %s ignored: no such open choice", answer.request_id)
             return False
-        if answer.option and answer.option not in pending.request.options:
-            log.warning("answer %r is not an option of %s", answer.option, answer.request_id)
+        problem = answer_problem(pending.request, answer)
+        if problem:
+            log.warning("answer to %s refused: %s", answer.request_id, problem)
             return False
         log.info(
             "choice %s answered %r by %s",
             answer.request_id,
-            answer.option or "(expired)",
+            answer.text or answer.options or answer.option or "(expired)",
             answer.user_name or answer.user_id or "nobody",
         )
-        pending.future.set_result(answer if answer.option else None)
+        pending.future.set_result(answer if answer.answered else None)
         return True
 
     def cancel(self, kinds: tuple[Kind, ...] = ("permission", "question"), reason: str = "") -> int:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shlex
 import subprocess
 import sys
@@ -20,15 +21,17 @@ from pathlib import Path
 
 import msgspec
 
-from vai.common.atomic import write_atomic
 from vai.common.tmux import TmuxControl, TmuxError, tmux_lock, tmux_run
 from vai.protocol.hooks import HOOK_EVENTS
 from vai.protocol.layout import tmux_session_name
 from vai.protocol.specs import WorkerSpec
+from vai.worker.pane_command import pane_command
 from vai.worker.prompt_input import pieces
 from vai.worker.screen import Screen, read_screen
+from vai.worker.session_files import SessionFiles
 from vai.worker.session_state import SessionState
 from vai.worker.transcript import has_conversation, transcript_path
+from vai.worker.transcript_access import Owner
 
 log = logging.getLogger("worker.pane")
 
@@ -42,12 +45,17 @@ class PaneInfo(msgspec.Struct, frozen=True):
 
 
 class ClaudePane:
-    def __init__(self, spec: WorkerSpec) -> None:
+    def __init__(self, spec: WorkerSpec, files: SessionFiles | None = None) -> None:
         self.spec = spec
+        group = spec.claude_user.gid if spec.claude_user is not None else None
+        python = spec.pane_python or sys.executable
+        self.files = files or SessionFiles(spec.layout, spec.session, group, python)
         self.layout = spec.layout
         self.name = tmux_session_name(spec.session)
         self.target = f"={self.name}:"
         self.control = TmuxControl(spec.tmux_socket, self.name)
+        self.opened = asyncio.Event()
+        self._last_pid: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -59,6 +67,7 @@ class ClaudePane:
                 self._create(state)
                 created = True
             await self.control.start()
+        self.opened.set()
         return created
 
     def exists(self) -> bool:
@@ -121,7 +130,7 @@ class ClaudePane:
             state.conversation_id = str(uuid.uuid4())
         args = [*self.spec.claude_command, "--settings", str(self.write_settings())]
         transcript = self.transcript(state)
-        if transcript.exists() and not has_conversation(transcript):
+        if transcript.exists() and not has_conversation(transcript, self.owner):
             # Claude died before it saved anything of this conversation: it cannot be
             # resumed (and its id is taken), so a new one starts.
             log.warning("conversation %s was never saved: a new one starts", state.conversation_id)
@@ -131,28 +140,39 @@ class ClaudePane:
             args += ["--resume", state.conversation_id]
         else:
             args += ["--session-id", state.conversation_id]
-        return "exec " + shlex.join(args)
+        user = self.spec.claude_user
+        spec = self.spec
+        root = os.geteuid() == 0
+        return pane_command(args, user, env=spec.pane_env, unset=spec.pane_env_unset, root=root)
+
+    @property
+    def owner(self) -> Owner | None:
+        """Claude's own user, whose files its transcripts must be (None: the bridge's)."""
+        user = self.spec.claude_user
+        if user is None:
+            return None
+        return Owner(uid=user.uid, gid=user.gid, python=self.spec.pane_python or sys.executable)
+
+    @property
+    def claude_home(self) -> Path:
+        """Claude's HOME: its own user's, or (without one) the bridge's."""
+        user = self.spec.claude_user
+        return Path(user.home) if user is not None else Path.home()
 
     def transcript(self, state: SessionState) -> Path:
         if state.transcript_path:
             return Path(state.transcript_path)
-        return transcript_path(Path.home(), self.spec.work_dir, state.conversation_id)
+        return transcript_path(self.claude_home, self.spec.work_dir, state.conversation_id)
 
     def write_settings(self) -> Path:
         """Claude settings that route every hook event to this session's worker."""
-        client = Path(__file__).with_name("hook_client.py")
-        command = shlex.join(
-            [
-                sys.executable, "-I", "-S", str(client),
-                str(self.layout.hook_socket(self.spec.session)),
-                str(self.layout.hook_spool(self.spec.session)),
-            ]
-        )  # fmt: skip
+        python = self.spec.pane_python or sys.executable
+        client = self.layout.hook_client(self.spec.session)
+        folder = self.layout.session_run_dir(self.spec.session)
+        command = shlex.join([python, "-I", "-S", str(client), str(folder)])
         hook = [{"hooks": [{"type": "command", "command": command, "timeout": 600}]}]
         settings = {"hooks": {event: hook for event in HOOK_EVENTS}}
-        path = self.layout.claude_settings(self.spec.session)
-        write_atomic(path, json.dumps(settings, indent=2).encode(), mode=0o600)
-        return path
+        return self.files.write_settings(json.dumps(settings, indent=2).encode())
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -168,6 +188,16 @@ class ClaudePane:
         )
         dead, _, pid = (lines[0] if lines else "1 ").partition(" ")
         return PaneInfo(dead=dead == "1", pid=int(pid) if pid.isdigit() else None)
+
+    async def claude_pid(self) -> int | None:
+        """Claude's process in the pane, which hook connections must descend from (waits
+        for the pane to open; the last one seen if tmux does not answer now)."""
+        try:
+            await asyncio.wait_for(self.opened.wait(), self.spec.ready_timeout)
+            self._last_pid = (await self.info()).pid or self._last_pid
+        except (TimeoutError, TmuxError):
+            pass
+        return self._last_pid
 
     async def wait_screen(
         self, accept: Callable[[Screen], bool], timeout: float, recheck: float = 0.25

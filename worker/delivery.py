@@ -20,6 +20,7 @@ from vai.protocol.messages import ChatMessage
 from vai.worker import prompt_input
 from vai.worker.attachments import AttachmentError, AttachmentStore
 from vai.worker.claude_pane import ClaudePane
+from vai.worker.screen import read_screen
 from vai.worker.session_state import SessionState
 from vai.worker.transcript import size_of
 from vai.worker.turns.tracker import TurnTracker
@@ -35,6 +36,9 @@ from vai.worker.typist import Typist
 log = logging.getLogger("worker")
 
 ENTER_ATTEMPTS = 5
+# A slash command's output is read once the pane has been still this long (at most SLASH_WAIT).
+SLASH_QUIET = 0.6
+SLASH_WAIT = 10.0
 
 
 def prompt_text(message: ChatMessage, files: list[str] | None = None) -> str:
@@ -140,10 +144,30 @@ class TypingPipeline:
             await self.tell(NotSubmitted(message.message_id, "was not pasted"))
             return
         if await self.submit(text):
-            await self.tell(Submitted(message.message_id))
+            pane = ""
+            if prompt_input.is_slash_command(text) and not self.prompt_seen.is_set():
+                pane = await self.settled_pane()  # what the CLI printed for it
+            await self.tell(Submitted(message.message_id, pane))
             return
         why = f"was not submitted after {ENTER_ATTEMPTS} Enters"
         await self.tell(NotSubmitted(message.message_id, why))
+
+    async def settled_pane(self, quiet: float = SLASH_QUIET, limit: float = SLASH_WAIT) -> str:
+        """The pane once it shows the box (or a dialog) again and stopped changing for
+        `quiet` seconds, or as it is after `limit` (/clear redraws everything, its hooks
+        running meanwhile)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        last = await self.pane.lines()
+        since = loop.time()
+        while loop.time() < deadline:
+            await asyncio.sleep(0.1)
+            lines = await self.pane.lines()
+            if lines != last:
+                last, since = lines, loop.time()
+            elif loop.time() - since >= quiet and read_screen("\n".join(last)).state != "starting":
+                break
+        return "\n".join(last)
 
     async def submit(self, text: str) -> bool:
         """The lost-Enter recipe: Enter, confirm by hook (or an emptied box), else Enter again."""

@@ -5,37 +5,48 @@ socket module (`_socket`, not `socket`, whose enum and selectors imports cost mo
 rest of the run), and `os` only when it has to spool. Its cost per event is measured by
 tests/bench/bench_hook_client.py (target: under 50 ms).
 
-If no worker is listening (it is restarting), the event is appended to the session's
+Every event carries the session's key (hook.key beside this file's socket, readable only
+by the bridge and the session's Claude user) in a header line, `vai1 hook KEY`, so the
+worker takes events from this session's Claude only (worker/pane_gate.py). If no worker
+is listening (it is restarting), the event is appended, with the key, to the session's
 spool file, which the next worker replays, so no event is lost. For events that wait for
 a decision (PermissionRequest, AskUserQuestion), whatever the worker answers is printed
 for Claude.
 
-Usage: hook_client.py SOCKET_PATH SPOOL_PATH
+Usage: hook_client.py SESSION_DIR (run/session-N: hook.sock, hook.key, hook.spool)
 """
 
 import _socket
 import sys
 
 
-def spool(path: str, payload: bytes) -> None:
+def spool(path: str, key: bytes, payload: bytes) -> None:
+    """Append under an exclusive lock: the worker empties the spool under the same lock."""
+    import fcntl
     import os
 
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, payload + b"\n")
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, key + b" " + payload + b"\n")
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
 def main() -> int:
-    socket_path, spool_path = sys.argv[1], sys.argv[2]
+    folder = sys.argv[1]
     payload = sys.stdin.buffer.read().strip().replace(b"\n", b" ")
+    try:
+        with open(folder + "/hook.key", "rb") as handle:
+            key = handle.read().strip()
+    except OSError:
+        key = b"-"
     try:
         conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         conn.settimeout(900)
-        conn.connect(socket_path)
-        conn.sendall(payload)
+        conn.connect(folder + "/hook.sock")
+        conn.sendall(b"vai1 hook " + key + b"\n" + payload)
         conn.shutdown(_socket.SHUT_WR)
         chunks = []
         while True:
@@ -45,7 +56,7 @@ def main() -> int:
             chunks.append(chunk)
         conn.close()
     except OSError:
-        spool(spool_path, payload)
+        spool(folder + "/hook.spool", key, payload)
         return 0
     answer = b"".join(chunks)
     if answer:

@@ -25,7 +25,7 @@ import zmq.asyncio
 from vai.common.bus import dealer_socket, send
 from vai.common.bus_auth import ClientKeys
 from vai.common.child_secrets import SecretsError, read_secrets
-from vai.common.exit_codes import EXIT_NO_PANE, EXIT_NOT_READY, EXIT_USAGE
+from vai.common.exit_codes import EXIT_CONFIG, EXIT_NO_PANE, EXIT_NOT_READY, EXIT_USAGE
 from vai.common.logs import setup_logging
 from vai.common.secrecy import make_undumpable
 from vai.common.tasks import Background
@@ -57,6 +57,8 @@ from vai.worker.dialogs import StartupAnswers
 from vai.worker.effects import Effects
 from vai.worker.hook_handler import HookHandler
 from vai.worker.hook_server import HookServer
+from vai.worker.pane_access import PaneAccess
+from vai.worker.pane_posts import PanePosts
 from vai.worker.pane_watch import PaneWatch
 from vai.worker.prompt_queue import PromptQueue
 from vai.worker.session_state import StateFile
@@ -79,7 +81,8 @@ INTERRUPT_OUTCOMES: dict[str, InterruptOutcome] = {o: o for o in get_args(Interr
 class Worker:
     def __init__(self, spec: WorkerSpec, keys: ClientKeys) -> None:
         self.spec = spec
-        self.pane = ClaudePane(spec)
+        self.access = PaneAccess(spec)
+        self.pane = ClaudePane(spec, self.access.files)
         self.state_file = StateFile(spec.layout.session_state(spec.session))
         self.state = self.state_file.load()
         queue = PromptQueue()
@@ -89,7 +92,7 @@ class Worker:
         )
         self.tracker = TurnTracker(
             clock=time.monotonic,
-            transcript=ConversationTranscript(self.transcript),
+            transcript=ConversationTranscript(self.transcript, self.pane.owner),
             queue=queue,
         )
         self.context = zmq.asyncio.Context()
@@ -114,6 +117,7 @@ class Worker:
             spec.layout.session_attachments(spec.session),
             spec.layout.run_dir / "attachment-slots",
             attachment_limits(spec),
+            group=self.access.group,
         )
         typist = Typist(self.pane)
         self.typing = TypingPipeline(
@@ -139,6 +143,13 @@ class Worker:
             attachments=self.attachments,
             watch_closely=self.watch.follow_closely,
         )
+        self.posts = PanePosts(
+            session=spec.session,
+            channel_id=spec.channel_id,
+            outgoing=spec.layout.outgoing_dir(spec.session),
+            upload_limit=spec.upload_limit,
+            send=self.send,
+        )
         self.hooks = HookServer(
             spec.layout.hook_socket(spec.session),
             spec.layout.hook_spool(spec.session),
@@ -151,6 +162,11 @@ class Worker:
                 save=self.save,
                 asks=HookAsks(self.choices, self.tell),
             ).on_hook,
+            gate=lambda: self.access.gate,
+            pane_pid=self.pane.claude_pid,
+            post=self.posts.handle,
+            post_max=spec.upload_limit * 4 // 3 + 65536,
+            group=self.access.group,
         )
 
     # -- main --------------------------------------------------------------------------------
@@ -159,6 +175,9 @@ class Worker:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
+        if problem := self.access.prepare():
+            log.error("%s", problem)
+            return EXIT_CONFIG
         self.prepare_attachments()
         await self.hooks.start()
         created = await self.pane.open(self.state)
@@ -207,8 +226,9 @@ class Worker:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, self.background.cancel_all(), return_exceptions=True)
-            await self.pane.close(stop_claude=self.stop_claude)
+            # Hooks first: what Claude fires from now on is spooled for the next worker.
             await self.hooks.close()
+            await self.pane.close(stop_claude=self.stop_claude)
             self.bus.close(linger=0)
             self.context.term()
 
@@ -330,7 +350,10 @@ class Worker:
         return [path for paths in self.state.attachments.values() for path in paths]
 
     async def clean_attachments_loop(self) -> None:
-        await self.attachments.clean_every(CLEAN_ATTACHMENTS_EVERY, self.attachments_in_use)
+        self.posts.clean()
+        await self.attachments.clean_every(
+            CLEAN_ATTACHMENTS_EVERY, self.attachments_in_use, also=self.posts.clean
+        )
 
 
 def main() -> int:

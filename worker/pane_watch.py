@@ -37,11 +37,10 @@ class PaneWatch:
 
     async def loop(self) -> None:
         worker, pane = self.worker, self.worker.pane
-        spool = worker.spec.layout.hook_spool(worker.spec.session)
         last_seq, last_read = -1, 0.0
         while True:
             await asyncio.sleep(WATCH_EVERY)
-            if spool.exists():
+            if worker.hooks.spooled():
                 # A hook client that found no worker listening, just before this one did.
                 await worker.hooks.replay_spool()
             info = await pane.info()

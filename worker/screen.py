@@ -84,6 +84,13 @@ def read_screen(text: str) -> Screen:
     return _dialog(lines)
 
 
+def conversation_lines(text: str) -> list[str] | None:
+    """The lines above the input box (None when no box shows: a dialog or panel)."""
+    lines = [line.rstrip(" ") for line in text.rstrip("\n").split("\n")]
+    box = _input_box(lines)
+    return None if box is None else lines[: box[0]]
+
+
 def _input_box(lines: list[str]) -> tuple[int, int, str, bool, bool] | None:
     """(top rule, bottom rule, text, shell mode, scrolled) of the input box, if one shows."""
     rules = [i for i, line in enumerate(lines) if _RULE.match(line) and "▔" not in line]

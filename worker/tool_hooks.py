@@ -9,6 +9,9 @@
   question; the answers go back as PreToolUse output that allows the tool with the
   answers filled in (`updatedInput.answers`), which the CLI 2.1.330 takes without showing
   its own question screen. Verified against the real CLI (tests/test_realclaude_*.py).
+  Each answer is one string: an option's label, the labels picked in a multi-select
+  question joined by ", " (as the CLI itself writes them), or the text someone typed
+  instead ("Other…").
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 
 import msgspec
 
+from vai.protocol.messages import ChoiceAnswer
+
 SUMMARY_LIMIT = 160
 ASK_TOOL = "AskUserQuestion"
 ALLOW = "Allow"
@@ -25,6 +30,8 @@ DENY = "Deny"
 PERMISSION_OPTIONS = (ALLOW, DENY)
 # The real question screen adds these two after Claude's options; they are not answers.
 QUESTION_EXTRAS = ("Type something.", "Type something", "Chat about this")
+# How the real CLI (2.1.330) joins the labels of a multi-select answer.
+MULTI_SEPARATOR = ", "
 
 _SUMMARY_KEYS = (
     "command",
@@ -120,8 +127,16 @@ def parse_questions(tool_input: Any) -> list[Question]:
 def question_text(question: Question, index: int, count: int) -> str:
     head = f"**{question.header}**: " if question.header else ""
     more = f" ({index + 1}/{count})" if count > 1 else ""
-    many = "\n(several may apply; pick the one that matters most)" if question.multi_select else ""
+    many = "\n(pick one or more, then Submit)" if question.multi_select else ""
     return f"{head}{question.question}{more}{many}"
+
+
+def answer_text(answer: ChoiceAnswer) -> str:
+    """What Claude is told the answer was: the picked labels (then any typed text), or
+    the option."""
+    picked = list(answer.options) or ([answer.option] if answer.option else [])
+    typed = [answer.text.strip()] if answer.text.strip() else []
+    return MULTI_SEPARATOR.join([*picked, *typed])
 
 
 def answers_output(tool_input: dict[str, Any], answers: dict[str, str]) -> bytes:

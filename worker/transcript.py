@@ -3,6 +3,9 @@
 UserPromptSubmit is not durable acceptance (a Claude killed just after it never sent the
 prompt); the transcript line is. The format is Claude's internal one, so reading is
 lenient: unknown lines are skipped.
+
+When Claude runs as its own user, only files that user owns are read
+(worker/transcript_access.py).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vai.worker.session_state import InFlight
+from vai.worker.transcript_access import Owner, read_transcript
 
 
 def transcript_path(home: Path, cwd: str, conversation_id: str) -> Path:
@@ -48,16 +52,9 @@ def _user_text(entry: object) -> str | None:
     return None
 
 
-def holds_prompt(path: Path | None, offset: int, prompt: str) -> bool:
+def holds_prompt(path: Path | None, offset: int, prompt: str, owner: Owner | None = None) -> bool:
     """True if a user prompt equal to `prompt` was written after byte `offset`."""
-    if path is None:
-        return False
-    try:
-        with path.open("rb") as handle:
-            handle.seek(offset)
-            data = handle.read()
-    except OSError:
-        return False
+    data = read_transcript(path, offset, owner)
     wanted = _normalise(prompt)
     for line in data.splitlines():
         try:
@@ -70,17 +67,10 @@ def holds_prompt(path: Path | None, offset: int, prompt: str) -> bool:
     return False
 
 
-def answer_after(path: Path | None, offset: int) -> str:
+def answer_after(path: Path | None, offset: int, owner: Owner | None = None) -> str:
     """The assistant's text written after byte `offset` (a turn's answer, or what an
     interrupted turn had said so far); '' if there is none."""
-    if path is None:
-        return ""
-    try:
-        with path.open("rb") as handle:
-            handle.seek(offset)
-            data = handle.read()
-    except OSError:
-        return ""
+    data = read_transcript(path, offset, owner)
     texts: list[str] = []
     for line in data.splitlines():
         try:
@@ -99,26 +89,20 @@ def answer_after(path: Path | None, offset: int) -> str:
     return "\n\n".join(texts)
 
 
-def has_conversation(path: Path | None) -> bool:
+def has_conversation(path: Path | None, owner: Owner | None = None) -> bool:
     """Does the transcript hold any prompt or answer (can Claude `--resume` it)?
 
     The real CLI writes a turn's lines a moment after its Stop hook; killed before that,
     it leaves a file with only bookkeeping lines, and `--resume` of it exits with "No
     conversation found with session ID".
     """
-    if path is None:
-        return False
-    try:
-        with path.open("rb") as handle:
-            for line in handle:
-                try:
-                    entry = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(entry, dict) and entry.get("type") in ("user", "assistant"):
-                    return True
-    except OSError:
-        return False
+    for line in read_transcript(path, 0, owner).splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and entry.get("type") in ("user", "assistant"):
+            return True
     return False
 
 
@@ -126,11 +110,12 @@ class ConversationTranscript:
     """The session's transcript wherever the conversation now is (a /clear moves it), as
     the turn tracker asks about it (worker/turns/tracker.py: Transcript)."""
 
-    def __init__(self, path: Callable[[], Path]) -> None:
+    def __init__(self, path: Callable[[], Path], owner: Owner | None = None) -> None:
         self._path = path
+        self._owner = owner
 
     def holds(self, in_flight: InFlight) -> bool:
-        return holds_prompt(self._path(), in_flight.transcript_offset, in_flight.text)
+        return holds_prompt(self._path(), in_flight.transcript_offset, in_flight.text, self._owner)
 
     def answer_after(self, offset: int) -> str:
-        return answer_after(self._path(), offset)
+        return answer_after(self._path(), offset, self._owner)

@@ -11,6 +11,8 @@ let lastRendered = "";
 let palette = [];            // commands listed under the box
 let selected = 0;
 const pending = new Map();   // message id -> {buttons, until}: clicked, waiting for the answer
+const picks = new Map();     // "message id/custom id" -> values ticked in a select menu
+let formShown = "";          // interaction id of the form on screen (kept while typing)
 
 // -- helpers -------------------------------------------------------------------------------
 
@@ -258,6 +260,93 @@ function buttonsOf(channel, m) {
   return row;
 }
 
+// A select menu: one tick box per option; each change sends the ticked values, as Discord
+// sends a menu's values when it closes (a menu needs at least min_values of them).
+function menusOf(channel, m) {
+  const box = el("div", "menus");
+  for (const menu of m.menus) {
+    const key = m.id + "/" + menu.custom_id;
+    const fieldset = el("fieldset", "menu");
+    fieldset.disabled = !!menu.disabled;
+    fieldset.dataset.customId = menu.custom_id;
+    if (menu.placeholder) fieldset.append(el("legend", "", menu.placeholder));
+    const ticked = picks.get(key) || [];
+    for (const option of menu.options) {
+      const label = el("label", "option");
+      const input = el("input");
+      input.type = menu.max_values > 1 ? "checkbox" : "radio";
+      input.name = key;
+      input.value = option.value;
+      input.checked = ticked.includes(option.value);
+      input.addEventListener("change", () => {
+        const values = [...fieldset.querySelectorAll("input:checked")].map((i) => i.value);
+        picks.set(key, values);
+        if (values.length >= (menu.min_values ?? 1)) pick(channel.id, m, menu.custom_id, values);
+      });
+      label.append(input, document.createTextNode(" " + option.label));
+      fieldset.append(label);
+    }
+    box.append(fieldset);
+  }
+  return box;
+}
+
+async function pick(channelId, m, customId, values) {
+  const result = await post(`/local/channels/${channelId}/messages/${m.id}/click`,
+    {custom_id: customId, values, username: username()});
+  if (!result.ok) notice(result.data.message || `choice refused (${result.status})`);
+}
+
+// A form the bot opened (a modal): shown over the page until it is sent or closed.
+function renderForm() {
+  const form = (state.forms || [])[0];
+  const box = $("form");
+  if (!form) {
+    formShown = "";
+    box.hidden = true;
+    box.replaceChildren();
+    return;
+  }
+  if (formShown === form.interaction_id) return;  // keep what is being typed
+  formShown = form.interaction_id;
+  const panel = el("form", "panel");
+  panel.append(el("h2", "", form.title || "Form"));
+  const fields = [];
+  for (const input of form.inputs) {
+    const label = el("label", "field", input.label || input.custom_id);
+    const area = el(input.style === 2 ? "textarea" : "input");
+    area.name = input.custom_id;
+    if (input.max_length) area.maxLength = input.max_length;
+    if (input.placeholder) area.placeholder = input.placeholder;
+    area.required = input.required !== false;
+    label.append(area);
+    panel.append(label);
+    fields.push(area);
+  }
+  const actions = el("div", "actions");
+  const cancel = el("button", "cancel", "Cancel");
+  cancel.type = "button";
+  const submit = el("button", "submit", "Submit");
+  submit.type = "submit";
+  actions.append(cancel, submit);
+  panel.append(actions);
+  cancel.addEventListener("click", () => sendForm(form, {dismiss: true}));
+  panel.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const values = {};
+    for (const area of fields) values[area.name] = area.value;
+    sendForm(form, {values, username: username()});
+  });
+  box.replaceChildren(panel);
+  box.hidden = false;
+  if (fields.length) fields[0].focus();
+}
+
+async function sendForm(form, body) {
+  const result = await post(`/local/interactions/${form.interaction_id}/form`, body);
+  if (!result.ok) notice(result.data.message || `form refused (${result.status})`);
+}
+
 async function click(channelId, m, customId) {
   pending.set(m.id, {buttons: JSON.stringify(m.buttons), until: Date.now() + 5000});
   lastRendered = "";
@@ -312,6 +401,7 @@ function renderMessage(channel, m) {
     }
     box.append(item);
   }
+  if (m.menus && m.menus.length) box.append(menusOf(channel, m));
   if (m.buttons.length) box.append(buttonsOf(channel, m));
   if (m.reactions.length) {
     const row = el("div", "reactions");
@@ -351,6 +441,7 @@ function render() {
   const channel = state.channels.find((c) => c.id === current);
   $("channel-name").textContent = channel ? "# " + channel.name : "";
   $("typing").textContent = channel && channel.typing ? `${state.bot.username} is typing…` : "";
+  renderForm();
   const key = current + JSON.stringify(channel ? channel.messages : []);
   if (key === lastRendered) return;
   lastRendered = key;

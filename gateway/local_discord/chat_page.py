@@ -4,9 +4,10 @@
 page's Content-Security-Policy can forbid inline script). The page long-polls
 ``GET /local/state?after=VERSION`` (answered at the next change, see :mod:`.page_state`), posts
 what is typed to ``POST /local/channels/{id}/messages`` and clicks buttons through
-``.../messages/{id}/click``. Those go through the same controls the tests use, so the bot sees
-ordinary Discord events: a message, or, when the text starts with ``/`` and names one of the
-bot's registered commands, an APPLICATION_COMMAND interaction.
+``.../messages/{id}/click`` (with ``values`` for a select menu), and sends or closes a form
+the bot opened through ``/local/interactions/{id}/form``. Those go through the same controls
+the tests use, so the bot sees ordinary Discord events: a message, or, when the text starts
+with ``/`` and names one of the bot's registered commands, an APPLICATION_COMMAND interaction.
 
 Who may use it is decided by :mod:`.page_access` (per-run key, cookie, Origin); on top of that the
 POSTs require a JSON body (cross-site forms and ``text/plain`` fetches cannot send one) and
@@ -149,16 +150,40 @@ def register(app: web.Application, server: LocalDiscord) -> None:
 
     async def click(request: web.Request) -> web.Response:
         body = await json_body(request)
+        values = body.get("values")
         try:
             iid = server.click_button(
                 int(request.match_info["cid"]),
                 int(request.match_info["mid"]),
                 str(body["custom_id"]),
                 user=author(body),
+                values=[str(v) for v in values] if isinstance(values, list) else None,
             )
         except ApiError as exc:
             return _json(exc.body(), exc.status)
         except (ValueError, KeyError) as exc:
+            return _error(400, str(exc))
+        view.started(iid)
+        return _json({"interaction_id": str(iid)})
+
+    async def form(request: web.Request) -> web.Response:
+        """The page's user sends (``values``) or closes (``dismiss``) a form the bot opened."""
+        body = await json_body(request)
+        try:
+            opened = int(request.match_info["iid"])
+            if opened not in view.mine:
+                return _error(404, "no such form")
+            if body.get("dismiss"):
+                server.interactions.dismiss_modal(opened)
+                return _json({})
+            values = body.get("values")
+            if not isinstance(values, dict):
+                return _error(400, "values are expected")
+            texts = {str(k): str(v) for k, v in values.items()}
+            iid = server.submit_modal(opened, texts, user=author(body))
+        except ApiError as exc:
+            return _json(exc.body(), exc.status)
+        except ValueError as exc:
             return _error(400, str(exc))
         view.started(iid)
         return _json({"interaction_id": str(iid)})
@@ -172,3 +197,4 @@ def register(app: web.Application, server: LocalDiscord) -> None:
     app.router.add_get("/local/state", state)
     app.router.add_post("/local/channels/{cid}/messages", post)
     app.router.add_post("/local/channels/{cid}/messages/{mid}/click", click)
+    app.router.add_post("/local/interactions/{iid}/form", form)

@@ -46,6 +46,12 @@ class Interaction:
     original_id: int | None = None
     responses: list[JSON] = field(default_factory=list)
     ephemeral: dict[int, JSON] = field(default_factory=dict)
+    modal: JSON | None = None  # the form the bot opened in answer (callback type 9)
+    modal_closed: bool = False  # submitted or dismissed by the user
+
+    @property
+    def open_modal(self) -> JSON | None:
+        return None if self.modal_closed else self.modal
 
 
 class Interactions:
@@ -187,6 +193,9 @@ class Interactions:
         if time.monotonic() - inter.created > self.callback_timeout:
             raise ApiError(404, 10062, "Unknown interaction")
         kind, data = int(body["type"]), dict(body.get("data") or {})
+        if kind == 9:
+            _check_modal(inter, data)
+            inter.modal = data
         inter.acknowledged = kind != 1
         msg: JSON | None = None
         if kind in (4, 5):
@@ -209,6 +218,33 @@ class Interactions:
             info["response_message_ephemeral"] = bool(msg["flags"] & FLAG_EPHEMERAL)
         resource: JSON = {"type": kind} | ({"message": msg} if msg is not None else {})
         return {"interaction": info, "resource": resource}
+
+    def submit_modal(self, inter_id: int, values: Mapping[str, str], user: LocalUser) -> int:
+        """The user sends the form the bot opened for interaction `inter_id`: a MODAL_SUBMIT
+        interaction (type 5) with each text input's value, about the same message."""
+        inter = self.live.get(inter_id)
+        modal = inter.open_modal if inter is not None else None
+        if inter is None or modal is None:
+            raise ValueError(f"interaction {inter_id} has no open form")
+        rows: list[JSON] = []
+        for field_ in _text_inputs(modal):
+            value = str(values.get(field_["custom_id"], field_.get("value") or ""))
+            if field_.get("required", True) and not value:
+                raise ValueError(f"{field_.get('label') or field_['custom_id']} is required")
+            if len(value) > int(field_.get("max_length") or 4000):
+                raise ValueError(f"{field_.get('label') or field_['custom_id']} is too long")
+            item = {"type": 4, "id": field_.get("id", 0), "custom_id": field_["custom_id"]}
+            rows.append({"type": 1, "components": [item | {"value": value}]})
+        inter.modal_closed = True
+        data: JSON = {"custom_id": modal["custom_id"], "components": rows}
+        return self.create(inter.channel_id, 5, data, user, inter.message_id).id
+
+    def dismiss_modal(self, inter_id: int) -> None:
+        """The user closes the form without sending it (Discord tells the bot nothing)."""
+        inter = self.live.get(inter_id)
+        if inter is not None and inter.modal is not None:
+            inter.modal_closed = True
+            self.store.on_change()
 
     def message(self, token: str, message_id: str) -> tuple[Interaction, JSON]:
         """The message ``@original`` or a followup id refers to, for an interaction token."""
@@ -234,3 +270,24 @@ class Interactions:
         inter.responses.append(record)
         inter.ephemeral.pop(int(msg["id"]), None)
         self.store.delete_message(msg)
+
+
+def _text_inputs(modal: JSON) -> list[JSON]:
+    """The text inputs of a form, in order: in action rows, or in labels (newer forms)."""
+    found: list[JSON] = []
+    for comp in modal.get("components") or []:
+        inner = comp.get("components") or ([comp["component"]] if comp.get("component") else [])
+        found += [c for c in inner if isinstance(c, dict) and c.get("type") == 4]
+    return found
+
+
+def _check_modal(inter: Interaction, data: JSON) -> None:
+    """As Discord: a form answers a command or a component, with a title, an id, inputs."""
+    if inter.type not in (2, 3):
+        raise ApiError(400, 50035, "Invalid Form Body: a modal cannot answer this interaction")
+    title = str(data.get("title") or "")
+    if not title or len(title) > 45 or not data.get("custom_id"):
+        raise ApiError(400, 50035, "Invalid Form Body: a modal needs a title and a custom_id")
+    inputs = _text_inputs(data)
+    if not 1 <= len(inputs) <= 5 or any(not i.get("custom_id") for i in inputs):
+        raise ApiError(400, 50035, "Invalid Form Body: a modal needs 1 to 5 text inputs")

@@ -40,6 +40,36 @@ def _components(components: Iterable[JSON]) -> list[JSON]:
     return out
 
 
+def _menus(components: Iterable[JSON]) -> list[JSON]:
+    """Select menus (string selects), flattened out of their action rows."""
+    out: list[JSON] = []
+    for comp in components:
+        if comp.get("type") == 3:
+            menu = {k: comp.get(k) for k in ("custom_id", "placeholder", "disabled")}
+            menu |= {
+                "min_values": comp.get("min_values", 1),
+                "max_values": comp.get("max_values", 1),
+            }
+            options = [{"label": o.get("label"), "value": o.get("value")} for o in comp["options"]]
+            out.append(menu | {"options": options})
+        out += _menus(comp.get("components") or [])
+    return out
+
+
+def _form(inter: Interaction, modal: JSON) -> JSON:
+    """A form the bot opened for the page's user: its title and text inputs."""
+    inputs = []
+    for row in modal.get("components") or []:
+        for item in row.get("components") or ([row["component"]] if row.get("component") else []):
+            if isinstance(item, dict) and item.get("type") == 4:
+                keys = ("custom_id", "label", "style", "required", "max_length", "placeholder")
+                field_ = {k: item.get(k) for k in keys}
+                field_["label"] = field_["label"] or row.get("label")
+                inputs.append(field_)
+    head = {"interaction_id": str(inter.id), "channel_id": str(inter.channel_id)}
+    return head | {"title": modal.get("title"), "inputs": inputs}
+
+
 def _embed(embed: JSON) -> JSON:
     fields = [{"name": f.get("name"), "value": f.get("value")} for f in embed.get("fields") or []]
     shown = {k: embed.get(k) for k in ("title", "description", "url")}
@@ -99,6 +129,7 @@ class PageView:
             ],
             "embeds": [_embed(e) for e in msg["embeds"]],
             "buttons": _components(msg.get("components") or []),
+            "menus": _menus(msg.get("components") or []),
             "reactions": [
                 {"emoji": r["emoji"]["name"], "count": r["count"]} for r in msg["reactions"]
             ],
@@ -113,6 +144,7 @@ class PageView:
             notice |= {"content": NOT_ANSWERED, "timestamp": None, "edited": False}
             notice |= {"loading": False, "ephemeral": True, "used": None, "attachments": []}
             notice |= {"names": {"users": {}, "channels": {}}, "embeds": [], "buttons": []}
+            notice |= {"menus": []}
             shown.append(notice | {"reactions": []})
         return shown
 
@@ -152,7 +184,7 @@ class PageView:
         commands = tuple(c["version"] for cmds in self.interactions.commands.values() for c in cmds)
         live = self.interactions.live
         mine = tuple(
-            (i, len(x.responses), len(x.ephemeral), x.acknowledged)
+            (i, len(x.responses), len(x.ephemeral), x.acknowledged, x.modal_closed)
             for i in self.mine
             if (x := live.get(i)) is not None
         )
@@ -179,10 +211,13 @@ class PageView:
                 typing.add(event["channel_id"])
                 wake.append(event["time"] + TYPING_SHOWN_S)
         private: dict[str, list[JSON]] = {}
+        forms: list[JSON] = []
         for iid in self.mine:
             inter = self.interactions.live.get(iid)
             if inter is None:
                 continue
+            if inter.open_modal is not None:
+                forms.append(_form(inter, inter.open_modal))
             private.setdefault(str(inter.channel_id), []).extend(self._private(inter, now_mono))
             left = inter.created + self.interactions.callback_timeout - now_mono
             if not inter.acknowledged and not inter.responses and left > 0:
@@ -197,6 +232,6 @@ class PageView:
             channels.append(channel | {"messages": messages})
         state: JSON = {"guild": {"id": str(st.guild_id), "name": st.guild_name}}
         state |= {"bot": st.bot.to_json(), "user": st.default_user.to_json()}
-        state |= {"channels": channels, "commands": self.commands()}
+        state |= {"channels": channels, "commands": self.commands(), "forms": forms}
         digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:20]
         return state | {"version": digest}, min(wake) if wake else None

@@ -29,6 +29,18 @@ from .store import JSON, LocalUser, Store, UploadedFile
 T = TypeVar("T")
 
 
+def _checked_values(comp: JSON, values: Sequence[str]) -> list[str]:
+    """A select menu's picks as Discord checks them: known values, within min/max."""
+    known = [str(o.get("value")) for o in comp.get("options") or []]
+    picked = [str(v) for v in values]
+    low, high = int(comp.get("min_values", 1)), int(comp.get("max_values", 1))
+    if any(v not in known for v in picked) or len(set(picked)) != len(picked):
+        raise ValueError(f"values {picked!r} are not options of {comp.get('custom_id')!r}")
+    if not low <= len(picked) <= high:
+        raise ValueError(f"pick {low} to {high} options of {comp.get('custom_id')!r}")
+    return picked
+
+
 def _find_component(components: Iterable[JSON], custom_id: str) -> JSON | None:
     for comp in components:
         if comp.get("custom_id") == custom_id:
@@ -306,10 +318,29 @@ class LocalDiscord:
             raise ValueError(f"message {message_id} has no component with custom_id {custom_id!r}")
         if comp.get("disabled"):
             raise ValueError(f"component {custom_id!r} of message {message_id} is disabled")
-        data: JSON = {"custom_id": custom_id, "component_type": int(comp.get("type", 2))}
-        if values is not None:
+        kind = int(comp.get("type", 2))
+        data: JSON = {"custom_id": custom_id, "component_type": kind}
+        if kind == 3:
+            data["values"] = _checked_values(comp, values or [])
+        elif values is not None:
             data["values"] = list(values)
         return self.interactions.create(channel_id, 3, data, self._user(user), message_id).id
+
+    def submit_modal(
+        self,
+        interaction_id: int,
+        values: Mapping[str, str],
+        *,
+        user: LocalUser | Mapping[str, Any] | None = None,
+    ) -> int:
+        """A user sends the form (modal) the bot opened in answer to `interaction_id`;
+        `values` maps each text input's custom_id to its text. Returns the new interaction."""
+        return self.interactions.submit_modal(interaction_id, values, self._user(user))
+
+    def open_modal(self, interaction_id: int) -> JSON | None:
+        """The form the bot opened in answer to an interaction, while not yet sent."""
+        inter = self.interactions.live.get(interaction_id)
+        return None if inter is None else inter.open_modal
 
     def invoke_command(
         self,

@@ -207,6 +207,18 @@ class LocalDiscordThread:
     def interaction_responses(self, interaction_id: int) -> list[JSON]:
         return self.call(lambda s: s.interaction_responses(interaction_id))
 
+    def submit_modal(
+        self,
+        interaction_id: int,
+        values: Mapping[str, str],
+        *,
+        user: LocalUser | Mapping[str, Any] | None = None,
+    ) -> int:
+        return self.call(lambda s: s.submit_modal(interaction_id, values, user=user))
+
+    def open_modal(self, interaction_id: int) -> JSON | None:
+        return self.call(lambda s: s.open_modal(interaction_id))
+
     def commands(self, *, guild: bool = False) -> list[JSON]:
         return self.call(lambda s: s.commands(guild=guild))
 

@@ -3,8 +3,11 @@
 Checks tmux and its version, the Claude CLI and its version, the bot token (never shown;
 with a token it logs in to the configured Discord API and checks the Message Content
 intent), the permissions of VAI_HOME, run/, .env and the attachment directories, stale
-pid files and sockets, Claude's work dir, and whether memory limits can be enforced
-(cgroups). Exit 0 when nothing failed (warnings allowed), 1 when something did.
+pid files and sockets, Claude's work dir, whether memory limits can be enforced
+(cgroups), and who Claude runs as: without a user of its own, a loud warning; with one,
+probes as that user of what it must not reach. `--fix` applies the safe fixes, and as
+root creates the Claude users vai.toml names. Exit 0 when nothing failed (warnings
+allowed), 1 when something did.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from vai.supervisor.doctor import render, repair, run_checks
 def setup(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offline", action="store_true", help="do not log in to Discord")
     parser.add_argument(
-        "--fix", action="store_true", help="apply the safe fixes (permissions, stale files)"
+        "--fix",
+        action="store_true",
+        help="apply the safe fixes (permissions, stale files; as root, Claude's users)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="show problems only")
 

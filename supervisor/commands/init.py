@@ -14,6 +14,11 @@ allow lists say so.
 The token is never an argument (argv lands in shell history and in `ps` for everyone):
 it comes from --token-stdin (`vai init --token-stdin < token.txt`), from
 DISCORD_BOT_TOKEN in the environment, or from the hidden prompt.
+
+`--claude-user NAME` runs Claude as its own OS user (`vai-claude`, or `vai-claude-{session}`
+for one per session), so it cannot read the token or the bridge's files: as root, init
+creates the users of the sessions it writes and gives the work dir to their group.
+Without it, Claude runs as the bridge's own user, and init says so.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -30,7 +36,7 @@ from vai.common.errors import BridgeError
 from vai.common.exit_codes import EXIT_OK
 from vai.protocol.ids import id_problem, parse_id
 from vai.supervisor.commands._common import Context, channel_id, user_id
-from vai.supervisor.config import home_from_env
+from vai.supervisor.config import home_from_env, user_name_problem
 
 HOW_TO_FIND_YOUR_ID = (
     "your Discord user id: Settings > Advanced > Developer Mode on, then right-click your"
@@ -80,6 +86,13 @@ def setup(parser: argparse.ArgumentParser) -> None:
         "--encrypt",
         action="store_true",
         help="generate ENCRYPTION_KEY: channel ids stored encrypted",
+    )
+    parser.add_argument(
+        "--claude-user",
+        default="",
+        metavar="NAME",
+        help="run Claude as this OS user (vai-claude; vai-claude-{session}: one per session);"
+        " as root, init creates it",
     )
     parser.add_argument(
         "--host",
@@ -166,7 +179,12 @@ def _read_owners(given: list[int], interactive: bool) -> list[int]:
               file=sys.stderr)  # fmt: skip
 
 
-def render_toml(work_dir: str, claude_command: str | None, owners: list[int] | None = None) -> str:
+def render_toml(
+    work_dir: str,
+    claude_command: str | None,
+    owners: list[int] | None = None,
+    claude_user: str = "",
+) -> str:
     lines = [
         "# claude-discord-bridge configuration (written by `vai init`).",
         "# Every setting and its default: deploy/vai.example.toml in the source tree.",
@@ -181,7 +199,32 @@ def render_toml(work_dir: str, claude_command: str | None, owners: list[int] | N
     ]
     if claude_command:
         lines.append(f"command = {json.dumps(claude_command)}")
+    if claude_user:
+        lines.append(f"user = {json.dumps(claude_user)}")
     return "\n".join(lines) + "\n"
+
+
+def prepare_claude_users(template: str, sessions: list[int], work_dir: Path) -> list[str]:
+    """As root: the Claude users of these sessions exist and share the work dir. What
+    was done, for the operator."""
+    from vai.supervisor import claude_users
+
+    done: list[str] = []
+    names = sorted({template.replace("{session}", str(n)) for n in sessions or [1]})
+    if "{session}" in template and not sessions:
+        names = []  # made when their sessions start
+    group = claude_users.shared_group(template)
+    for name in names:
+        if claude_users.lookup(name) is None:
+            claude_users.create_user(name, group)
+            done.append(f"created user {name}")
+    if claude_users.group_exists(group) and work_dir.is_dir():
+        import grp
+
+        os.chown(work_dir, -1, grp.getgrnam(group).gr_gid)
+        os.chmod(work_dir, work_dir.stat().st_mode & 0o7777 | 0o2070)
+        done.append(f"gave {work_dir} to group {group} (g+rwxs)")
+    return done
 
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:
@@ -224,9 +267,17 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
             shlex.split(args.claude_command)
         except ValueError as exc:
             raise BridgeError(f"--claude-command: {exc}") from None
+    claude_user = args.claude_user.strip()
+    if problem := user_name_problem(claude_user):
+        raise BridgeError(f"--claude-user: {problem}")
 
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    config = render_toml(work_dir, args.claude_command, owners)
+    if claude_user and os.geteuid() == 0:
+        for line in prepare_claude_users(
+            claude_user, list(range(1, len(channels) + 1)), Path(work_dir)
+        ):
+            print(line)
+    config = render_toml(work_dir, args.claude_command, owners, claude_user)
     write_atomic(config_file, config.encode(), mode=0o600)
     secrets = ["# Secrets of claude-discord-bridge: keep this file mode 0600."]
     if token:
@@ -253,5 +304,14 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
     print(f"sessions: {sessions}; token: {'set' if token else 'none (local demo Discord)'}")
     who = ", ".join(map(str, owners)) or "the bot application's owner"
     print(f"owner: {who} (nobody else may use the bridge until allow lists say so)")
+    if claude_user:
+        print(f"Claude runs as {claude_user} (`vai doctor` checks what it can reach)")
+        if os.geteuid() != 0:
+            print("as root, `vai doctor --fix` creates missing users and shares the work dir")
+    else:
+        print(
+            "warning: Claude runs as the bridge's own user and can read the bot token;"
+            " --claude-user vai-claude isolates it (see `vai doctor`)"
+        )
     print("next: `vai doctor` to check the machine, then `vai start`")
     return EXIT_OK

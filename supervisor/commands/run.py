@@ -34,22 +34,33 @@ def setup(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace, ctx: Context) -> int:
     import logging
 
+    from vai.common.errors import ConfigError
     from vai.common.logs import name_ids, setup_logging
     from vai.common.secrecy import hide_environment, make_undumpable
     from vai.supervisor.child_env import SUPERVISOR_ONLY, secret_names
+    from vai.supervisor.isolation import NONE_MARK, describe
     from vai.supervisor.private_files import private_umask, tighten
     from vai.supervisor.server import Supervisor
+    from vai.supervisor.sessions_file import load_sessions
 
     make_undumpable()
     config = ctx.config
     hide_environment(secret_names(config.layout.env_file) - SUPERVISOR_ONLY)
     private_umask()
-    tighten(config.layout)
+    tighten(config.layout, traversable=config.file.claude.isolated())
     setup_logging(
         "supervisor",
         logging.DEBUG if args.debug else logging.INFO,
         log_file=config.layout.process_log("supervisor"),
     )
+    try:
+        sessions = load_sessions(config.layout.sessions_file, config.encryption_key)
+    except ConfigError:
+        pass  # the supervisor's start says it, alone
+    else:
+        isolation = describe(config.file.claude, sessions)
+        level = logging.WARNING if isolation.startswith(NONE_MARK) else logging.INFO
+        logging.getLogger("supervisor").log(level, "isolation: %s", isolation)
     if args.host:
         from vai.supervisor.hub.host_agent import HostAgent
 

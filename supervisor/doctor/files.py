@@ -1,4 +1,9 @@
-"""Permissions and ownership of VAI_HOME and what it holds (secrets, attachments)."""
+"""Permissions and ownership of VAI_HOME and what it holds (secrets, attachments).
+
+When Claude runs as its own user, VAI_HOME, run/ and attachments/ may be 0711 (passed
+through, never listed) and each attachments/session_N/ shared with that user's group
+(0750, files 0640); nothing else changes.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,10 @@ def _chmod(path: Path, mode: int) -> Callable[[], None]:
     return lambda: os.chmod(path, mode)
 
 
-def _private(path: Path, wanted: int, what: str, strict: bool = True) -> Iterator[Finding]:
+def _private(
+    path: Path, wanted: int, what: str, strict: bool = True, allowed: int = 0
+) -> Iterator[Finding]:
+    """`allowed`: group/other bits that are fine here (0o011: traversable)."""
     mode = _mode(path)
     if mode is None:
         return
@@ -35,7 +43,7 @@ def _private(path: Path, wanted: int, what: str, strict: bool = True) -> Iterato
             f"{what} {path} belongs to uid {owner}, not to you (uid {os.geteuid()})",
             f"chown {os.geteuid()} {path}",
         )
-    if mode & 0o077:
+    if mode & 0o077 & ~allowed:
         level = fail if strict or mode & 0o022 else warn
         yield level(
             f"{what} {path} is open to others (mode {mode:04o})",
@@ -46,7 +54,10 @@ def _private(path: Path, wanted: int, what: str, strict: bool = True) -> Iterato
         yield ok(f"{what} {path} is private (mode {mode:04o})")
 
 
-def check_permissions(layout: Layout) -> Iterator[Finding]:
+def check_permissions(layout: Layout, isolated: bool = False) -> Iterator[Finding]:
+    """`isolated`: Claude runs as its own user, which passes through some directories."""
+    through = 0o011 if isolated else 0
+    shared = 0o050 if isolated else 0
     root = layout.root
     if not root.exists():
         yield warn(f"VAI_HOME {root} does not exist yet", "`vai init` or `vai run` creates it")
@@ -54,20 +65,23 @@ def check_permissions(layout: Layout) -> Iterator[Finding]:
     if not root.is_dir():
         yield fail(f"VAI_HOME {root} is not a directory", f"move {root} away")
         return
-    yield from _private(root, 0o700, "VAI_HOME", strict=False)
+    yield from _private(root, 0o700, "VAI_HOME", strict=False, allowed=through)
     if not os.access(root, os.W_OK | os.X_OK):
         yield fail(f"VAI_HOME {root} is not writable by you", f"chown -R {os.geteuid()} {root}")
-    yield from _private(layout.run_dir, 0o700, "run/")
+    yield from _private(layout.run_dir, 0o700, "run/", allowed=through)
     yield from _private(layout.env_file, 0o600, ".env")
     yield from _private(layout.sessions_file, 0o600, "sessions.json", strict=False)
     yield from _private(layout.logs_dir, 0o700, "logs/", strict=False)
     attachments = layout.attachments_dir
     if attachments.exists():
-        yield from _private(attachments, 0o700, "attachments/")
+        yield from _private(attachments, 0o700, "attachments/", allowed=through)
         for directory in sorted(p for p in attachments.glob("session_*") if p.is_dir()):
-            yield from (f for f in _private(directory, 0o700, "attachments") if f.level != "ok")
+            found = _private(directory, 0o700, "attachments", allowed=shared)
+            yield from (f for f in found if f.level != "ok")
             open_files = [
-                p for p in directory.rglob("*") if p.is_file() and (_mode(p) or 0) & 0o077
+                p
+                for p in directory.rglob("*")
+                if p.is_file() and (_mode(p) or 0) & 0o077 & ~(shared & 0o040)
             ]
             if open_files:
 

@@ -10,6 +10,7 @@ from vai.common.errors import BridgeError, ConfigError
 from vai.protocol.layout import Layout
 from vai.supervisor.config import Config, LimitsSection, home_from_env, load_config, parse_env_file
 from vai.supervisor.doctor.bot_token import check_token
+from vai.supervisor.doctor.claude_user import check_isolation
 from vai.supervisor.doctor.files import check_permissions
 from vai.supervisor.doctor.findings import Finding, fail, ok
 from vai.supervisor.doctor.link import check_link
@@ -71,8 +72,16 @@ def run_checks(
             parse_env_file(layout.env_file)
         except BridgeError as exc:
             add("config", iter([fail(str(exc))]))
-    add("files", check_permissions(layout))
-    add("runtime", check_runtime_files(layout, supervisor_pid(layout)))
+    isolated = config is not None and config.file.claude.isolated()
+    add("files", check_permissions(layout, isolated))
+    running = supervisor_pid(layout)
+    add("runtime", check_runtime_files(layout, running))
+    if config is not None:
+        try:
+            sessions = sorted(load_sessions(layout.sessions_file, config.encryption_key))
+        except ConfigError:
+            sessions = []
+        add("user", check_isolation(config, sessions, running))
     limits = config.file.limits if config is not None else LimitsSection()
     add("limits", check_limits(layout, limits))
     return report

@@ -15,7 +15,9 @@ from vai.supervisor.sessions_file import load_sessions
 
 
 def check_runtime_files(layout: Layout, supervisor_pid: int | None) -> Iterator[Finding]:
-    """Stale pid file and sockets: what a supervisor killed with SIGKILL leaves behind."""
+    """Stale pid file and sockets: what a supervisor killed with SIGKILL leaves behind
+    (and the per-session hook sockets of an older release, run/hook-N.sock)."""
+    stale: list[Path] = sorted(layout.run_dir.glob("hook-*.sock"))
     if any(len(str(p)) > MAX_SOCKET_PATH for p in layout.socket_paths()):
         yield fail(
             f"VAI_HOME {layout.home} is too long for Unix socket paths",
@@ -27,7 +29,6 @@ def check_runtime_files(layout: Layout, supervisor_pid: int | None) -> Iterator[
         yield ok("the supervisor is not running")
     if not layout.run_dir.is_dir():
         return
-    stale: list[Path] = []
     pid_file = layout.pid_file
     if supervisor_pid is None and pid_file.exists():
         text = pid_file.read_text(errors="replace").strip()
@@ -43,14 +44,15 @@ def check_runtime_files(layout: Layout, supervisor_pid: int | None) -> Iterator[
     if supervisor_pid is None:
         stale += [p for p in sockets if p.exists()]
         # A worker outlives its supervisor for a few seconds: only refused sockets are stale.
-        stale += [p for p in sorted(layout.run_dir.glob("hook-*.sock")) if not _listening(p)]
+        hooks = sorted(layout.run_dir.glob("session-*/hook.sock"))
+        stale += [p for p in hooks if not _listening(p)]
     else:
         try:
             sessions = set(load_sessions(layout.sessions_file))
         except ConfigError:
             sessions = set()
-        for path in sorted(layout.run_dir.glob("hook-*.sock")):
-            number = path.name.removeprefix("hook-").removesuffix(".sock")
+        for path in sorted(layout.run_dir.glob("session-*/hook.sock")):
+            number = path.parent.name.removeprefix("session-")
             if number.isdigit() and int(number) not in sessions:
                 stale.append(path)
     for path in stale:

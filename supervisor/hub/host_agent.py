@@ -116,7 +116,7 @@ class HostAgent:
     # -- start and stop ----------------------------------------------------------------------
 
     def prepare(self) -> None:
-        make_home(self.layout)
+        make_home(self.layout, traversable=self.config.file.claude.isolated())
         self._lock_fd = lock_home(self.layout)
         self.config, note = resolve_claude(self.config)
         if note:

@@ -1,9 +1,11 @@
-"""Cost of the hook client per event: Claude runs `python -I -S worker/hook_client.py` for
-every hook event, so its whole run (interpreter start, connect, hand over the JSON, wait for
-the worker's answer, exit) is paid on every tool call and every turn. Target: under 50 ms.
+"""Cost of the hook client per event: Claude runs `python -I -S hook_client.py SESSION_DIR`
+for every hook event, so its whole run (interpreter start, read the session's key, connect,
+hand over the JSON, wait for the worker's answer, exit) is paid on every tool call and every
+turn. Target: under 50 ms.
 
-Measured three ways: against a worker that answers at once (the common case), with the
-worker gone (the event goes to the spool file), and for comparison the bare interpreter
+Measured four ways: against a worker that answers at once (the common case), against the
+worker's real hook server with its gate (key, SO_PEERCRED, the pane's process tree), with
+the worker gone (the event goes to the spool file), and for comparison the bare interpreter
 start-up (`python -I -S -c pass`), the floor any Python hook pays.
 
 Run: .venv/bin/python -m tests.bench.bench_hook_client [--samples 200]
@@ -12,7 +14,10 @@ Run: .venv/bin/python -m tests.bench.bench_hook_client [--samples 200]
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -22,6 +27,11 @@ import time
 from pathlib import Path
 
 from tests.bench.common import machine, report
+from vai.protocol.hooks import HookPayload
+from vai.worker.hook_server import HookServer
+from vai.worker.pane_gate import Gate
+
+KEY = b"k" * 64
 
 CLIENT = Path(__file__).resolve().parents[2] / "worker" / "hook_client.py"
 EVENT = json.dumps(
@@ -55,6 +65,29 @@ def serve(path: Path, stop: threading.Event) -> None:
     server.close()
 
 
+def serve_gated(folder: Path, ready: threading.Event, stop: threading.Event) -> None:
+    """The worker's own hook server, its gate on (our children stand for the pane's)."""
+
+    async def handler(event: HookPayload, live: bool) -> bytes:
+        return b""
+
+    async def pane_pid() -> int | None:
+        return os.getpid()
+
+    async def main() -> None:
+        server = HookServer(
+            folder / "hook.sock", folder / "hook.spool", handler,
+            gate=lambda: Gate(key=KEY, uid=os.getuid()), pane_pid=pane_pid,
+        )  # fmt: skip
+        await server.start()
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+        await server.close()
+
+    asyncio.run(main())
+
+
 def run(argv: list[str], samples: int) -> list[float]:
     times = []
     for _ in range(samples):
@@ -70,18 +103,29 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="vai-bench-") as tmp:
-        sock, spool = Path(tmp) / "hook.sock", Path(tmp) / "hook.spool"
+        folder = Path(tmp)
+        (folder / "hook.key").write_bytes(KEY + b"\n")
+        sock = folder / "hook.sock"
         stop = threading.Event()
         thread = threading.Thread(target=serve, args=(sock, stop), daemon=True)
         thread.start()
         while not sock.exists():
             time.sleep(0.01)
-        client = [sys.executable, "-I", "-S", str(CLIENT), str(sock), str(spool)]
+        client = [sys.executable, "-I", "-S", str(CLIENT), str(folder)]
         run(client, 5)  # warm the page cache
         report("hook client, worker listening (per event)", run(client, args.samples), "< 50 ms")
         stop.set()
         thread.join()
         sock.unlink()
+        ready, stop = threading.Event(), threading.Event()
+        gated = threading.Thread(target=serve_gated, args=(folder, ready, stop), daemon=True)
+        gated.start()
+        ready.wait(10)
+        report("hook client, the worker's gated server", run(client, args.samples), "< 50 ms")
+        stop.set()
+        gated.join()
+        with contextlib.suppress(FileNotFoundError):
+            sock.unlink()
         gone = run(client, args.samples)
         report("hook client, no worker (event spooled)", gone, "< 50 ms")
         floor = run([sys.executable, "-I", "-S", "-c", "pass"], args.samples)

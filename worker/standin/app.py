@@ -592,7 +592,8 @@ class App:
         self._plan(turn)
 
     def _plan(self, turn: Turn) -> None:
-        """The scripted answer: !sleep N, !bash CMD, !ask [Q | A | B], !crash, !long N, else
+        """The scripted answer: !sleep N, !bash CMD, !ask [Q | A | B], !ask+ (multi-select),
+        !crash, !long N, else
         an echo of the prompt (as the model sees it: without surrounding whitespace)."""
         word, _, arg = turn.prompt.strip().partition(" ")
         arg = arg.strip()
@@ -601,8 +602,8 @@ class App:
         if word == "!bash" and arg:
             self._start_tool(turn, Tool(arg))
             return
-        if word == "!ask":
-            self._start_tool(turn, Tool("", ASK_TOOL, _ask_input(arg)))
+        if word in ("!ask", "!ask+"):
+            self._start_tool(turn, Tool("", ASK_TOOL, _ask_input(arg, word == "!ask+")))
             return
         wait = self.knobs.delay
         nap = seconds(arg) if word == "!sleep" else None
@@ -857,7 +858,7 @@ class App:
         """/clear: SessionEnd(clear), a new session id, SessionStart(clear)."""
         self.hooks.fire("SessionEnd", {"reason": "clear"}, "clear")
         self._set_session(new_uuid())
-        self.entries = []
+        self.entries = [("prompt", "/clear")]  # as the real CLI: only the command stays
         self.source = "clear"
         self.log("start", source="clear")
         self.hooks.fire("SessionStart", {"source": "clear", "model": self.opts.model}, "clear")
@@ -897,8 +898,9 @@ def _startup_dialogs(opts: Options, knobs: Knobs, skip_dangerous_prompt: bool) -
 DEFAULT_QUESTION = ("Color", "Which color should the button be?", ["Red", "Blue"])
 
 
-def _ask_input(arg: str) -> dict[str, Any]:
-    """AskUserQuestion input from `!ask [question | option | option ...]`."""
+def _ask_input(arg: str, multi_select: bool = False) -> dict[str, Any]:
+    """AskUserQuestion input from `!ask [question | option | option ...]` (`!ask+`: several
+    options may be picked)."""
     parts = [p.strip() for p in arg.split("|") if p.strip()]
     header, question, options = DEFAULT_QUESTION
     if len(parts) >= 3:
@@ -907,7 +909,7 @@ def _ask_input(arg: str) -> dict[str, Any]:
         "question": question,
         "header": header,
         "options": [{"label": o, "description": ""} for o in options],
-        "multiSelect": False,
+        "multiSelect": multi_select,
     }
     return {"questions": [entry]}
 

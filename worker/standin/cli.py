@@ -48,8 +48,8 @@ A stand-in for the Claude Code CLI (no model; deterministic answers).
   --settings FILE_OR_JSON   hooks config        --session-id UUID   new conversation
   --resume UUID, -r UUID    continue one        -c, --continue      continue the latest
   --permission-mode MODE    --model NAME        --dangerously-skip-permissions
-Prompts: !sleep N, !bash CMD, !ask [QUESTION | OPTION | OPTION...], !crash, !long N;
-anything else is answered "echo: <prompt>".
+Prompts: !sleep N, !bash CMD, !ask [QUESTION | OPTION | OPTION...], !ask+ (the same,
+several options may be picked), !crash, !long N; anything else is answered "echo: <prompt>".
 """
 
 

@@ -14,7 +14,9 @@ import logging
 from vai.protocol.messages import ChatMessage
 from vai.worker import prompt_input
 from vai.worker.prompt_queue import PromptQueue
+from vai.worker.screen import conversation_lines, read_screen
 from vai.worker.session_state import InFlight
+from vai.worker.turns.slash import slash_outcome
 from vai.worker.turns.states import Stage, check_stage
 from vai.worker.turns.vocabulary import (
     Accepted,
@@ -68,15 +70,18 @@ class Messages:
             actions += [SaveJournal(), Accepted(current.message)]
         return [*actions, PromptTaken()]
 
-    def submitted(self, message_id: int) -> list[Action]:
+    def submitted(self, message_id: int, pane: str = "") -> list[Action]:
         current = self.queue.current
         if current is None or current.message.message_id != message_id or current.submitted:
             return []
         if not prompt_input.is_slash_command(current.text):
             return []  # its UserPromptSubmit is on its way
-        _step(message_id, "typing", "done")  # the CLI ran it: no model turn, no Stop
+        # The CLI ran it: no model turn, no Stop; the pane says how it went.
+        conversation = conversation_lines(pane) if pane.strip() else []
+        outcome = slash_outcome(current.text, conversation, read_screen(pane).dialog)
+        _step(message_id, "typing", outcome.stage)
         self.queue.finish()
-        return [MessageDone(current.message, "done", "slash command"), SaveJournal()]
+        return [MessageDone(current.message, outcome.stage, outcome.detail), SaveJournal()]
 
     def not_submitted(self, message_id: int, why: str) -> list[Action]:
         current = self.queue.current

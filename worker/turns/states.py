@@ -8,7 +8,8 @@ hook that a dying Claude fired late does not revive it), and nothing goes back t
 A message's stage, from the queue to its end: queued → typing (in the box, in the journal)
 → accepted (UserPromptSubmit) → answered (Stop) | interrupted (Escape, a quiet end, a
 restart) | denied (in the pane); `queued` again when it never reached the conversation
-(retried), `failed` when it cannot be typed, `done` for a slash command that runs no turn.
+(retried), `failed` when it cannot be typed or Claude Code does not know the slash command,
+`done` for a slash command that runs no turn.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ Stage = Literal[
 _STEPS: dict[Stage, frozenset[Stage]] = {
     "queued": frozenset({"typing", "failed"}),
     # Held by the transcript without a UserPromptSubmit seen: answered or interrupted.
-    "typing": frozenset({"accepted", "queued", "answered", "interrupted", "done"}),
+    "typing": frozenset({"accepted", "queued", "answered", "interrupted", "done", "failed"}),
     # UserPromptSubmit is not durable: a prompt Claude never saved is typed again.
     "accepted": frozenset({"answered", "interrupted", "denied", "queued"}),
     "answered": frozenset(),

@@ -147,8 +147,8 @@ class TurnTracker:
                 return self.messages.delivered(message)
             case Typing():
                 return self.messages.typing(event)
-            case Submitted(message_id=message_id):
-                return self.messages.submitted(message_id)
+            case Submitted(message_id=message_id, pane=pane):
+                return self.messages.submitted(message_id, pane)
             case NotSubmitted(message_id=message_id, why=why):
                 return self.messages.not_submitted(message_id, why)
             case Unsendable(message_id=message_id, why=why):

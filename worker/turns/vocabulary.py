@@ -57,9 +57,11 @@ class Typing(msgspec.Struct, frozen=True):
 
 
 class Submitted(msgspec.Struct, frozen=True):
-    """Enter was taken for the message in flight (or a slash command ran)."""
+    """Enter was taken for the message in flight (or a slash command ran: `pane` is the
+    settled pane then, what the CLI printed for it)."""
 
     message_id: int
+    pane: str = ""
 
 
 class NotSubmitted(msgspec.Struct, frozen=True):

@@ -108,3 +108,44 @@ def test_a_new_user_chats_allows_and_interrupts_from_the_browser(
         # /interrupt never reached Claude as a prompt.
         assert not page.locator(".msg .text").filter(has_text="echo: /interrupt").count()
         assert errors == []
+
+
+def test_questions_with_several_answers_or_free_text_from_the_browser(
+    short_tmp: Path, tmux_server: TmuxServer
+) -> None:
+    with demo_bridge(short_tmp, tmux_server) as bridge, chromium_page(short_tmp) as page:
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(bridge.page_url())
+        expect(page.locator("nav a.active")).to_have_text("# session-1", timeout=ANSWER_MS)
+
+        # A multi-select question: a menu of tick boxes, then Submit.
+        send(page, "!ask+ Which sizes? | Small | Medium | Large")
+        asked = page.locator(".msg").filter(has_text="Which sizes?").last
+        expect(asked.locator(".menu")).to_be_visible(timeout=ANSWER_MS)
+        asked.get_by_label("Small").check()
+        asked.get_by_label("Large").check()
+        submit = asked.get_by_role("button", name="Submit")
+        submit.click()
+        expect(submit).to_be_disabled(timeout=ANSWER_MS)
+        expect(asked.locator(".text")).to_contain_text("chose Small, Large")
+        expect(asked.get_by_label("Medium")).to_be_disabled()
+        said = page.locator(".msg .text").filter(has_text='"Which sizes?"="Small, Large"')
+        expect(said).to_be_visible(timeout=ANSWER_MS)
+
+        # Other…: a form over the page; its text is the answer.
+        send(page, "!ask Which color? | Red | Blue")
+        asked = page.locator(".msg").filter(has_text="Which color?").last
+        other = asked.get_by_role("button", name="Other…")
+        expect(other).to_be_enabled(timeout=ANSWER_MS)
+        other.click()
+        form = page.get_by_role("dialog", name="Form")
+        expect(form).to_be_visible(timeout=ANSWER_MS)
+        expect(form).to_contain_text("Answer Claude")
+        form.get_by_label("Your answer").fill("purple haze")
+        form.get_by_role("button", name="Submit").click()
+        expect(form).to_be_hidden(timeout=ANSWER_MS)
+        expect(asked.get_by_role("button", name="Red")).to_be_disabled(timeout=ANSWER_MS)
+        said = page.locator(".msg .text").filter(has_text='"Which color?"="purple haze"')
+        expect(said).to_be_visible(timeout=ANSWER_MS)
+        assert errors == []

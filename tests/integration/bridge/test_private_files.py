@@ -88,12 +88,15 @@ def test_files_are_private_and_channel_ids_are_not_stored_plain(
         metrics = stack.layout.monitoring_dir / "metrics.json"
         wait_until(lambda: metrics.exists() and b'"2"' in metrics.read_bytes(), 20, "metrics")
 
+        pane_dps = {stack.layout.pane_dp(session) for session in (1, 2)}
         for path in private_tree(stack):
             mode = path.lstat().st_mode
             if stat.S_ISDIR(mode):
                 assert stat.S_IMODE(mode) == 0o700, path
             elif stat.S_ISREG(mode):
-                assert stat.S_IMODE(mode) == 0o600, path
+                # The pane's own `dp` (run/session-N/bin/dp) must be executable: 0700.
+                executable = path in pane_dps
+                assert stat.S_IMODE(mode) == (0o700 if executable else 0o600), path
             else:
                 assert stat.S_IMODE(mode) & 0o077 == 0, path
         inbox = stack.layout.inbox_db

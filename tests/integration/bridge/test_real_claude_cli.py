@@ -39,6 +39,8 @@ from tests.support.real_claude import (
     write_claude_wrapper,
 )
 from tests.support.tmux import TmuxServer
+from vai.worker.question_keys import answer_keys
+from vai.worker.screen import read_screen
 
 CLAUDE = find_real_claude()
 pytestmark = [
@@ -505,3 +507,84 @@ def test_pre_tool_use_answers_a_question(rig: Rig) -> None:
     stop = pane.wait_event("Stop")
     assert '"Which color?"="Blue"' in stop["last_assistant_message"]
     assert "Enter to select" not in pane.screen()
+
+
+SIZES = {
+    "question": "Which sizes?",
+    "header": "Size",
+    "options": [{"label": label, "description": label[0].lower()} for label in (
+        "Small", "Medium", "Large")],
+    "multiSelect": True,
+}  # fmt: skip
+COLOR = {
+    "question": "Which color?",
+    "header": "Color",
+    "options": [{"label": "Red", "description": ""}, {"label": "Blue", "description": ""}],
+    "multiSelect": False,
+}
+
+
+def test_pre_tool_use_answers_several_options_and_free_text(rig: Rig) -> None:
+    """The bridge's answers (worker/tool_hooks.py answer_text): a multi-select answer is the
+    labels joined by ", ", free text is the answer itself; the CLI takes both as given."""
+    rig.seed()
+    tool_input = {"questions": [SIZES, COLOR]}
+    rig.fake.on("ask", ToolCall("AskUserQuestion", tool_input), after_tool=lambda r: r)
+    answers = {"Which sizes?": "Small, Large", "Which color?": "purple haze"}
+    output = {
+        "hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "allow",
+            "updatedInput": {**tool_input, "answers": answers},
+        }
+    }
+    _hook(rig, "answer.sh", "PreToolUse", output, matcher="AskUserQuestion")
+    pane = rig.start()
+    pane.wait_idle()
+    pane.submit("ask")
+    stop = pane.wait_event("Stop")
+    said = stop["last_assistant_message"]
+    assert '"Which sizes?"="Small, Large"' in said and '"Which color?"="purple haze"' in said
+    post = pane.wait_event("PostToolUse")
+    assert post["tool_response"]["answers"] == answers
+
+
+def _answer_with_keys(pane: ClaudePane, question: str, picked: list[str], text: str) -> None:
+    """Answer the question screen as worker/attention.py does, with question_keys' plan."""
+    screen = pane.wait_screen(lambda s: question in s and "Enter to select" in s, 20, question)
+    steps = answer_keys(read_screen(pane.wait_stable()), picked, text)
+    assert steps is not None, screen
+    for kind, value in steps:
+        if kind == "paste":
+            pane.paste(value)
+        else:
+            pane.keys(value)
+        pane.wait_stable(quiet=0.25)
+
+
+def test_question_screens_answered_with_keys(rig: Rig) -> None:
+    """No hook answers: ticks, typed text and Submit in the pane give the same answers."""
+    rig.seed()
+    rig.fake.on("sizes", ToolCall("AskUserQuestion", {"questions": [SIZES]}), after_tool=str)
+    rig.fake.on("color", ToolCall("AskUserQuestion", {"questions": [COLOR]}), after_tool=str)
+    pane = rig.start()
+    pane.wait_idle()
+
+    pane.submit("sizes")
+    _answer_with_keys(pane, "Which sizes?", ["Small", "Large"], "")
+    post = pane.wait_event("PostToolUse")
+    assert post["tool_response"]["answers"] == {"Which sizes?": "Small, Large"}
+    pane.wait_event("Stop")
+    pane.wait_idle()
+
+    pane.submit("sizes")
+    _answer_with_keys(pane, "Which sizes?", ["Medium"], "tiny one")
+    posts = pane.wait_event("PostToolUse", where=lambda e: "tiny one" in str(e))
+    assert posts["tool_response"]["answers"] == {"Which sizes?": "Medium, tiny one"}
+    pane.wait_event("Stop", where=lambda e: "tiny one" in str(e))
+    pane.wait_idle()
+
+    pane.submit("color")
+    _answer_with_keys(pane, "Which color?", [], "purple haze")
+    posts = pane.wait_event("PostToolUse", where=lambda e: "purple haze" in str(e))
+    assert posts["tool_response"]["answers"] == {"Which color?": "purple haze"}

@@ -33,9 +33,11 @@ from tests.support.real_claude import (
 )
 from tests.support.stack import Stack, running_stack
 from tests.support.tmux import TmuxServer
+from vai.gateway.choice_book import TEXT_INPUT_ID
 
 CLAUDE = find_real_claude()
 QUESTION = "Which color should the button be?"
+SIZES = "Which sizes?"
 INTERRUPTED = "Interrupted: Claude stopped this turn."
 
 
@@ -79,6 +81,10 @@ class Backend:
         """A message that makes Claude ask QUESTION with the options Red and Blue."""
         raise NotImplementedError
 
+    def ask_many(self) -> str:
+        """A message that makes Claude ask SIZES, a multi-select question."""
+        raise NotImplementedError
+
     def saw(self, text: str) -> bool:
         """Did the model get `text` as a prompt, exactly?"""
         raise NotImplementedError
@@ -115,6 +121,9 @@ class StandinBackend(Backend):
 
     def ask(self) -> str:
         return "!ask"
+
+    def ask_many(self) -> str:
+        return f"!ask+ {SIZES} | Small | Medium | Large"
 
     def _prompts(self, stack: Stack) -> list[str]:
         state = json.loads(stack.layout.session_state(1).read_text())
@@ -168,6 +177,14 @@ class RealBackend(Backend):
         options = [{"label": c, "description": f"{c} it is"} for c in ("Red", "Blue")]
         question = {"question": QUESTION, "header": "Color", "options": options}
         call = ToolCall("AskUserQuestion", {"questions": [{**question, "multiSelect": False}]})
+        self.fake.on(trigger, call, after_tool=lambda result: result)
+        return trigger
+
+    def ask_many(self) -> str:
+        trigger = f"ask many {uuid.uuid4().hex[:8]}"
+        options = [{"label": c, "description": ""} for c in ("Small", "Medium", "Large")]
+        question = {"question": SIZES, "header": "Size", "options": options, "multiSelect": True}
+        call = ToolCall("AskUserQuestion", {"questions": [question]})
         self.fake.on(trigger, call, after_tool=lambda result: result)
         return trigger
 
@@ -344,6 +361,33 @@ def test_a_question_is_answered_from_discord(bridge: Bridge) -> None:
     bridge.reply_where(lambda m: f'"{QUESTION}"="Blue"' in m["content"], "the answer")
 
 
+def test_several_options_or_free_text_answer_from_discord(bridge: Bridge) -> None:
+    bridge.post(bridge.backend.ask_many())
+    asked = bridge.reply_where(
+        lambda m: SIZES in m["content"] and bool(m["components"]), "the menu"
+    )
+    menu, submit = (row["components"][0] for row in asked["components"])
+    bridge.discord.click_button(
+        bridge.channel, int(asked["id"]), menu["custom_id"], values=["0", "2"]
+    )
+    bridge.discord.click_button(bridge.channel, int(asked["id"]), submit["custom_id"])
+    bridge.reply_where(lambda m: f'"{SIZES}"="Small, Large"' in m["content"], "the answer")
+
+    bridge.post(bridge.backend.ask())
+    asked = bridge.click("Other…")
+    assert QUESTION in asked["content"]
+
+    def form() -> int:
+        for interaction in bridge.discord.call(lambda s: list(s.interactions.live)):
+            if bridge.discord.open_modal(interaction) is not None:
+                return interaction
+        return 0
+
+    opened = bridge.discord.wait_for(form, 20, "the Other… form")
+    bridge.discord.submit_modal(opened, {TEXT_INPUT_ID: "purple haze"})
+    bridge.reply_where(lambda m: f'"{QUESTION}"="purple haze"' in m["content"], "typed answer")
+
+
 def test_interrupt_stops_the_turn(bridge: Bridge) -> None:
     text, gate = bridge.backend.slow()
     try:
@@ -371,7 +415,11 @@ def test_killing_claude_resumes_the_same_conversation(bridge: Bridge) -> None:
     # The real CLI saves a turn a moment after its Stop hook; a Claude killed before that
     # loses it (the worker then starts a new conversation): kill it once it saved.
     transcript = Path(json.loads(state.read_text())["transcript_path"])
-    wait_until(lambda: '"assistant"' in transcript.read_text(), 30, "the turn saved")
+
+    def saved() -> bool:  # the CLI may not have created the file yet
+        return transcript.exists() and '"assistant"' in transcript.read_text()
+
+    wait_until(saved, 30, "the turn saved")
     pid = bridge.claude_pid()
     for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
         os.kill(process.pid, signal.SIGKILL)
@@ -398,6 +446,16 @@ def test_slash_commands_pass_through(bridge: Bridge) -> None:
         "/clear to start a new conversation",
     )
     assert "❌" not in bridge.discord.reactions(bridge.channel, int(message["id"]))
+    bridge.reply_where(
+        lambda m: m["content"].startswith("✅ Claude Code ran `/clear`"), "the confirmation"
+    )
+    unknown = bridge.post("/frobnicate")
+    refused = bridge.reply_where(lambda m: "frobnicate" in m["content"], "the refusal")
+    # The CLI's own words: "Unknown command: /frobnicate" (the stand-in: "Unknown slash ...").
+    assert refused["content"].startswith("❌ Not delivered to Claude: Claude Code says: Unknown")
+    bridge.discord.wait_for(
+        lambda: "❌" in bridge.discord.reactions(bridge.channel, int(unknown["id"])), 10, "❌"
+    )
     bridge.post("after clear")
     bridge.reply("echo: after clear")
 

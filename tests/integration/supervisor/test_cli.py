@@ -335,6 +335,11 @@ ready_timeout = 3
 """
 
 
+def table_lines(status: str) -> list[str]:
+    """`vai status` without its isolation line (supervisor/isolation.py)."""
+    return [line for line in status.splitlines() if not line.startswith("isolation: ")]
+
+
 def test_live_commands_with_five_sessions_one_fatal(
     short_tmp: Path, tmux_server: TmuxServer
 ) -> None:
@@ -347,13 +352,14 @@ def test_live_commands_with_five_sessions_one_fatal(
 
         def settled() -> subprocess.CompletedProcess[str] | None:
             done = stack.vai("status")
-            lines = done.stdout.splitlines()
+            lines = table_lines(done.stdout)
             states = [line.split()[2] for line in lines[2:]]
             return done if states.count("RUNNING") == 5 and "FATAL" in states else None
 
         status = wait_until(settled, 60, "four sessions RUNNING and session 3 FATAL", 0.2)
         assert status.returncode == 3
-        lines = status.stdout.splitlines()
+        lines = table_lines(status.stdout)
+        assert "\nisolation: NONE — Claude runs as " in status.stdout  # below the table
         assert lines[0].startswith("supervisor pid ")
         assert "4 of 5 sessions running" in lines[0]
         header = lines[1]

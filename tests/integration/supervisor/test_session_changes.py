@@ -43,6 +43,7 @@ def session_files(layout: Layout, session: int) -> list[Path]:
     run, state, logs = layout.run_dir, layout.state_dir, layout.logs_dir
     found = [
         layout.session_state(session),
+        layout.session_run_dir(session),
         layout.hook_spool(session),
         layout.claude_settings(session),
         layout.worker_lock(session),
@@ -142,6 +143,7 @@ def test_offline_removal_forgets_the_session_and_purges_rotated_logs(
     # What a session leaves behind (a worker, Claude's hooks, log rotation)...
     for session in (1, 2):
         layout.session_state(session).write_text('{"conversation_id": "c"}')
+        layout.session_run_dir(session).mkdir()
         layout.hook_spool(session).write_text("{}\n")
         layout.claude_settings(session).write_text("{}")
         layout.worker_lock(session).write_text("123")

@@ -148,7 +148,12 @@ def test_a_long_multiline_message_arrives_exactly(rig: Rig) -> None:
 def test_slash_commands_pass_through(rig: Rig) -> None:
     started(rig)
     message = rig.deliver("/clear")
-    rig.expect(DeliveryUpdate, message_id=message.message_id, stage="done")
+    done = rig.expect(DeliveryUpdate, message_id=message.message_id, stage="done")
+    assert isinstance(done, DeliveryUpdate) and done.detail == "Claude Code ran `/clear`."
+    unknown = rig.deliver("/frobnicate now")
+    failed = rig.expect(DeliveryUpdate, message_id=unknown.message_id, stage="failed")
+    assert isinstance(failed, DeliveryUpdate)
+    assert failed.detail == "Claude Code says: Unknown slash command: frobnicate"
     after = rig.deliver("still here")
     assert rig.turn(after).text == "echo: still here"
 

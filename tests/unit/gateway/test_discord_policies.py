@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.clock import FakeClock
 from vai.common.uploads import MIB, safe_filename, upload_problem
-from vai.gateway.choices import ChoiceBook, parse_custom_id, token_for
+from vai.gateway.choice_book import ChoiceBook, parse_custom_id, token_for
 from vai.gateway.outbound import Outbound, Shed
 from vai.gateway.pacer import InvalidRequestGuard, Pacer, retry_after
 from vai.gateway.progress import SHOWN_STEPS, ProgressBoard

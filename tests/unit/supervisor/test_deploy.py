@@ -57,6 +57,10 @@ def test_units_are_notify_services_with_watchdog_and_restart_limits() -> None:
         assert system["User"] == ["vai"]
         assert system["NoNewPrivileges"] == ["yes"]
         assert any(v.startswith("VAI_HOME=") for v in system["Environment"])
+        # Claude's own user: setpriv needs these two, and nothing more.
+        assert system["AmbientCapabilities"] == ["CAP_SETUID CAP_SETGID"]
+        assert system["CapabilityBoundingSet"] == ["CAP_SETUID CAP_SETGID"]
+        assert system["StateDirectoryMode"] == ["0711"]
 
 
 def example() -> dict[str, object]:
@@ -91,6 +95,7 @@ def test_example_config_documents_every_setting_with_its_default() -> None:
     walk(FileConfig(), raw, "")
     text = (DEPLOY / "vai.example.toml").read_text()
     assert "[discord.sessions.2]" in text
+    assert "[claude.sessions.2]" in text
 
 
 def test_every_example_setting_has_a_comment_nearby() -> None:

@@ -62,6 +62,7 @@ def test_forgetting_leaves_a_lock_a_live_worker_holds(layout: Layout) -> None:
     journal.write_text('{"conversation_id": "c"}')
     journal.with_suffix(".corrupt").write_text("?")
     (layout.state_dir / ".session_1.json.tmp123").write_text("half")
+    layout.session_run_dir(1).mkdir()
     layout.hook_spool(1).write_text("{}\n")
     layout.claude_settings(1).write_text("{}")
     layout.worker_lock(1).write_text("4242")

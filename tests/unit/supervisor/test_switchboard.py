@@ -27,6 +27,7 @@ from vai.protocol.messages import (
     Inbound,
     InboundAck,
     Interrupt,
+    PanePost,
     PostReply,
     PromptProgress,
     ReplyPosted,
@@ -367,6 +368,20 @@ def test_alerts_and_posts_are_stored_first_and_sent_when_the_gateway_is_there(
     assert destination == GATEWAY and isinstance(reply, PostReply)
     assert (reply.channel_id, reply.text) == (CHANNEL_1, "✅ Session 1 recovered")
     assert switchboard.post(PostReply(reply_id="dp-2", channel_id=1, text="x"))[0][0] == GATEWAY
+
+
+def test_a_panes_dp_goes_to_its_own_sessions_channel_and_is_stored(inbox: Inbox) -> None:
+    switchboard = connected(board(inbox), 1, 2)
+    post = PanePost(session=2, post_id="p1", text="from pane 2", file_path="/state/f.txt")
+    sends = switchboard.from_worker(2, post)
+    reply = PostReply(
+        reply_id="pane-2-p1", channel_id=CHANNEL_2, text="from pane 2", file_path="/state/f.txt"
+    )
+    assert sends == [(GATEWAY, reply)]
+    assert inbox.unposted_replies() == [reply]
+    # Worker 1 cannot post as session 2 (and a pane never names a channel at all).
+    assert switchboard.from_worker(1, msgspec.structs.replace(post, post_id="p2")) == []
+    assert [r.reply_id for r in inbox.unposted_replies()] == ["pane-2-p1"]
 
 
 # -- every peer speaks only for itself ----------------------------------------------------------

@@ -35,6 +35,9 @@ def real(name: str) -> Screen:
         ("bypass_dialog", "dialog"),
         ("rewind_menu", "dialog"),
         ("after_exit", "starting"),
+        ("slash_compact", "idle"),
+        ("slash_clear", "idle"),
+        ("slash_unknown", "idle"),
     ],
 )
 def test_real_screens_are_classified(name: str, state: str) -> None:
@@ -47,7 +50,8 @@ def test_every_fixture_is_covered() -> None:
         "permission_write", "question_single", "question_tabs", "question_multiselect",
         "trust_dialog", "api_key_dialog", "bypass_dialog", "rewind_menu", "after_exit",
         "interrupted_prompt_restored", "pasted_multiline", "typed_multiline", "slash_menu",
-        "shell_mode", "long_box_scrolled",
+        "shell_mode", "long_box_scrolled", "slash_compact", "slash_clear", "slash_unknown",
+        "slash_cost_panel", "question_multiselect_review",
     }  # fmt: skip
     assert {p.stem for p in FIXTURES.glob("*.txt")} == covered
 

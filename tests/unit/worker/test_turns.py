@@ -217,7 +217,19 @@ def test_a_stop_whose_prompt_the_transcript_holds_is_our_answer(rig: Rig) -> Non
 def test_a_slash_command_is_done_without_a_turn(rig: Rig) -> None:
     message = rig.type("/clear")
     assert rig.feed(Submitted(message.message_id)) == [
-        MessageDone(message, "done", "slash command"),
+        MessageDone(message, "done", "Claude Code ran `/clear`."),
+        SaveJournal(),
+    ]
+    assert rig.tracker.in_flight is None
+
+
+def test_an_unknown_slash_command_fails_with_what_the_cli_said(rig: Rig) -> None:
+    message = rig.type("/frobnicate")
+    pane = "\n".join(
+        ["● Unknown command: /frobnicate", "─" * 40, "❯\u00a0", "─" * 40, "  ? for shortcuts"]
+    )
+    assert rig.feed(Submitted(message.message_id, pane)) == [
+        MessageDone(message, "failed", "Claude Code says: Unknown command: /frobnicate"),
         SaveJournal(),
     ]
     assert rig.tracker.in_flight is None

@@ -1,0 +1,43 @@
+"""The keys that answer a question screen, planned on the real CLI's screens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vai.worker.question_keys import answer_keys, is_multi_select, labels
+from vai.worker.screen import Screen, read_screen
+
+SCREENS = Path(__file__).parents[2] / "fixtures" / "real_screens"
+
+
+def real(name: str) -> Screen:
+    return read_screen((SCREENS / f"{name}.txt").read_text())
+
+
+def test_a_single_choice_is_one_digit_or_typed_text() -> None:
+    screen = real("question_single")
+    assert labels(screen) == ["Red", "Blue"] and not is_multi_select(screen)
+    assert answer_keys(screen, ["Blue"], "") == [("key", "2")]
+    assert answer_keys(screen, [], "purple haze") == [
+        ("key", "3"),
+        ("paste", "purple haze"),
+        ("key", "Enter"),
+    ]
+    assert answer_keys(screen, ["Green"], "") is None
+    assert answer_keys(screen, ["Red", "Blue"], "") is None
+
+
+def test_a_multi_select_question_ticks_then_submits_and_confirms() -> None:
+    screen = real("question_multiselect")  # [ ] Small, [ ] Large, [ ] Type something
+    assert labels(screen) == ["Small", "Large"] and is_multi_select(screen)
+    submit = [("key", "Enter"), ("key", "Enter")]  # Submit, then "Submit answers"
+    assert answer_keys(screen, ["Large"], "") == [("key", "2"), *[("key", "Down")] * 3, *submit]
+    assert answer_keys(screen, ["Small"], "tiny") == [
+        ("key", "1"),
+        ("key", "Down"),
+        ("key", "Down"),
+        ("paste", "tiny"),
+        ("key", "Down"),
+        *submit,
+    ]
+    assert answer_keys(screen, ["Huge"], "") is None
