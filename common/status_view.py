@@ -65,6 +65,14 @@ def _host(info: SessionInfo) -> list[str]:
     return [f"{info.host} HOST DOWN" if info.host_down else info.host]
 
 
+def _thread_of(info: SessionInfo) -> str:
+    """A thread session names its parent channel (and its session, when there is one)."""
+    settings = info.settings
+    if settings is None or not settings.is_thread:
+        return ""
+    return f" thread of {settings.parent_channel_id}"
+
+
 def render_status(status: StatusReply, *, operator: bool = False) -> str:
     """The table; `operator` (the `vai` command, run by the operator) adds the local chat
     page's address, which carries this run's key, so it is never shown anywhere else.
@@ -100,7 +108,7 @@ def render_status(status: StatusReply, *, operator: bool = False) -> str:
                 CLAUDE_STATES.get(info.claude_state, info.claude_state),
                 str(info.queued),
                 format_bytes(info.memory_bytes),
-                _why(info.state, info.detail),
+                _why(info.state, info.detail) + _thread_of(info),
             ]
         )
     running = sum(1 for s in status.sessions if s.state == "RUNNING")
@@ -145,6 +153,13 @@ def status_document(status: StatusReply) -> dict[str, Any]:
                 "detail": s.detail,
                 "host": s.host,
                 "host_down": s.host_down,
+                "kind": s.settings.kind if s.settings else "channel",
+                "parent_channel_id": (
+                    str(s.settings.parent_channel_id)
+                    if s.settings and s.settings.is_thread
+                    else None
+                ),
+                "name": s.settings.name if s.settings else "",
             }
             for s in status.sessions
         ],
@@ -164,6 +179,14 @@ def render_sessions(sessions: list[SessionInfo]) -> str:
         return "no sessions (add one with `vai add-session <channel_id>`)"
     rows = [["SESSION", "CHANNEL", "WORK DIR"]]
     rows += [[str(s.session), str(s.channel_id), s.work_dir] for s in sessions]
+    records = [s.settings for s in sessions]
+    if any(r is not None and (r.name or r.is_thread) for r in records):
+        # Named sessions and thread sessions: their name, and a thread's parent channel.
+        rows[0] += ["NAME", "THREAD OF"]
+        for row, record in zip(rows[1:], records, strict=True):
+            name = record.name if record is not None else ""
+            parent = str(record.parent_channel_id) if record and record.is_thread else ""
+            row += [name or "-", parent or "-"]
     return table(rows)
 
 

@@ -42,6 +42,7 @@ from vai.gateway.ratelimit import InboundLimiter, RateSettings
 from vai.gateway.replies import ReplyPoster
 from vai.gateway.routing import Router
 from vai.gateway.supervisor_link import SupervisorLink
+from vai.gateway.thread_sessions import ThreadSessions
 from vai.protocol.links import SupervisorToGateway
 from vai.protocol.messages import (
     ChatMessage,
@@ -144,6 +145,7 @@ class BridgeBot(discord.Client):
         self.slash = BridgeCommands(
             self, self.control, self.router, lambda: self.access, self._report_general
         )
+        self.threads = ThreadSessions(self, self.control, self.router, self.inbound, self._post)
         self._tasks: list[asyncio.Task[None]] = []
         self.background = Background(log)
         self._map_ready = asyncio.Event()
@@ -261,15 +263,37 @@ class BridgeBot(discord.Client):
     async def _after_ready(self) -> None:
         await self._map_ready.wait()
         await self.channel_check.run()
+        self.threads.on_map()  # threads made while the gateway was away
         await self.slash.sync()
 
     # -- Discord events -------------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
+        self.threads.on_message(message)
         await self.inbound.on_message(message)
 
+    async def on_thread_create(self, thread: discord.Thread) -> None:
+        self.threads.on_thread_create(thread)
+
+    async def on_raw_thread_update(self, payload: discord.RawThreadUpdateEvent) -> None:
+        self.threads.on_raw_thread_update(payload)
+
+    async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        self.threads.on_raw_thread_delete(payload)
+
+    async def _post(self, channel_id: int, text: str) -> None:
+        """A short note from the bridge itself (thread sessions)."""
+        found = self.get_channel(channel_id)
+        channel = (
+            found
+            if isinstance(found, discord.abc.Messageable)
+            else self.get_partial_messageable(channel_id)
+        )
+        await channel.send(text, allowed_mentions=post_mentions())
+
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        await self.choices.on_interaction(interaction)
+        if not await self.slash.on_interaction(interaction):
+            await self.choices.on_interaction(interaction)
 
     async def _send_inbound(self, session: int, chat: ChatMessage) -> None:
         await self.link.send_inbound(session, chat)

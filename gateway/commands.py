@@ -1,4 +1,5 @@
-"""Application commands: /status, /sessions, /recover, /interrupt and /add-session.
+"""Application commands: /status, /sessions, /recover, /interrupt and /add-session
+(and /new, /bind, /close: gateway/session_commands.py).
 
 Each one asks the supervisor's control API, as `vai` does, so Discord and the terminal
 show the same facts. Every command is checked with the same access policy as messages
@@ -21,6 +22,7 @@ from vai.gateway.access import AccessPolicy
 from vai.gateway.control import ControlClient, ControlError
 from vai.gateway.mentions import post_mentions
 from vai.gateway.routing import Router
+from vai.gateway.session_commands import define_session_commands, on_close_click
 from vai.protocol.messages import (
     AddSession,
     InterruptSession,
@@ -243,6 +245,11 @@ class BridgeCommands:
             await self._run(interaction, work, ephemeral=False)
 
         del status, sessions, recover, interrupt, add_session
+        define_session_commands(self)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> bool:
+        """Clicks on the commands' own buttons (/close); False if not ours."""
+        return await on_close_click(self, interaction)
 
     async def _session_command(
         self, interaction: discord.Interaction, session: int | None, verb: str

@@ -142,6 +142,22 @@ class InboundForwarder:
             else:
                 await self.forward(message)
 
+    def hold(self, channel_id: int) -> None:
+        """Hold the channel's live messages (a thread whose session is being made)."""
+        self._catching.add(channel_id)
+
+    def release(self, channel_id: int) -> None:
+        """Its session will not come: what was held is dropped."""
+        self._catching.discard(channel_id)
+        self._buffered.pop(channel_id, None)
+
+    async def open_channel(self, channel_id: int, after: int) -> None:
+        """A new session's channel (a thread): forward its history after `after`, then
+        what was held."""
+        self.known_last[channel_id] = max(self.known_last.get(channel_id, 0), after)
+        self._catching.add(channel_id)
+        await self._catch_up_channel(channel_id)
+
     def _replayable(self) -> list[int]:
         return [
             c

@@ -19,6 +19,7 @@ import msgspec
 
 from vai.protocol.codec import decode_frame
 from vai.protocol.messages import PROTOCOL_VERSION
+from vai.protocol.session_settings import SessionSettings
 
 
 class LinkFrame(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -86,9 +87,11 @@ class HostReport(LinkPayload, tag="host_report"):
 
 
 class Placement(LinkPayload, tag="placement"):
-    """The sessions placed on this host (session -> channel): the host runs exactly these."""
+    """The sessions placed on this host (session -> channel): the host runs exactly these,
+    each with its record (work dir, name...; the same paths on every host)."""
 
     sessions: dict[int, int]
+    settings: dict[int, SessionSettings] = msgspec.field(default_factory=dict)
 
 
 class ToWorker(LinkPayload, tag="to_worker"):

@@ -55,6 +55,7 @@ from vai.protocol.messages import (
     Typing,
     WorkerHello,
 )
+from vai.protocol.session_requests import SessionRequest
 
 GatewayToSupervisor = (
     GatewayHello | Inbound | GatewayProblem | ReplyPosted | ChoiceAnswer | Heartbeat
@@ -96,6 +97,7 @@ ControlRequest = (
     | StopAll
     | PostMessage
     | MoveSession
+    | SessionRequest
 )
 ControlReply = StatusReply | SessionsReply | OkReply | ErrorReply
 

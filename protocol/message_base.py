@@ -58,6 +58,10 @@ class Route(msgspec.Struct, frozen=True, omit_defaults=True):
     # Who may talk to this session, when it has its own lists (None: the global lists).
     allowed_users: tuple[int, ...] | None = None
     allowed_roles: tuple[int, ...] | None = None
+    # A thread session names its parent channel; a channel's session says whether new
+    # threads in it get sessions of their own.
+    thread_of: int = 0
+    threads: bool = False
 
 
 ClaudeState = Literal[

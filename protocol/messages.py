@@ -23,6 +23,8 @@ from vai.protocol.message_base import (
     Route,
 )
 from vai.protocol.session_info import SessionInfo
+from vai.protocol.session_requests import SessionRequest
+from vai.protocol.session_settings import SessionSettings
 from vai.protocol.specs import GatewaySettings
 
 # The shared base, re-exported: every message and the data they carry come from here.
@@ -267,6 +269,9 @@ class StatusRequest(Message, tag="status_request"):
 
 class AddSession(Message, tag="add_session"):
     channel_id: int
+    # Name, work dir, kind (`vai add-session --work-dir`, `/new`, `/bind`); None: defaults.
+    settings: SessionSettings | None = None
+    confined: bool = False  # asked from Discord: the work dir must be in work_dir_roots
 
 
 class RemoveSession(Message, tag="remove_session"):
@@ -387,6 +392,7 @@ WireMessage = (
     | ReloadConfig
     | PostMessage
     | MoveSession
+    | SessionRequest
     | StatusReply
     | SessionsReply
     | OkReply

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from vai.protocol.message_base import ClaudeState, ProcessState
+from vai.protocol.session_settings import SessionSettings
 
 
 class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -21,3 +22,4 @@ class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     claude_pid: int | None = None  # the Claude pane's process (memory counts its tree)
     host: str = ""  # where it runs ("": a single machine); host_down: its link is down
     host_down: bool = False
+    settings: SessionSettings | None = None  # name, kind, parent, host, threads

@@ -290,7 +290,9 @@ class Children:
             else:
                 channel = self.switchboard.sessions()[child.session]
                 self.session_starting(child.session)
-                argv, env = worker_command(self.config, child.session, channel, secrets_fd)
+                record = self.switchboard.settings().get(child.session)
+                work = record.work_dir if record is not None else ""  # its own, or the global one
+                argv, env = worker_command(self.config, child.session, channel, secrets_fd, work)
                 log_path = layout.session_log(child.session)
             process = ChildProcess(child.name, argv, env, log_path, bus_keys=keys)
             child.process = process

@@ -22,6 +22,7 @@ from vai.common.errors import ConfigError
 from vai.protocol.ids import parse_id
 from vai.protocol.layout import Layout
 from vai.protocol.specs import PaneUser
+from vai.supervisor.config_hosts import HostSection, HubSection
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
@@ -32,6 +33,8 @@ class SessionDiscord(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     allowed_users: list[int] | None = None
     allowed_roles: list[int] | None = None
+    # New threads in the channel get sessions of their own (None: as `/threads` set it).
+    threads: bool | None = None
 
 
 class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -59,9 +62,15 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_upload_bytes: int = 10 * 1024 * 1024
     reply_max_messages: int = 4
     requests_per_second: float = 40.0
+    # Thread sessions (`/threads on`): how many at once, and whether a thread's git
+    # worktree is removed with its session (only when clean; never by default).
+    max_thread_sessions: int = 5
+    remove_worktrees: bool = False
     sessions: dict[str, SessionDiscord] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.max_thread_sessions < 0:
+            raise ValueError("discord.max_thread_sessions must be 0 or more")
         for key in self.sessions:
             if parse_id(key) is None:
                 raise ValueError(f"discord.sessions: {key!r} is not a session number")
@@ -97,6 +106,9 @@ def user_name_problem(template: str) -> str:
 class ClaudeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     command: str = "claude"
     work_dir: str = ""
+    # Where `/new` and `/bind` may point a session's work dir (absolute paths; the dirs
+    # and everything below them). Empty: `work_dir` and below.
+    work_dir_roots: list[str] = msgspec.field(default_factory=list)
     ready_timeout: float = 30.0
     # Permission prompts and Claude's questions wait this long for an answer in the
     # channel, then are denied (at most 540 s: Claude's hook timeout is 600 s).
@@ -119,6 +131,9 @@ class ClaudeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
                 raise ValueError(f"claude.sessions.{key}.user: {problem}")
         if problem := user_name_problem(self.user):
             raise ValueError(f"claude.user: {problem}")
+        for root in self.work_dir_roots:
+            if not Path(root).expanduser().is_absolute():
+                raise ValueError(f"claude.work_dir_roots: {root!r} is not an absolute path")
 
     def user_for(self, session: int) -> str:
         """The user session N's Claude runs as ("" for the bridge's own)."""
@@ -190,30 +205,6 @@ class AttachmentsSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     max_age_hours: float = 24.0  # older files are removed (never a queued message's)
     per_session_downloads: int = 5
     total_downloads: int = 20
-
-
-class HubHost(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """`[hub.hosts.NAME]`: a host agent admitted by its CURVE public key (z85)."""
-
-    public_key: str
-
-
-class HubSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """`[hub]`: where host agents connect (empty: a single machine, no network at all)."""
-
-    listen: str = ""  # e.g. "tcp://0.0.0.0:7310"
-    name: str = "hub"  # the hub's own host: sessions placed here (or nowhere) run locally
-    hosts: dict[str, HubHost] = msgspec.field(default_factory=dict)
-    heartbeat_interval: float = 1.0
-    liveness: int = 3  # missed heartbeats before a host is down
-
-
-class HostSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """`[host]`: this machine as a host agent of a hub (`vai run --host`)."""
-
-    name: str = ""
-    hub: str = ""  # e.g. "tcp://hub.example:7310"
-    hub_public_key: str = ""
 
 
 class FileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

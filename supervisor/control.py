@@ -44,6 +44,12 @@ from vai.protocol.messages import (
     StopAll,
     StopSession,
 )
+from vai.protocol.session_requests import (
+    AddThreadSession,
+    EndThreadSession,
+    PlanSession,
+    SetThreads,
+)
 from vai.supervisor.config import Config
 from vai.supervisor.interfaces import (
     Changed,
@@ -116,8 +122,10 @@ class ControlServer:
                 return self.status()
             case ListSessions():
                 return SessionsReply(sessions=self.session_infos())
-            case AddSession(channel_id=channel_id):
-                return done(await self.changes.add(channel_id))
+            case AddSession(channel_id=channel_id, settings=settings, confined=confined):
+                return done(await self.changes.add(channel_id, settings, confined=confined))
+            case PlanSession(work_dir=work_dir):
+                return done(await self.changes.plan(work_dir))
             case RemoveSession(session=session, purge=purge):
                 return done(await self.changes.remove(session, purge))
             case RecoverSession(session=session):
@@ -144,6 +152,16 @@ class ControlServer:
                 return OkReply(text="stopping")
             case PostMessage():
                 return await self.post_message(request)
+            case SetThreads(session=session, enabled=enabled):
+                return done(await self.changes.set_threads(session, enabled))
+            case AddThreadSession():
+                return done(
+                    await self.changes.add_thread(
+                        request.thread_id, request.parent_channel_id, request.name, request.after
+                    )
+                )
+            case EndThreadSession(thread_id=thread_id):
+                return done(await self.changes.end_thread(thread_id))
             case _:
                 assert_never(request)
 
@@ -151,7 +169,9 @@ class ControlServer:
 
     def session_infos(self) -> list[SessionInfo]:
         infos = []
+        records = self.changes.settings()
         for session, channel in sorted(self.readings.sessions().items()):
+            settings = records.get(session)
             child = self.readings.session_reading(session)
             pid = child.pid if child.connected else None
             claude_pid, memory = self.memory.session_memory(session, pid)
@@ -160,7 +180,7 @@ class ControlServer:
                 SessionInfo(
                     session=session,
                     channel_id=channel,
-                    work_dir=self.config.claude_work_dir,
+                    work_dir=(settings and settings.work_dir) or self.config.claude_work_dir,
                     state=child.state,
                     pid=pid,
                     uptime_s=child.uptime_s,
@@ -171,6 +191,7 @@ class ControlServer:
                     claude_pid=claude_pid,
                     host=host,
                     host_down=host_down,
+                    settings=settings,
                 )
             )
         return infos

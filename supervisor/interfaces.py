@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from vai.protocol.messages import ChatMessage, ClaudeState, PostReply, ProcessState, PromptStage
+from vai.protocol.session_settings import SessionSettings
 
 
 class SessionDirectory(Protocol):
@@ -78,7 +79,28 @@ class Changed:
 class SessionChanges(Protocol):
     """The operator's changes to the session set; BridgeError says why one is refused."""
 
-    async def add(self, channel_id: int) -> Changed: ...
+    async def add(
+        self, channel_id: int, settings: SessionSettings | None = None, *, confined: bool = False
+    ) -> Changed:
+        """`confined`: asked from Discord, the work dir must be in `[claude] work_dir_roots`."""
+        ...
+
+    def settings(self) -> Mapping[int, SessionSettings]:
+        """Each session's record: name, work dir, kind, parent channel, host."""
+        ...
+
+    async def add_thread(
+        self, thread_id: int, parent_channel_id: int, name: str, after: int
+    ) -> Changed: ...
+
+    async def end_thread(self, thread_id: int) -> Changed: ...
+
+    async def set_threads(self, session: int, enabled: bool) -> Changed: ...
+
+    async def plan(self, work_dir: str) -> Changed:
+        """Before `/new` makes a channel: the number a session would get, and the work dir
+        it would have (text); BridgeError when the work dir is not allowed."""
+        ...
 
     async def remove(self, session: int, purge: bool) -> Changed: ...
 

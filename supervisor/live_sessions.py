@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+
+import msgspec
 
 from vai.common.errors import BridgeError
 from vai.protocol.layout import snowflake_at
+from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config
 from vai.supervisor.hub.moves import SessionMover
@@ -29,9 +33,11 @@ from vai.supervisor.session_changes import (
     prepare_number,
     purge_files,
     removed_text,
+    settle_settings,
 )
-from vai.supervisor.sessions_file import save_sessions
+from vai.supervisor.sessions_file import next_session_number, save_entries
 from vai.supervisor.switchboard import Send, Switchboard
+from vai.supervisor.thread_sessions import end_worktree, parent_of, refusal, thread_settings
 
 ADD_SESSION_TIMEOUT = 30.0
 
@@ -66,21 +72,47 @@ class LiveSessions:
         self.wall = wall
         self._lock = asyncio.Lock()
 
-    async def add(self, channel_id: int) -> Changed:
-        """The worker, its tmux session and the attachments directory exist on return."""
+    def settings(self) -> Mapping[int, SessionSettings]:
+        return self.switchboard.settings()
+
+    async def add(
+        self, channel_id: int, settings: SessionSettings | None = None, *, confined: bool = False
+    ) -> Changed:
+        """The worker, its tmux session and the attachments directory exist on return.
+        `confined` (asked from Discord): the work dir must be in `[claude] work_dir_roots`,
+        and the channel must not be a session already."""
         async with self._lock:
-            sessions = dict(self.switchboard.sessions())
-            number = number_for(sessions, channel_id)
-            aside = await asyncio.to_thread(prepare_number, self.layout, number)
-            sessions[number] = channel_id
-            save_sessions(self.layout.sessions_file, sessions, self.config.encryption_key)
-            # Whatever an interrupted removal left under this number or this channel goes.
-            self.inbox.forget_session(number, channel_id)
-            self.inbox.start_cursor(channel_id, snowflake_at(self.wall()))
-            await self.send_all(self.switchboard.add_session(number, channel_id))
-            child = self.children.add(number)
-            hello = self.children.hello_waiter(child)
-            await self.children.start(child, "added")
+            sessions = self.switchboard.sessions()
+            if confined and channel_id in sessions.values():
+                taken = next(n for n, c in sessions.items() if c == channel_id)
+                raise BridgeError(f"this channel is already session {taken}")
+            settled = await asyncio.to_thread(
+                settle_settings, self.config, channel_id, settings, confined=confined
+            )
+            number, aside, hello = await self._add_locked(settled, snowflake_at(self.wall()))
+        await self._wait_hello(number, hello)
+        return Changed(number, added_text(number, aside))
+
+    async def _add_locked(
+        self, settled: SessionSettings, after: int
+    ) -> tuple[int, Path | None, asyncio.Future[None]]:
+        """With the lock held: number, record, map, worker started; catching up in the
+        channel begins after message id `after`."""
+        channel_id = settled.channel_id
+        number = number_for(self.switchboard.sessions(), channel_id)
+        aside = await asyncio.to_thread(prepare_number, self.layout, number)
+        entries = {**self.switchboard.settings(), number: settled}
+        save_entries(self.layout.sessions_file, entries, self.config.encryption_key)
+        # Whatever an interrupted removal left under this number or this channel goes.
+        self.inbox.forget_session(number, channel_id)
+        self.inbox.start_cursor(channel_id, after)
+        await self.send_all(self.switchboard.add_session(number, channel_id, settled))
+        child = self.children.add(number)
+        hello = self.children.hello_waiter(child)
+        await self.children.start(child, "added")
+        return number, aside, hello
+
+    async def _wait_hello(self, number: int, hello: asyncio.Future[None]) -> None:
         try:
             await asyncio.wait_for(hello, ADD_SESSION_TIMEOUT)
         except TimeoutError:
@@ -88,16 +120,87 @@ class LiveSessions:
                 f"session {number} was added but its worker did not start"
                 f" within {ADD_SESSION_TIMEOUT:.0f}s; see `vai tail {number}`"
             ) from None
-        return Changed(number, added_text(number, aside))
+
+    # -- thread sessions (supervisor/thread_sessions.py has the rules) ---------------------------
+
+    async def add_thread(
+        self, thread_id: int, parent_channel_id: int, name: str, after: int
+    ) -> Changed:
+        """A session for a Discord thread, in a git worktree of the parent's work dir when
+        it is a repository; an existing one is no error."""
+        async with self._lock:
+            entries = self.switchboard.settings()
+            known = next((n for n, s in entries.items() if s.channel_id == thread_id), None)
+            if known is not None:
+                return Changed(known, f"Session {known} is this thread's")
+            why = refusal(self.config, entries, parent_channel_id)
+            if why:
+                raise BridgeError(why)
+            found = parent_of(entries, parent_channel_id)
+            assert found is not None
+            if self.mover is not None and self.mover.placement.is_remote(found[0]):
+                # Its worktree would be made here, its session placed there: not yet.
+                raise BridgeError("threads of a session on another host do not get sessions yet")
+            settled = await asyncio.to_thread(
+                thread_settings, self.config, found[1], thread_id, name
+            )
+            number, _, hello = await self._add_locked(settled, after)
+        await self._wait_hello(number, hello)
+        where = (
+            f"git worktree {settled.worktree} (branch vai/{Path(settled.worktree).name})"
+            if settled.worktree
+            else settled.work_dir
+        )
+        return Changed(number, f"Session {number} works on this thread in {where}")
+
+    async def end_thread(self, thread_id: int) -> Changed:
+        """The thread was archived or deleted: its session goes (log kept), its worktree
+        too when configured and clean. The text is "" when there is nothing to tell."""
+        entries = self.switchboard.settings()
+        number = next((n for n, s in entries.items() if s.channel_id == thread_id), None)
+        if number is None or not entries[number].is_thread:
+            raise BridgeError(f"no thread session for {thread_id}")
+        settings = entries[number]
+        await self.remove(number, purge=False)
+        note = await asyncio.to_thread(end_worktree, self.config, settings)
+        return Changed(number, note)
+
+    async def set_threads(self, session: int, enabled: bool) -> Changed:
+        async with self._lock:
+            entries = dict(self.switchboard.settings())
+            settings = entries.get(session)
+            if settings is None:
+                raise BridgeError(f"no session {session}")
+            if settings.is_thread:
+                raise BridgeError("a thread cannot have threads of its own")
+            entries[session] = msgspec.structs.replace(settings, threads=enabled)
+            save_entries(self.layout.sessions_file, entries, self.config.encryption_key)
+            await self.send_all(self.switchboard.update_settings(session, entries[session]))
+        state = "on" if enabled else "off"
+        text = f"Threads {state} for session {session}"
+        own = self.config.file.discord.session_overrides(session)
+        if own is not None and own.threads is not None and own.threads != enabled:
+            text += f" (but vai.toml's [discord.sessions.{session}] threads decides)"
+        return Changed(session, text)
+
+    async def plan(self, work_dir: str) -> Changed:
+        asked = SessionSettings(channel_id=0, work_dir=work_dir)
+        settled = await asyncio.to_thread(
+            settle_settings, self.config, 0, asked, confined=True, create=False
+        )
+        async with self._lock:
+            number = next_session_number(self.switchboard.sessions())
+        return Changed(number, settled.work_dir or self.config.claude_work_dir)
 
     async def remove(self, session: int, purge: bool) -> Changed:
         """Stops the worker and Claude, then forgets the session (and purges it)."""
         async with self._lock:
-            sessions = dict(self.switchboard.sessions())
-            channel = sessions.pop(session, None)
-            if channel is None:
+            entries = dict(self.switchboard.settings())
+            removed = entries.pop(session, None)
+            if removed is None:
                 raise BridgeError(f"no session {session}")
-            save_sessions(self.layout.sessions_file, sessions, self.config.encryption_key)
+            channel = removed.channel_id
+            save_entries(self.layout.sessions_file, entries, self.config.encryption_key)
             await self.send_all(self.switchboard.remove_session(session))
             claude = await asyncio.to_thread(claude_processes, self.config.tmux_socket, session)
             await self.children.end(session)
@@ -111,7 +214,7 @@ class LiveSessions:
             self.inbox.forget_session(session, channel)
             if purge:
                 await asyncio.to_thread(purge_files, self.layout, session)
-        return Changed(session, removed_text(session, purge))
+        return Changed(session, removed_text(session, purge, removed))
 
     async def move(self, session: int, host: str) -> Changed:
         if self.mover is None:

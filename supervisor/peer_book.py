@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.switchboard import Peer
 
 
@@ -18,6 +19,8 @@ class PeerBook(Protocol):
     gateway_problems: dict[int, str]
 
     def sessions(self) -> Mapping[int, int]: ...
+
+    def settings(self) -> Mapping[int, SessionSettings]: ...
 
     def peer(self, session: int | None) -> Peer: ...
 

@@ -35,6 +35,7 @@ from vai.common.tasks import Background
 from vai.common.tmux import tmux_run
 from vai.protocol.layout import ipc_endpoint, snowflake_at
 from vai.protocol.messages import InterruptResult, PostReply
+from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.bus import Bus
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config, load_config, resolve_claude
@@ -49,7 +50,7 @@ from vai.supervisor.monitor import Monitor
 from vai.supervisor.notify import Health, StatusNotifier, sd_notify, status_line
 from vai.supervisor.operator_stops import load_stops
 from vai.supervisor.reload import plan_reload
-from vai.supervisor.sessions_file import load_sessions, save_sessions
+from vai.supervisor.sessions_file import load_entries, save_entries
 from vai.supervisor.switchboard import Switchboard
 
 log = logging.getLogger("supervisor")
@@ -118,25 +119,25 @@ class Supervisor:
     def prepare(self) -> None:
         """Directories, the single-instance lock, the inbox: everything before sockets."""
         # Read first: a file that cannot be used stops us before anything is made.
-        sessions = load_sessions(self.layout.sessions_file, self.config.encryption_key)
+        entries = load_entries(self.layout.sessions_file, self.config.encryption_key)
         self._held = load_stops(self.layout)
-        self.hub.load(self.layout.sessions_file)
+        self.hub.load(entries)
         make_home(self.layout, traversable=self.config.file.claude.isolated())
         self._lock_fd = lock_home(self.layout)
         self.config, note = resolve_claude(self.config)
         if note:
             log.warning("%s", note)
         self.config = self.monitor.apply_limits(self.config)
-        if not sessions and self.config.uses_local_discord:
-            sessions = {1: LOCAL_DEMO_CHANNEL}
-            save_sessions(self.layout.sessions_file, sessions, self.config.encryption_key)
+        if not entries and self.config.uses_local_discord:
+            entries = {1: SessionSettings(channel_id=LOCAL_DEMO_CHANNEL)}
+            save_entries(self.layout.sessions_file, entries, self.config.encryption_key)
             log.info("no sessions yet: session 1 is the local demo channel %d", LOCAL_DEMO_CHANNEL)
         self._inbox = Inbox(self.layout.inbox_db, self.config.encryption_key)
         self._switchboard = Switchboard(self._inbox, self.config.file.discord, self.monitor)
         self._switchboard.on_interrupt_result = self._interrupt_result
-        for session, channel in sessions.items():
-            self._inbox.start_cursor(channel, snowflake_at(time.time()))
-            self._switchboard.add_session(session, channel)
+        for session, settings in entries.items():
+            self._inbox.start_cursor(settings.channel_id, snowflake_at(time.time()))
+            self._switchboard.add_session(session, settings.channel_id, settings)
         self.registry.end_leftovers(self.config.file.supervisor.stop_grace)
         self.start_tmux_server()
 

@@ -25,17 +25,25 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+import msgspec
 import psutil
 
 from vai.common.errors import BridgeError
 from vai.common.tmux import kill_session, tmux_run
 from vai.protocol.ids import valid_id
 from vai.protocol.layout import Layout, tmux_session_name
+from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.config import Config
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import Changed
 from vai.supervisor.operator_stops import mark_stopped
-from vai.supervisor.sessions_file import load_sessions, next_session_number, save_sessions
+from vai.supervisor.sessions_file import (
+    load_entries,
+    load_sessions,
+    next_session_number,
+    save_entries,
+)
+from vai.supervisor.work_dirs import confined_work_dir, operator_work_dir, roots_of
 
 # -- the rules, shared by both paths ---------------------------------------------------------
 
@@ -48,6 +56,31 @@ def number_for(sessions: Mapping[int, int], channel_id: int) -> int:
         if channel == channel_id:
             raise BridgeError(f"channel {channel_id} is already session {session}")
     return next_session_number(dict(sessions))
+
+
+def settle_settings(
+    config: Config,
+    channel_id: int,
+    asked: SessionSettings | None,
+    *,
+    confined: bool,
+    create: bool = True,
+) -> SessionSettings:
+    """The record a new session gets: its work dir checked (and, from Discord, confined to
+    the roots and made there when missing, with `create`); "" when it is the global work
+    dir."""
+    settings = msgspec.structs.replace(
+        asked or SessionSettings(channel_id=channel_id), channel_id=channel_id
+    )
+    if confined:
+        roots, home = roots_of(config), [config.layout.root]
+        work_dir = confined_work_dir(settings.work_dir, roots, home, create=create)
+    elif settings.work_dir:
+        work_dir = operator_work_dir(settings.work_dir)
+    else:
+        return settings
+    same = work_dir == Path(os.path.realpath(config.claude_work_dir))
+    return msgspec.structs.replace(settings, work_dir="" if same else str(work_dir))
 
 
 def session_logs(layout: Layout, session: int) -> list[Path]:
@@ -157,9 +190,12 @@ def added_text(session: int, aside: Path | None, note: str = "") -> str:
     return text
 
 
-def removed_text(session: int, purge: bool) -> str:
+def removed_text(session: int, purge: bool, settings: SessionSettings | None = None) -> str:
     kept = "" if purge else " (attachments and log kept)"
-    return f"Session {session} removed{kept}"
+    text = f"Session {session} removed{kept}"
+    if settings is not None and settings.worktree:
+        text += f"; its git worktree stays at {settings.worktree}"
+    return text
 
 
 # -- with the supervisor down (the CLI) --------------------------------------------------------
@@ -176,33 +212,35 @@ def forget_offline(layout: Layout, session: int, channel_id: int) -> None:
         inbox.close()
 
 
-def add_offline(config: Config, channel_id: int) -> Changed:
+def add_offline(config: Config, channel_id: int, asked: SessionSettings | None = None) -> Changed:
     layout = config.layout
-    sessions = load_sessions(layout.sessions_file, config.encryption_key)
-    number = number_for(sessions, channel_id)
+    entries = load_entries(layout.sessions_file, config.encryption_key)
+    number = number_for({n: e.channel_id for n, e in entries.items()}, channel_id)
+    settings = settle_settings(config, channel_id, asked, confined=False)
     layout.root.mkdir(mode=0o700, parents=True, exist_ok=True)
     aside = prepare_number(layout, number)
     # Whatever an interrupted removal left under this number or this channel goes too.
     forget_offline(layout, number, channel_id)
-    save_sessions(layout.sessions_file, {**sessions, number: channel_id}, config.encryption_key)
+    save_entries(layout.sessions_file, {**entries, number: settings}, config.encryption_key)
     note = " (the supervisor is not running: `vai start`)"
     return Changed(number, added_text(number, aside, note))
 
 
 def remove_offline(config: Config, session: int, purge: bool) -> Changed:
     layout = config.layout
-    sessions = load_sessions(layout.sessions_file, config.encryption_key)
-    if session not in sessions:
+    entries = load_entries(layout.sessions_file, config.encryption_key)
+    if session not in entries:
         raise BridgeError(f"no session {session}")
-    channel = sessions.pop(session)
-    save_sessions(layout.sessions_file, sessions, config.encryption_key)
+    removed = entries.pop(session)
+    channel = removed.channel_id
+    save_entries(layout.sessions_file, entries, config.encryption_key)
     end_claude(config, session, claude_processes(config.tmux_socket, session))
     forget_files(layout, session)
     forget_offline(layout, session, channel)
     mark_stopped(layout, session, False)
     if purge:
         purge_files(layout, session)
-    return Changed(session, removed_text(session, purge))
+    return Changed(session, removed_text(session, purge, removed))
 
 
 def hold_offline(config: Config, session: int, stopped: bool) -> Changed:

@@ -11,7 +11,6 @@ command says it is done. `--generate-key` makes a key and stores it in .env (mod
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -19,8 +18,15 @@ from typing import Any
 
 from vai.common.atomic import write_atomic
 from vai.common.errors import BridgeError, ConfigError
+from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.config import Config, parse_env_file
-from vai.supervisor.sessions_file import is_plain, load_sessions, save_sessions
+from vai.supervisor.sessions_file import (
+    is_plain,
+    load_entries,
+    rewrite_ids,
+    save_entries,
+    stored_ids,
+)
 
 KEY_ENV = "ENCRYPTION_KEY"
 
@@ -28,24 +34,12 @@ KEY_ENV = "ENCRYPTION_KEY"
 @dataclass(frozen=True)
 class Migration:
     path: Path
-    sessions: int
+    ids: int  # channel ids in the file (a thread's parent counts too)
     changed: int  # ids that changed form
 
     @property
     def written(self) -> bool:
         return self.changed > 0
-
-
-def _raw_values(path: Path) -> dict[str, str]:
-    """The file's channel ids as stored (after load_sessions has validated it); a record
-    (a session placed on a host) gives its `channel`."""
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return {str(k): str(v.get("channel") if isinstance(v, dict) else v) for k, v in raw.items()}
-
-
-def _has_records(path: Path) -> bool:
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    return any(isinstance(v, dict) for v in raw.values())
 
 
 def _check_key(key: str, path: Path) -> None:
@@ -66,25 +60,21 @@ def encrypt_sessions(path: Path, key: str | None) -> Migration:
             " --generate-key` to make one), then run this again"
         )
     _check_key(key, path)
-    sessions = load_sessions(path, key)  # plain and already-encrypted ids alike
+    sessions = load_entries(path, key)  # plain and already-encrypted ids alike
     if not path.exists():
         return Migration(path, 0, 0)
-    stored = _raw_values(path)
-    plain = [n for n, v in stored.items() if is_plain(v)]
-    if plain and _has_records(path):
-        save_sessions(path, sessions, key)  # keeps each session's host
-        _verify(path, sessions, key, want_plain=False)
-    elif plain:
+    stored = stored_ids(path)
+    plain = [value for value in stored if is_plain(value)]
+    if plain:
         from cryptography.fernet import Fernet
 
         fernet = Fernet(key.encode())
-        data = {
-            number: fernet.encrypt(value.encode()).decode() if is_plain(value) else value
-            for number, value in sorted(stored.items(), key=lambda item: int(item[0]))
-        }
-        write_atomic(path, (json.dumps(data, indent=2) + "\n").encode(), mode=0o600)
+        rewrite_ids(
+            path,
+            lambda value: fernet.encrypt(value.encode()).decode() if is_plain(value) else value,
+        )
         _verify(path, sessions, key, want_plain=False)
-    return Migration(path, len(sessions), len(plain))
+    return Migration(path, len(stored), len(plain))
 
 
 def decrypt_sessions(path: Path, key: str | None) -> Migration:
@@ -92,18 +82,20 @@ def decrypt_sessions(path: Path, key: str | None) -> Migration:
         return Migration(path, 0, 0)
     if key:
         _check_key(key, path)
-    sessions = load_sessions(path, key)  # says which id needs the key, if any
-    encrypted = [n for n, v in _raw_values(path).items() if not is_plain(v)]
+    sessions = load_entries(path, key)  # says which id needs the key, if any
+    stored = stored_ids(path)
+    encrypted = [value for value in stored if not is_plain(value)]
     if encrypted:
-        save_sessions(path, sessions, None)
+        save_entries(path, sessions, None)
         _verify(path, sessions, None, want_plain=True)
-    return Migration(path, len(sessions), len(encrypted))
+    return Migration(path, len(stored), len(encrypted))
 
 
-def _verify(path: Path, sessions: dict[int, int], key: str | None, *, want_plain: bool) -> None:
-    again = load_sessions(path, key)
-    values = _raw_values(path).values()
-    if again != sessions or any(is_plain(v) != want_plain for v in values):
+def _verify(
+    path: Path, sessions: dict[int, SessionSettings], key: str | None, *, want_plain: bool
+) -> None:
+    again = load_entries(path, key)
+    if again != sessions or any(is_plain(v) != want_plain for v in stored_ids(path)):
         raise BridgeError(f"{path}: the rewritten file does not read back the same; check it")
 
 
@@ -146,9 +138,9 @@ def cmd_encrypt(args: argparse.Namespace, config: Config) -> int:
         print(f"stored a new {KEY_ENV} in {config.layout.env_file}; keep a copy somewhere safe")
     result = encrypt_sessions(path, key)
     if result.written:
-        print(f"encrypted {result.changed} of {result.sessions} channel ids in {path}")
+        print(f"encrypted {result.changed} of {result.ids} channel ids in {path}")
     else:
-        print(f"nothing to do: the {result.sessions} channel ids in {path} are already encrypted")
+        print(f"nothing to do: the {result.ids} channel ids in {path} are already encrypted")
     return 0
 
 
@@ -156,9 +148,9 @@ def cmd_decrypt(args: argparse.Namespace, config: Config) -> int:
     path = config.layout.sessions_file
     result = decrypt_sessions(path, config.encryption_key)
     if result.written:
-        print(f"decrypted {result.changed} of {result.sessions} channel ids in {path}")
+        print(f"decrypted {result.changed} of {result.ids} channel ids in {path}")
     else:
-        print(f"nothing to do: the {result.sessions} channel ids in {path} are already plain")
+        print(f"nothing to do: the {result.ids} channel ids in {path} are already plain")
     if config.encryption_key:
         print(
             f"note: {KEY_ENV} is still set; remove it from {config.layout.env_file} (and the"

@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
 
 def worker_command(
-    config: Config, session: int, channel_id: int, secrets_fd: int = -1
+    config: Config, session: int, channel_id: int, secrets_fd: int = -1, work_dir: str = ""
 ) -> tuple[list[str], dict[str, str]]:
+    """`work_dir`: the session's own (sessions.json), "" for the global `[claude] work_dir`."""
     user, problem = claude_users.resolve(config.file.claude, session, create=os.geteuid() == 0)
     env = child_environment(env_file=config.layout.env_file)
     pane_env, pane_unset = pane_environment(env, config.layout, session, user)
@@ -43,7 +44,7 @@ def worker_command(
         home=config.layout.home,
         tmux_socket=config.tmux_socket,
         claude_command=config.claude_command,
-        work_dir=config.claude_work_dir,
+        work_dir=work_dir or config.claude_work_dir,
         ready_timeout=config.file.claude.ready_timeout,
         heartbeat_interval=config.file.supervisor.heartbeat_interval,
         choice_timeout=config.file.claude.choice_timeout,

@@ -52,7 +52,6 @@ from vai.protocol.messages import (
     PostReply,
     PromptProgress,
     ReplyPosted,
-    Route,
     SessionMap,
     SettingsUpdate,
     ToolProgress,
@@ -61,10 +60,12 @@ from vai.protocol.messages import (
     Typing,
     WorkerHello,
 )
+from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.config import DiscordSection
 from vai.supervisor.interfaces import MessageStore, TurnObserver
 from vai.supervisor.open_choices import OpenChoices
 from vai.supervisor.peer_rules import own_channel_post, own_turn, own_update, speaks_for_itself
+from vai.supervisor.routes import session_map
 from vai.supervisor.spawn_specs import gateway_settings
 from vai.supervisor.texts import LOST_ANSWER, TRY_IT
 
@@ -110,6 +111,7 @@ class Switchboard:
         self._observer = observer
         self._sessions: dict[int, int] = {}
         self._channels: dict[int, int] = {}
+        self._settings: dict[int, SessionSettings] = {}
         self._gateway = Peer()
         self._workers: dict[int, Peer] = {}
         # Offered in a channel and not answered: offered again to a restarted gateway.
@@ -124,10 +126,22 @@ class Switchboard:
     def sessions(self) -> Mapping[int, int]:
         return MappingProxyType(self._sessions)
 
-    def add_session(self, session: int, channel_id: int) -> list[Send]:
+    def settings(self) -> Mapping[int, SessionSettings]:
+        """Each session's record (name, work dir, kind, parent...)."""
+        return MappingProxyType(self._settings)
+
+    def add_session(
+        self, session: int, channel_id: int, settings: SessionSettings | None = None
+    ) -> list[Send]:
         self._sessions[session] = channel_id
         self._channels[channel_id] = session
+        self._settings[session] = settings or SessionSettings(channel_id=channel_id)
         self._workers[session] = Peer()
+        return self._to_gateway(self.session_map())
+
+    def update_settings(self, session: int, settings: SessionSettings) -> list[Send]:
+        """A session's record changed (`/threads`): the gateway gets the new map."""
+        self._settings[session] = settings
         return self._to_gateway(self.session_map())
 
     def remove_session(self, session: int) -> list[Send]:
@@ -135,6 +149,7 @@ class Switchboard:
         channel = self._sessions.pop(session, None)
         if channel is not None:
             self._channels.pop(channel, None)
+        self._settings.pop(session, None)
         self._workers.pop(session, None)
         self._choices.forget_session(session)
         return self._to_gateway(self.session_map())
@@ -146,25 +161,7 @@ class Switchboard:
         return self._to_gateway(self.session_map()) + self._to_gateway(update)
 
     def session_map(self) -> SessionMap:
-        last = self._store.last_message_ids()
-        return SessionMap(
-            routes=[self._route(s, c, last.get(c, 0)) for s, c in sorted(self._sessions.items())],
-            default_session=self._discord.default_session,
-            route_unmapped=self._discord.route_unmapped == "default",
-        )
-
-    def _route(self, session: int, channel: int, last_message_id: int) -> Route:
-        """A session's route, with its own allow lists when vai.toml gives it some."""
-        own = self._discord.session_overrides(session)
-        users = None if own is None else own.allowed_users
-        roles = None if own is None else own.allowed_roles
-        return Route(
-            session=session,
-            channel_id=channel,
-            last_message_id=last_message_id,
-            allowed_users=None if users is None else tuple(users),
-            allowed_roles=None if roles is None else tuple(roles),
-        )
+        return session_map(self._settings, self._discord, self._store.last_message_ids())
 
     # -- peers -----------------------------------------------------------------------------
 

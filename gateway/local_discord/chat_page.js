@@ -7,6 +7,7 @@ const $ = (id) => document.getElementById(id);
 let state = null;
 let version = "";
 let current = null;          // id of the channel shown
+let opening = null;          // a thread just made, shown once the state has it
 let lastRendered = "";
 let palette = [];            // commands listed under the box
 let selected = 0;
@@ -362,6 +363,24 @@ async function click(channelId, m, customId) {
   }
 }
 
+function show(channelId) {
+  current = channelId;
+  lastRendered = "";
+  render();
+  $("content").focus();
+}
+
+async function startThread(channelId, messageId) {
+  const result = await post(`/local/channels/${channelId}/messages/${messageId}/thread`, {username: username()});
+  if (result.ok) { opening = result.data.thread_id; show(opening); }
+  else notice(result.data.message || `no thread (${result.status})`);
+}
+
+async function archiveThread(channelId) {
+  const result = await post(`/local/channels/${channelId}/archive`, {archived: true});
+  if (!result.ok) notice(result.data.message || `not archived (${result.status})`);
+}
+
 function renderMessage(channel, m) {
   const box = el("div", m.ephemeral ? "msg ephemeral" : "msg");
   box.dataset.id = m.id;
@@ -409,6 +428,16 @@ function renderMessage(channel, m) {
     box.append(row);
   }
   if (m.ephemeral) box.append(el("div", "only-you", "👁 Only you can see this"));
+  if (m.thread) {
+    const open = el("a", "thread-link", "🧵 Open thread");
+    open.addEventListener("click", () => show(m.thread));
+    box.append(open);
+  } else if (channel.type === 0 && !m.ephemeral && !m.loading) {
+    const start = el("button", "start-thread", "🧵 Thread");
+    start.title = "Create a thread from this message";
+    start.addEventListener("click", () => startThread(channel.id, m.id));
+    box.append(start);
+  }
   return box;
 }
 
@@ -420,7 +449,8 @@ function renderNav() {
   const top = state.channels.filter((c) => !isThread(c));
   const links = [];
   const add = (c, cls) => {
-    const a = el("a", (cls + (c.id === current ? " active" : "")).trim(), (isThread(c) ? "🧵 " : "# ") + c.name);
+    const label = (isThread(c) ? "🧵 " : "# ") + c.name + (c.archived ? " (archived)" : "");
+    const a = el("a", (cls + (c.id === current ? " active" : "")).trim(), label);
     a.dataset.id = c.id;
     a.addEventListener("click", () => { current = c.id; lastRendered = ""; render(); $("content").focus(); });
     links.push(a);
@@ -436,10 +466,15 @@ function renderNav() {
 function render() {
   if (!state) return;
   $("guild").textContent = state.guild.name;
-  if (!state.channels.some((c) => c.id === current)) current = state.channels.length ? state.channels[0].id : null;
+  if (opening && state.channels.some((c) => c.id === opening)) { current = opening; opening = null; }
+  if (!state.channels.some((c) => c.id === current) && (opening === null || current !== opening)) current = state.channels.length ? state.channels[0].id : null;
   renderNav();
   const channel = state.channels.find((c) => c.id === current);
-  $("channel-name").textContent = channel ? "# " + channel.name : "";
+  const thread = channel && [10, 11, 12].includes(channel.type);
+  $("channel-name").textContent = channel ? (thread ? "🧵 " : "# ") + channel.name : "";
+  const archive = $("archive-thread");
+  archive.hidden = !thread || channel.archived;
+  archive.onclick = thread ? () => archiveThread(channel.id) : null;
   $("typing").textContent = channel && channel.typing ? `${state.bot.username} is typing…` : "";
   renderForm();
   const key = current + JSON.stringify(channel ? channel.messages : []);

@@ -166,6 +166,30 @@ def register(app: web.Application, server: LocalDiscord) -> None:
         view.started(iid)
         return _json({"interaction_id": str(iid)})
 
+    async def start_thread(request: web.Request) -> web.Response:
+        """A thread from a message, named after its first words (as Discord suggests)."""
+        body = await json_body(request)
+        try:
+            cid, mid = int(request.match_info["cid"]), int(request.match_info["mid"])
+            words = " ".join(str(server.message(cid, mid)["content"]).split())[:40]
+            name = str(body.get("name") or words or "thread")
+            tid = server.create_thread(cid, name, message_id=mid, user=author(body))
+        except ApiError as exc:
+            return _json(exc.body(), exc.status)
+        except ValueError:
+            return _error(400, "bad request")
+        return _json({"thread_id": str(tid)})
+
+    async def archive(request: web.Request) -> web.Response:
+        body = await json_body(request)
+        try:
+            server.archive_thread(int(request.match_info["cid"]), bool(body.get("archived", True)))
+        except ApiError as exc:
+            return _json(exc.body(), exc.status)
+        except ValueError:
+            return _error(400, "bad request")
+        return _json({})
+
     async def form(request: web.Request) -> web.Response:
         """The page's user sends (``values``) or closes (``dismiss``) a form the bot opened."""
         body = await json_body(request)
@@ -197,4 +221,7 @@ def register(app: web.Application, server: LocalDiscord) -> None:
     app.router.add_get("/local/state", state)
     app.router.add_post("/local/channels/{cid}/messages", post)
     app.router.add_post("/local/channels/{cid}/messages/{mid}/click", click)
+    app.router.add_post("/local/channels/{cid}/messages/{mid}/thread", start_thread)
+    app.router.add_post("/local/channels/{cid}/archive", archive)
+
     app.router.add_post("/local/interactions/{iid}/form", form)

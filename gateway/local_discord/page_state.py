@@ -133,6 +133,7 @@ class PageView:
             "reactions": [
                 {"emoji": r["emoji"]["name"], "count": r["count"]} for r in msg["reactions"]
             ],
+            "thread": str(msg["thread"]["id"]) if msg.get("thread") else None,
         }
 
     def _private(self, inter: Interaction, now_mono: float) -> list[JSON]:
@@ -229,6 +230,7 @@ class PageView:
             messages.sort(key=lambda m: int(m["id"]))
             channel = {"id": str(cid), "name": ch["name"], "type": ch.get("type", 0)}
             channel |= {"parent_id": ch.get("parent_id"), "typing": str(cid) in typing}
+            channel |= {"archived": bool(ch.get("thread_metadata", {}).get("archived"))}
             channels.append(channel | {"messages": messages})
         state: JSON = {"guild": {"id": str(st.guild_id), "name": st.guild_name}}
         state |= {"bot": st.bot.to_json(), "user": st.default_user.to_json()}

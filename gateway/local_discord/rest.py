@@ -23,6 +23,7 @@ from aiohttp import BodyPartReader, web
 from .interactions import Interactions
 from .ratelimit import RateLimiter, Verdict
 from .store import JSON, MAX_FILE_BYTES, MAX_REQUEST_BYTES, ApiError, Store, UploadedFile
+from .threads import create_thread, delete_channel, is_thread, update_channel
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _NO_AUTH = ("/interactions/", "/webhooks/")
@@ -213,6 +214,12 @@ class RestApi:
             web.get(p + "/guilds/{guild_id}/roles", self.get_roles),
             web.get(p + "/guilds/{guild_id}/members/{user_id}", self.get_member),
             web.get(ch, self.get_channel),
+            web.patch(ch, self.patch_channel),
+            web.delete(ch, self.delete_channel),
+            web.post(ch + "/threads", self.start_thread),
+            web.post(ch + msg + "/threads", self.start_thread),
+            web.put(ch + "/thread-members/@me", self.join_thread),
+            web.delete(ch + "/thread-members/@me", self.join_thread),
             web.get(ch + "/messages", self.get_messages),
             web.post(ch + "/messages", self.post_message),
             web.get(ch + msg, self.get_message),
@@ -285,7 +292,11 @@ class RestApi:
 
     async def get_guild_channels(self, request: web.Request) -> web.Response:
         self._guild(request)
-        visible = [c for cid, c in self.store.channels.items() if cid not in self.store.hidden]
+        visible = [
+            c
+            for cid, c in self.store.channels.items()
+            if cid not in self.store.hidden and not is_thread(c)
+        ]
         return json_response(visible)
 
     async def create_channel(self, request: web.Request) -> web.Response:
@@ -295,6 +306,26 @@ class RestApi:
             raise ApiError(400, 50035, "Invalid Form Body", {"name": {"_errors": []}})
         channel_id = self.store.add_channel(str(body["name"]), body.get("topic"))
         return json_response(self.store.channels[channel_id], 201)
+
+    async def patch_channel(self, request: web.Request) -> web.Response:
+        body, _ = await read_body(request)
+        return json_response(update_channel(self.store, self._channel_id(request), body))
+
+    async def delete_channel(self, request: web.Request) -> web.Response:
+        return json_response(delete_channel(self.store, self._channel_id(request)))
+
+    async def start_thread(self, request: web.Request) -> web.Response:
+        body, _ = await read_body(request)
+        message_id = _id(request, "message_id") if "message_id" in request.match_info else None
+        thread = create_thread(
+            self.store, self._channel_id(request), body, self.store.bot, message_id
+        )
+        return json_response(thread, 201)
+
+    async def join_thread(self, request: web.Request) -> web.Response:
+        if not is_thread(self.store.channel(self._channel_id(request))):
+            raise ApiError(400, 50024, "Cannot execute action on this channel type")
+        return web.Response(status=204)
 
     async def get_roles(self, request: web.Request) -> web.Response:
         self._guild(request)

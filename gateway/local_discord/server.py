@@ -25,6 +25,7 @@ from .page_access import KEY_PARAM, PageAccess, new_key
 from .ratelimit import RateLimiter
 from .rest import RequestRecord, RestApi
 from .store import JSON, LocalUser, Store, UploadedFile
+from .threads import create_thread, delete_channel, unarchive_for_message, update_channel
 
 T = TypeVar("T")
 
@@ -75,6 +76,7 @@ class LocalDiscord:
         self.revision = 0
         self.access = PageAccess(page_key or new_key())
         self.store = Store(self._emit, self._notify, guild_name=guild_name, bot_name=bot_name)
+        self.store.before_thread_message = lambda cid: unarchive_for_message(self.store, cid)
         self.store.sign_path = self.access.sign
         self.interactions = Interactions(self.store, callback_timeout=interaction_timeout)
         self.limiter = RateLimiter(enabled=rate_limits)
@@ -243,6 +245,24 @@ class LocalDiscord:
         if permissions is None:
             return self.store.add_role(name)
         return self.store.add_role(name, permissions)
+
+    def create_thread(
+        self,
+        channel_id: int,
+        name: str,
+        *,
+        message_id: int | None = None,
+        user: LocalUser | Mapping[str, Any] | None = None,
+    ) -> int:
+        """A user starts a public thread in a channel (from a message when given)."""
+        thread = create_thread(self.store, channel_id, {"name": name}, self._user(user), message_id)
+        return int(thread["id"])
+
+    def archive_thread(self, thread_id: int, archived: bool = True) -> None:
+        update_channel(self.store, thread_id, {"archived": archived})
+
+    def delete_channel(self, channel_id: int) -> None:
+        delete_channel(self.store, channel_id)
 
     def channels(self) -> dict[int, str]:
         return {cid: str(ch["name"]) for cid, ch in self.store.channels.items()}

@@ -143,6 +143,8 @@ class Store:
         self.reactions: dict[int, dict[str, list[int]]] = {}
         self.typing: deque[JSON] = deque(maxlen=10_000)
         self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
+        # A message in an archived thread unarchives it (set by the server: threads.py).
+        self.before_thread_message: Callable[[int], None] = lambda channel_id: None
 
     # guild, roles, members, channels ------------------------------------------------------
 
@@ -215,7 +217,13 @@ class Store:
         guild |= {"features": [], "emojis": [], "stickers": [], "roles": list(self.roles.values())}
         guild |= {"member_count": len(self.users), "preferred_locale": "en-US"}
         channels = [c for cid, c in self.channels.items() if cid not in self.hidden]
-        guild |= {"channels": channels, "threads": [], "voice_states": []}
+        top = [c for c in channels if int(c.get("type", 0)) not in (11, 12)]
+        active = [
+            c
+            for c in channels
+            if int(c.get("type", 0)) in (11, 12) and not c["thread_metadata"]["archived"]
+        ]
+        guild |= {"channels": top, "threads": active, "voice_states": []}
         guild |= {"members": [self.member_json(u) for u in self.users.values()]}
         return guild | {"presences": [], "joined_at": self.joined[self.bot.id]}
 
@@ -268,6 +276,8 @@ class Store:
     ) -> JSON:
         """Validates like Discord, stores, emits MESSAGE_CREATE; ``store=False``: ephemeral."""
         channel = self.channel(channel_id)
+        if store and channel.get("thread_metadata", {}).get("archived"):
+            self.before_thread_message(channel_id)
         files = list(files)
         content = str(body.get("content") or "")
         self._check_length(content)

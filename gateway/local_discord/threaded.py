@@ -141,6 +141,24 @@ class LocalDiscordThread:
     ) -> int:
         return self.call(lambda s: s.add_channel(name, topic, channel_id))
 
+    def create_thread(
+        self,
+        channel_id: int,
+        name: str,
+        *,
+        message_id: int | None = None,
+        user: LocalUser | Mapping[str, Any] | None = None,
+    ) -> int:
+        return self.call(
+            lambda s: s.create_thread(channel_id, name, message_id=message_id, user=user)
+        )
+
+    def archive_thread(self, thread_id: int, archived: bool = True) -> None:
+        self.call(lambda s: s.archive_thread(thread_id, archived))
+
+    def delete_channel(self, channel_id: int) -> None:
+        self.call(lambda s: s.delete_channel(channel_id))
+
     def add_role(self, name: str, permissions: int | None = None) -> int:
         return self.call(lambda s: s.add_role(name, permissions))
 

@@ -13,7 +13,7 @@ from vai.common.status_view import render_sessions
 from vai.protocol.messages import ListSessions, SessionInfo, SessionsReply
 from vai.supervisor.commands._common import Context
 from vai.supervisor.control_client import SupervisorUnreachable
-from vai.supervisor.sessions_file import load_sessions
+from vai.supervisor.sessions_file import load_entries
 
 
 def setup(parser: argparse.ArgumentParser) -> None:
@@ -28,17 +28,37 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
             raise BridgeError(f"unexpected answer {type(reply).__name__}")
         infos = reply.sessions
     except SupervisorUnreachable:
-        sessions = load_sessions(config.layout.sessions_file, config.encryption_key)
+        entries = load_entries(config.layout.sessions_file, config.encryption_key)
         infos = [
-            SessionInfo(session=s, channel_id=c, work_dir=config.claude_work_dir)
-            for s, c in sorted(sessions.items())
+            SessionInfo(
+                session=n,
+                channel_id=e.channel_id,
+                work_dir=e.work_dir or config.claude_work_dir,
+                settings=e,
+            )
+            for n, e in sorted(entries.items())
         ]
     if args.json:
         import json
 
-        rows = [{"session": i.session, "channel_id": str(i.channel_id), "work_dir": i.work_dir}
-                for i in infos]  # fmt: skip
+        rows = [json_row(i) for i in infos]
         print(json.dumps(rows, indent=2))
     else:
         print(render_sessions(infos))
     return EXIT_OK
+
+
+def json_row(info: SessionInfo) -> dict[str, str | int]:
+    row: dict[str, str | int] = {
+        "session": info.session,
+        "channel_id": str(info.channel_id),
+        "work_dir": info.work_dir,
+    }
+    settings = info.settings
+    if settings is not None:
+        row |= {"name": settings.name, "kind": settings.kind, "host": settings.host}
+        if settings.is_thread:
+            row["parent_channel_id"] = str(settings.parent_channel_id)
+        if settings.worktree:
+            row["worktree"] = settings.worktree
+    return row

@@ -17,10 +17,12 @@ from zmq.utils.monitor import parse_monitor_message
 
 from vai.common.bus_auth import ClientKeys, secure_client
 from vai.common.errors import ConfigError
+from vai.protocol.session_settings import LOCAL_HOST
 from vai.supervisor.config import Config
 from vai.supervisor.doctor.findings import Finding, fail, ok
 from vai.supervisor.hub.keys import read_keypair, valid_key
-from vai.supervisor.sessions_file import load_hosts
+from vai.supervisor.hub.placement import placed_hosts
+from vai.supervisor.sessions_file import load_entries
 
 HANDSHAKE_TIMEOUT = 5.0
 
@@ -114,12 +116,18 @@ def _hub(config: Config) -> Iterator[Finding]:
             f"use the key `vai init --host {name}` printed on that host",
         )
     try:
-        placed = load_hosts(config.layout.sessions_file)
+        entries = load_entries(config.layout.sessions_file, config.encryption_key)
     except ConfigError:
-        placed = {}  # the config check reports the file
-    unknown = sorted(
-        {h for h in placed.values() if h != config.file.hub.name} - set(config.file.hub.hosts)
-    )
+        entries = {}  # the config check reports the file
+    placed = placed_hosts(entries, config.file.hub.name)
+    unknown = sorted(set(placed.values()) - set(config.file.hub.hosts))
+    if LOCAL_HOST in config.file.hub.hosts and config.file.hub.name != LOCAL_HOST:
+        bad.append(LOCAL_HOST)
+        yield fail(
+            f"[hub.hosts.{LOCAL_HOST}]: {LOCAL_HOST!r} is what sessions.json calls the hub's"
+            " own machine, so no session can be placed on that host",
+            "register the host under another name (`vai init --host NAME` on it)",
+        )
     for host in unknown:
         yield fail(
             f"sessions are placed on host {host!r}, which is not in [hub.hosts]",

@@ -45,6 +45,7 @@ from vai.protocol.host_link import (
 from vai.protocol.layout import ipc_endpoint
 from vai.protocol.links import FROM_WORKER
 from vai.protocol.messages import ClaudeStatus, Heartbeat, WorkerHello
+from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.bus import Bus
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config, resolve_claude
@@ -69,12 +70,16 @@ class HostPeers:
 
     def __init__(self) -> None:
         self.placed: dict[int, int] = {}
+        self.records: dict[int, SessionSettings] = {}
         self.gateway_problems: dict[int, str] = {}
         self._peers: dict[int, Peer] = {}
         self.hellos: dict[int, WorkerHello] = {}
 
     def sessions(self) -> Mapping[int, int]:
         return MappingProxyType(self.placed)
+
+    def settings(self) -> Mapping[int, SessionSettings]:
+        return MappingProxyType(self.records)
 
     def peer(self, session: int | None) -> Peer:
         if session is None:
@@ -198,7 +203,8 @@ class HostAgent:
 
     async def _from_hub(self, payload: HubToHost) -> None:
         match payload:
-            case Placement(sessions=sessions):
+            case Placement(sessions=sessions, settings=settings):
+                self.peers.records = dict(settings)
                 await self._place(sessions)
             case RecoverWorker(session=session):
                 if not await self.children.recover(session):

@@ -10,12 +10,14 @@ has no access to this machine's disk.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vai.common.errors import BridgeError
 from vai.protocol.host_link import PostFile
 from vai.protocol.messages import Interrupt, PostReply
+from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.interfaces import Changed
 from vai.supervisor.switchboard import Worker
 
@@ -31,7 +33,26 @@ class HostChanges:
     def __init__(self, agent: HostAgent) -> None:
         self.agent = agent
 
-    async def add(self, channel_id: int) -> Changed:
+    async def add(
+        self, channel_id: int, settings: SessionSettings | None = None, *, confined: bool = False
+    ) -> Changed:
+        raise BridgeError(ON_THE_HUB)
+
+    def settings(self) -> Mapping[int, SessionSettings]:
+        return self.agent.peers.settings()
+
+    async def add_thread(
+        self, thread_id: int, parent_channel_id: int, name: str, after: int
+    ) -> Changed:
+        raise BridgeError(ON_THE_HUB)
+
+    async def end_thread(self, thread_id: int) -> Changed:
+        raise BridgeError(ON_THE_HUB)
+
+    async def set_threads(self, session: int, enabled: bool) -> Changed:
+        raise BridgeError(ON_THE_HUB)
+
+    async def plan(self, work_dir: str) -> Changed:
         raise BridgeError(ON_THE_HUB)
 
     async def remove(self, session: int, purge: bool) -> Changed:

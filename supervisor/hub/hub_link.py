@@ -320,7 +320,9 @@ class HubLink:
         placed = self.placement.on(host.name, self.switchboard.sessions())
         for session in placed:
             self.switchboard.peer_gone(session)
-        await self._send(host.name, Placement(sessions=placed))
+        records = self.switchboard.settings()
+        settings = {s: records[s] for s in placed if s in records}
+        await self._send(host.name, Placement(sessions=placed, settings=settings))
 
     async def _send(self, name: str, payload: HubToHost) -> bool:
         host = self.hosts.get(name)

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from vai.protocol.messages import PostReply
+from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.bus import Bus
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config
 from vai.supervisor.hub.hub_link import HubLink
 from vai.supervisor.hub.moves import SessionMover
-from vai.supervisor.hub.placement import Placement
+from vai.supervisor.hub.placement import Placement, placed_hosts
 from vai.supervisor.interfaces import ChildReading
-from vai.supervisor.sessions_file import load_hosts
 from vai.supervisor.switchboard import Send, Switchboard
 
 log = logging.getLogger("supervisor")
@@ -30,8 +29,10 @@ class HubSide:
         self.placement = Placement(config.file.hub.name)
         self.link: HubLink | None = None
 
-    def load(self, sessions_file: Path) -> None:
-        self.placement = Placement(self.config.file.hub.name, load_hosts(sessions_file))
+    def load(self, entries: Mapping[int, SessionSettings]) -> None:
+        """Each session where its record (sessions.json) places it."""
+        hub_name = self.config.file.hub.name
+        self.placement = Placement(hub_name, placed_hosts(entries, hub_name))
 
     def is_remote(self, session: int) -> bool:
         return self.placement.is_remote(session)

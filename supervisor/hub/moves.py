@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
+import msgspec
+
 from vai.common.errors import BridgeError
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config
 from vai.supervisor.hub.hub_link import HubLink
-from vai.supervisor.hub.placement import Placement
+from vai.supervisor.hub.placement import Placement, record_host
 from vai.supervisor.interfaces import Changed
-from vai.supervisor.sessions_file import save_sessions
+from vai.supervisor.sessions_file import save_entries
 from vai.supervisor.switchboard import Send, Switchboard
 
 
@@ -59,8 +61,8 @@ class SessionMover:
         return [self.placement.hub_name, *sorted(self.config.file.hub.hosts)]
 
     async def move(self, session: int, host: str) -> Changed:
-        sessions = dict(self.switchboard.sessions())
-        if session not in sessions:
+        entries = dict(self.switchboard.settings())
+        if session not in entries:
             raise BridgeError(f"no session {session}")
         if host not in self.hosts():
             raise BridgeError(f"no host {host!r}; the hosts are: {', '.join(self.hosts())}")
@@ -73,12 +75,14 @@ class SessionMover:
         if not was_remote:
             await self.children.end(session)
         self.placement.place(session, host)
-        save_sessions(
-            self.config.layout.sessions_file,
-            sessions,
-            self.config.encryption_key,
-            hosts=self.placement.remote_hosts(),
+        # The record keeps the host: the file through main's save path, and the
+        # switchboard's copy, which every later save writes from.
+        moved = msgspec.structs.replace(
+            entries[session], host=record_host(host, self.placement.hub_name)
         )
+        entries[session] = moved
+        save_entries(self.config.layout.sessions_file, entries, self.config.encryption_key)
+        await self.send_all(self.switchboard.update_settings(session, moved))
         self.switchboard.peer_gone(session)  # messages wait in the inbox for the new worker
         if was_remote and self.hub_link is not None:
             await self.hub_link.replace(old)  # that host ends it

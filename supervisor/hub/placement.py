@@ -1,12 +1,27 @@
 """Where each session runs (issue 15): explicit, from sessions.json, never decided here.
 
-A session without a host, or placed on the hub's own name, runs on the hub's machine as
-before; any other host name is a host agent reached through the hub link.
+Each session's record (protocol/session_settings.py) names its host. The record's
+default, LOCAL_HOST, is the hub's own machine, and so is the hub's own name
+(`[hub] name`): such a session runs here as before; any other host name is a host agent
+reached through the hub link.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+from vai.protocol.session_settings import LOCAL_HOST, SessionSettings
+
+
+def placed_hosts(entries: Mapping[int, SessionSettings], hub_name: str) -> dict[int, str]:
+    """Session number -> host, for the records placed anywhere but the hub's machine."""
+    return {n: s.host for n, s in entries.items() if s.host not in ("", LOCAL_HOST, hub_name)}
+
+
+def record_host(host: str, hub_name: str) -> str:
+    """What a record stores for `host`: the hub's own machine is the default, so a
+    single-machine record keeps its original form (a bare channel id)."""
+    return LOCAL_HOST if host in ("", hub_name) else host
 
 
 class Placement:

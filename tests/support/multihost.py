@@ -162,7 +162,7 @@ def running_cluster(
             channels = {s: discord.add_channel(f"channel-{s}") for s in sorted(placement)}
             hub.write_sessions(channels)
             records = {
-                str(s): {"channel": str(channels[s]), "host": h} if h else str(channels[s])
+                str(s): {"channel_id": str(channels[s]), "host": h} if h else str(channels[s])
                 for s, h in placement.items()
             }
             hub.layout.sessions_file.write_text(json.dumps(records))

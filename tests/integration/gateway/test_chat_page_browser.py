@@ -249,3 +249,39 @@ def test_private_answers_typing_reactions_and_thinking_are_shown(
     expect(page.locator("#typing")).to_have_text("Claude Bridge is typing…")
     bot_says(ld, cid, {"content": "echo: hello"})
     expect(page.locator("#typing")).to_have_text("")  # its message ends the indicator
+
+
+def test_threads_are_made_from_a_message_written_in_and_archived(
+    page: Page, local: tuple[LocalDiscordThread, int]
+) -> None:
+    ld, cid = local
+    box = page.locator("#content")
+    box.fill("a new feature")
+    box.press("Enter")
+    started = ld.wait_for(lambda: messages(ld, cid), 5, "the message")[0]
+    page.locator(".msg", has_text="a new feature").get_by_role("button", name="🧵 Thread").click()
+
+    def thread() -> dict[str, Any]:
+        channels = ld.call(lambda s: list(s.store.channels.values()))
+        return next((c for c in channels if c.get("parent_id") == str(cid)), {})
+
+    made = ld.wait_for(thread, 5, "the thread")
+    assert made["id"] == started["id"] and made["name"] == "a new feature"  # as on Discord
+    tid = int(made["id"])
+    expect(page.locator("nav a.thread", has_text="a new feature")).to_be_visible()
+    expect(page.locator("#channel-name")).to_have_text("🧵 a new feature")  # it opened
+    box.fill("inside the thread")
+    box.press("Enter")
+    ld.wait_for(lambda: messages(ld, tid), 5, "the thread's message")
+    assert [m["content"] for m in messages(ld, tid)] == ["inside the thread"]
+    assert [m["content"] for m in messages(ld, cid)] == ["a new feature"]
+    page.get_by_role("button", name="Archive thread").click()
+    ld.wait_for(lambda: thread()["thread_metadata"]["archived"], 5, "the archive")
+    expect(page.locator("nav a.thread", has_text="(archived)")).to_be_visible()
+    expect(page.get_by_role("button", name="Archive thread")).to_be_hidden()
+    page.locator("nav a", has_text="session-1").click()
+    expect(page.locator(".msg", has_text="a new feature").locator(".thread-link")).to_be_visible()
+    box.fill("back in the channel")  # written in the channel, the thread stays archived
+    box.press("Enter")
+    ld.wait_for(lambda: len(messages(ld, cid)) == 2, 5, "the channel's message")
+    assert thread()["thread_metadata"]["archived"]

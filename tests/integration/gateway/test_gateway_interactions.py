@@ -180,7 +180,17 @@ def test_slash_commands_show_the_same_facts_as_vai(
                 lambda: sorted(c["name"] for c in rig.discord.commands(guild=True)),
                 what="the commands registered",
             )
-            assert names == ["add-session", "interrupt", "recover", "sessions", "status"]
+            assert names == [
+                "add-session",
+                "bind",
+                "close",
+                "interrupt",
+                "new",
+                "recover",
+                "sessions",
+                "status",
+                "threads",
+            ]
             alice = rig.discord.make_user("alice", id=ALICE)
 
             status = rig.discord.invoke_command(chan, "status", user=alice)

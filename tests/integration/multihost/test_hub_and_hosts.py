@@ -183,4 +183,4 @@ def test_hub_and_two_hosts(short_tmp: Path, tmux_server: TmuxServer) -> None:
         a_state = cluster.hosts["a"].layout.session_state(6)
         assert a_state.exists()  # it ran on a
         stored = json.loads(hub.layout.sessions_file.read_text())
-        assert stored["6"] == {"channel": str(cluster.channels[6]), "host": "a"}
+        assert stored["6"] == {"channel_id": str(cluster.channels[6]), "host": "a"}

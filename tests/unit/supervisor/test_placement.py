@@ -1,5 +1,5 @@
-"""Session placement (issue 15): sessions.json records with a host, the placement rules,
-and `vai status` with a HOST column only once the bridge spans hosts."""
+"""Session placement (issue 15): the host in each sessions.json record, the placement
+rules, and `vai status` with a HOST column only once the bridge spans hosts."""
 
 from __future__ import annotations
 
@@ -8,28 +8,46 @@ from pathlib import Path
 
 from vai.common.status_view import render_status, status_document
 from vai.protocol.messages import SessionInfo, StatusReply
-from vai.supervisor.hub.placement import Placement
-from vai.supervisor.sessions_file import load_hosts, load_sessions, save_sessions
+from vai.protocol.session_settings import LOCAL_HOST, SessionSettings
+from vai.supervisor.hub.placement import Placement, placed_hosts, record_host
+from vai.supervisor.sessions_file import load_entries, load_sessions, save_entries
 
 
 def test_plain_and_record_entries_read_alike(tmp_path: Path) -> None:
     path = tmp_path / "sessions.json"
-    path.write_text(json.dumps({"1": "111", "2": {"channel": "222", "host": "gpu"}}))
+    path.write_text(json.dumps({"1": "111", "2": {"channel_id": "222", "host": "gpu"}}))
+    entries = load_entries(path)
     assert load_sessions(path) == {1: 111, 2: 222}
-    assert load_hosts(path) == {2: "gpu"}
+    assert entries[1].host == LOCAL_HOST
+    assert placed_hosts(entries, "hub") == {2: "gpu"}
+
+
+def test_the_local_default_and_the_hubs_name_are_the_hubs_own_machine() -> None:
+    entries = {
+        1: SessionSettings(channel_id=111),
+        2: SessionSettings(channel_id=222, host="hub"),
+        3: SessionSettings(channel_id=333, host="gpu"),
+    }
+    assert placed_hosts(entries, "hub") == {3: "gpu"}
+    assert record_host("hub", "hub") == LOCAL_HOST and record_host("gpu", "hub") == "gpu"
 
 
 def test_saving_keeps_hosts_and_a_single_machine_file_keeps_its_form(tmp_path: Path) -> None:
     path = tmp_path / "sessions.json"
-    save_sessions(path, {1: 111})
+    save_entries(path, {1: SessionSettings(channel_id=111)})
     assert json.loads(path.read_text()) == {"1": "111"}
-    save_sessions(path, {1: 111, 2: 222}, hosts={2: "gpu"})
-    save_sessions(path, {1: 111, 2: 222, 3: 333})  # hosts=None: kept as the file says
+    entries = {
+        1: SessionSettings(channel_id=111),
+        2: SessionSettings(channel_id=222, host=record_host("gpu", "hub")),
+        3: SessionSettings(channel_id=333, host=record_host("hub", "hub")),
+    }
+    save_entries(path, entries)
     assert json.loads(path.read_text()) == {
         "1": "111",
-        "2": {"channel": "222", "host": "gpu"},
+        "2": {"channel_id": "222", "host": "gpu"},
         "3": "333",
     }
+    assert load_entries(path) == entries
 
 
 def test_placement_defaults_to_the_hubs_own_machine() -> None:
@@ -70,10 +88,11 @@ def test_encrypting_and_decrypting_keep_each_sessions_host(tmp_path: Path) -> No
 
     key = Fernet.generate_key().decode()
     path = tmp_path / "sessions.json"
-    path.write_text(json.dumps({"1": "111", "2": {"channel": "222", "host": "gpu"}}))
+    record = {"channel_id": "222", "host": "gpu"}
+    path.write_text(json.dumps({"1": "111", "2": record}))
     assert encrypt_sessions(path, key).changed == 2
     stored = json.loads(path.read_text())
-    assert stored["2"]["host"] == "gpu" and stored["2"]["channel"].startswith("gAAAAA")
+    assert stored["2"]["host"] == "gpu" and stored["2"]["channel_id"].startswith("gAAAAA")
     assert load_sessions(path, key) == {1: 111, 2: 222}
     assert decrypt_sessions(path, key).changed == 2
-    assert json.loads(path.read_text()) == {"1": "111", "2": {"channel": "222", "host": "gpu"}}
+    assert json.loads(path.read_text()) == {"1": "111", "2": record}
