@@ -61,6 +61,10 @@ def _why(state: str, detail: str) -> str:
     return detail if state != "RUNNING" and detail else ""
 
 
+def _host(info: SessionInfo) -> list[str]:
+    return [f"{info.host} HOST DOWN" if info.host_down else info.host]
+
+
 def _thread_of(info: SessionInfo) -> str:
     """A thread session names its parent channel (and its session, when there is one)."""
     settings = info.settings
@@ -71,12 +75,18 @@ def _thread_of(info: SessionInfo) -> str:
 
 def render_status(status: StatusReply, *, operator: bool = False) -> str:
     """The table; `operator` (the `vai` command, run by the operator) adds the local chat
-    page's address, which carries this run's key, so it is never shown anywhere else."""
-    rows = [[*STATUS_COLUMNS, ""]]
+    page's address, which carries this run's key, so it is never shown anywhere else.
+    With sessions on several hosts, a HOST column after CHANNEL (HOST DOWN when the
+    host's link to the hub is down); a single machine's table is as it always was."""
+    hosts = any(s.host for s in status.sessions)
+    columns = [*STATUS_COLUMNS[:2], "HOST", *STATUS_COLUMNS[2:]] if hosts else STATUS_COLUMNS
+    rows = [[*columns, ""]]
+    gateway_host = ["-"] if hosts else []
     rows.append(
         [
             "gateway",
             "-",
+            *gateway_host,
             status.gateway_state,
             str(status.gateway_pid or "-"),
             "-",
@@ -91,6 +101,7 @@ def render_status(status: StatusReply, *, operator: bool = False) -> str:
             [
                 str(info.session),
                 str(info.channel_id),
+                *(_host(info) if hosts else []),
                 info.state,
                 str(info.pid or "-"),
                 format_uptime(info.uptime_s),
@@ -140,6 +151,8 @@ def status_document(status: StatusReply) -> dict[str, Any]:
                 "memory_bytes": s.memory_bytes,
                 "work_dir": s.work_dir,
                 "detail": s.detail,
+                "host": s.host,
+                "host_down": s.host_down,
                 "kind": s.settings.kind if s.settings else "channel",
                 "parent_channel_id": (
                     str(s.settings.parent_channel_id)

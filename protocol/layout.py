@@ -65,6 +65,16 @@ class Layout(msgspec.Struct, frozen=True):
         return self.run_dir / "bus.sock"
 
     @property
+    def host_key(self) -> Path:
+        """This machine's CURVE keypair as a host agent (`vai init --host`)."""
+        return self.root / "host.key"
+
+    @property
+    def hub_key(self) -> Path:
+        """The hub's CURVE keypair, made at its first start with `[hub] listen`."""
+        return self.root / "hub.key"
+
+    @property
     def control_socket(self) -> Path:
         return self.run_dir / "control.sock"
 

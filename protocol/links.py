@@ -29,6 +29,7 @@ from vai.protocol.messages import (
     InterruptResult,
     InterruptSession,
     ListSessions,
+    MoveSession,
     OkReply,
     PanePost,
     PostMessage,
@@ -95,6 +96,7 @@ ControlRequest = (
     | ReloadConfig
     | StopAll
     | PostMessage
+    | MoveSession
     | SessionRequest
 )
 ControlReply = StatusReply | SessionsReply | OkReply | ErrorReply

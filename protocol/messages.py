@@ -324,6 +324,11 @@ class PostMessage(Message, tag="post_message"):
     file_path: str = ""
 
 
+class MoveSession(Message, tag="move_session"):
+    session: int  # `vai move N --to HOST`: stopped where it runs, started on `host`
+    host: str
+
+
 class StatusReply(Message, tag="status_reply"):
     supervisor_pid: int
     uptime_s: float
@@ -386,6 +391,7 @@ WireMessage = (
     | StartSession
     | ReloadConfig
     | PostMessage
+    | MoveSession
     | SessionRequest
     | StatusReply
     | SessionsReply

@@ -20,4 +20,6 @@ class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     memory_bytes: int | None = None
     detail: str = ""
     claude_pid: int | None = None  # the Claude pane's process (memory counts its tree)
+    host: str = ""  # where it runs ("": a single machine); host_down: its link is down
+    host_down: bool = False
     settings: SessionSettings | None = None  # name, kind, parent, host, threads

@@ -18,15 +18,16 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Iterable
+from typing import Protocol
 
 import zmq
 import zmq.asyncio
 
-from vai.common.bus import router_socket, send_to
+from vai.common.bus import router_socket
 from vai.common.bus_auth import BusGate, ClientKeys, Throttle, peer_name
-from vai.protocol.codec import ProtocolError
+from vai.protocol.codec import ProtocolError, encode
 from vai.protocol.framing import GATEWAY_IDENTITY, routed_frame, worker_identity
-from vai.protocol.links import FROM_GATEWAY, FROM_WORKER
+from vai.protocol.links import FROM_GATEWAY, FROM_WORKER, SupervisorToWorker
 from vai.protocol.messages import Inbound, WireMessage
 from vai.supervisor.children import Child, Children
 from vai.supervisor.switchboard import Destination, Gateway, Send, Switchboard, Worker
@@ -53,10 +54,19 @@ def shown(identity: bytes) -> str:
     return name.decode("ascii", "replace")[:40] + ("/…" if sep else "")
 
 
+class RemoteSessions(Protocol):
+    """Sessions whose worker runs on another host, reached through the hub link."""
+
+    def places(self, session: int) -> bool: ...
+
+    async def send(self, session: int, message: SupervisorToWorker) -> bool: ...
+
+
 class Bus:
     def __init__(self, socket: zmq.asyncio.Socket, gate: BusGate) -> None:
         self.socket = socket
         self.gate = gate
+        self.remote: RemoteSessions | None = None
         self._peers: dict[bytes, Destination] = {}  # routing identity -> who it is
         self._identities: dict[Destination, list[bytes]] = {}  # newest last
         self._refusals = Throttle(10.0)
@@ -94,7 +104,7 @@ class Bus:
         """The process exited: its key gets through no handshake any more."""
         self.gate.revoke(keys.public_key.encode())
 
-    def _sender(self, identity: bytes, body: zmq.Frame) -> Destination | None:
+    def sender(self, identity: bytes, body: zmq.Frame) -> Destination | None:
         """Who sent a frame: its routing identity's, if its key was admitted under that
         name; None (and a warning naming both) otherwise."""
         destination = self._peers.get(identity)
@@ -115,17 +125,28 @@ class Bus:
     # -- sending and receiving ---------------------------------------------------------------
 
     async def send(self, destination: Destination, message: WireMessage) -> bool:
-        """False when the peer is not connected (ROUTER_MANDATORY refuses it)."""
+        """False when the peer is not connected (ROUTER_MANDATORY refuses it). A session
+        placed on another host is reached through its host's link."""
+        if (
+            self.remote is not None
+            and isinstance(destination, Worker)
+            and self.remote.places(destination.session)
+        ):
+            return await self.remote.send(destination.session, message)  # type: ignore[arg-type]
+        return await self.send_frame(destination, encode(message))
+
+    async def send_frame(self, destination: Destination, frame: bytes) -> bool:
+        """An encoded message (a host agent relays the hub's frames as they are)."""
         identities = self._identities.get(destination)
         if not identities:
             return False
         try:
-            await send_to(self.socket, identities[-1], message)
+            await self.socket.send_multipart([identities[-1], frame])
             return True
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
-            log.debug("%s not sent to %s: not connected", type(message).__name__, destination)
+            log.debug("frame not sent to %s: not connected", destination)
             return False
 
     async def send_all(self, sends: Iterable[Send]) -> bool:
@@ -152,7 +173,7 @@ class Bus:
                 except ProtocolError as exc:
                     log.warning("dropped a malformed frame on the bus: %s", exc)
                     continue
-                destination = self._sender(identity.bytes, body)
+                destination = self.sender(identity.bytes, body)
                 if destination is None:
                     continue
                 session = destination.session if isinstance(destination, Worker) else None

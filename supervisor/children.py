@@ -31,9 +31,10 @@ from vai.supervisor.interfaces import AlertSink, ChildReading
 from vai.supervisor.leftovers import ChildRegistry
 from vai.supervisor.notify import sd_notify, watchdog_interval
 from vai.supervisor.operator_stops import STOPPED_DETAIL
+from vai.supervisor.peer_book import PeerBook
 from vai.supervisor.process_policy import Action, ProcessPolicy, State, Transition, wire_state
 from vai.supervisor.spawn_specs import gateway_command, worker_command
-from vai.supervisor.switchboard import GATEWAY, Destination, Switchboard, Worker
+from vai.supervisor.switchboard import GATEWAY, Destination, Worker
 
 log = logging.getLogger("supervisor")
 
@@ -77,7 +78,7 @@ class Children:
         config: Config,
         *,
         clock: Callable[[], float],
-        switchboard: Switchboard,
+        switchboard: PeerBook,
         send: SendFunction,
         admit: AdmitFunction,
         forget: ForgetFunction,
@@ -289,11 +290,9 @@ class Children:
             else:
                 channel = self.switchboard.sessions()[child.session]
                 self.session_starting(child.session)
-                settings = self.switchboard.settings().get(child.session)
-                work_dir = settings.work_dir if settings is not None else ""
-                argv, env = worker_command(
-                    self.config, child.session, channel, secrets_fd, work_dir=work_dir
-                )
+                record = self.switchboard.settings().get(child.session)
+                work = record.work_dir if record is not None else ""  # its own, or the global one
+                argv, env = worker_command(self.config, child.session, channel, secrets_fd, work)
                 log_path = layout.session_log(child.session)
             process = ChildProcess(child.name, argv, env, log_path, bus_keys=keys)
             child.process = process

@@ -22,6 +22,7 @@ from vai.common.errors import ConfigError
 from vai.protocol.ids import parse_id
 from vai.protocol.layout import Layout
 from vai.protocol.specs import PaneUser
+from vai.supervisor.config_hosts import HostSection, HubSection
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
 DEFAULT_GATEWAY_URL = "wss://gateway.discord.gg/"
@@ -216,6 +217,8 @@ class FileConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
     logs: LogsSection = msgspec.field(default_factory=LogsSection)
     attachments: AttachmentsSection = msgspec.field(default_factory=AttachmentsSection)
+    hub: HubSection = msgspec.field(default_factory=HubSection)
+    host: HostSection = msgspec.field(default_factory=HostSection)
 
 
 class Config(msgspec.Struct, frozen=True, kw_only=True):

@@ -28,6 +28,7 @@ from vai.protocol.messages import (
     ErrorReply,
     InterruptSession,
     ListSessions,
+    MoveSession,
     OkReply,
     PostMessage,
     PostReply,
@@ -137,6 +138,8 @@ class ControlServer:
                 return done(await self.changes.start(session))
             case ReloadConfig():
                 return OkReply(text="\n".join(await self.operations.reload()))
+            case MoveSession(session=session, host=host):
+                return done(await self.changes.move(session, host))
             case InterruptSession(session=session):
                 if session not in self.readings.sessions():
                     return ErrorReply(text=f"no session {session}")
@@ -172,6 +175,7 @@ class ControlServer:
             child = self.readings.session_reading(session)
             pid = child.pid if child.connected else None
             claude_pid, memory = self.memory.session_memory(session, pid)
+            host, host_down = self.readings.host_of(session)
             infos.append(
                 SessionInfo(
                     session=session,
@@ -185,6 +189,8 @@ class ControlServer:
                     memory_bytes=memory,
                     detail=child.detail,
                     claude_pid=claude_pid,
+                    host=host,
+                    host_down=host_down,
                     settings=settings,
                 )
             )

@@ -51,6 +51,10 @@ class StatusReadings(SessionDirectory, Protocol):
         """The embedded local Discord's chat page with this run's key ("" without one)."""
         ...
 
+    def host_of(self, session: int) -> tuple[str, bool]:
+        """Where the session runs and whether that host is down ("": one machine)."""
+        ...
+
 
 class MemoryReadings(Protocol):
     def session_memory(self, session: int, worker_pid: int | None) -> tuple[int | None, int | None]:
@@ -111,6 +115,8 @@ class SessionChanges(Protocol):
         ...
 
     async def start(self, session: int) -> Changed: ...
+
+    async def move(self, session: int, host: str) -> Changed: ...
 
 
 class Operations(Protocol):

@@ -20,6 +20,7 @@ from vai.protocol.layout import snowflake_at
 from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config
+from vai.supervisor.hub.moves import SessionMover
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import Changed
 from vai.supervisor.operator_stops import mark_stopped
@@ -57,6 +58,7 @@ class LiveSessions:
         children: Children,
         send_all: Callable[[Iterable[Send]], Awaitable[bool]],
         session_removed: Callable[[int], None],
+        mover: SessionMover | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
@@ -66,6 +68,7 @@ class LiveSessions:
         self.children = children
         self.send_all = send_all
         self.session_removed = session_removed
+        self.mover = mover
         self.wall = wall
         self._lock = asyncio.Lock()
 
@@ -135,6 +138,9 @@ class LiveSessions:
                 raise BridgeError(why)
             found = parent_of(entries, parent_channel_id)
             assert found is not None
+            if self.mover is not None and self.mover.placement.is_remote(found[0]):
+                # Its worktree would be made here, its session placed there: not yet.
+                raise BridgeError("threads of a session on another host do not get sessions yet")
             settled = await asyncio.to_thread(
                 thread_settings, self.config, found[1], thread_id, name
             )
@@ -198,6 +204,8 @@ class LiveSessions:
             await self.send_all(self.switchboard.remove_session(session))
             claude = await asyncio.to_thread(claude_processes, self.config.tmux_socket, session)
             await self.children.end(session)
+            if self.mover is not None:
+                await self.mover.forget(session)  # on another host: that host ends it
             await asyncio.to_thread(end_claude, self.config, session, claude)
             self.session_removed(session)
             await asyncio.to_thread(mark_stopped, self.layout, session, False)
@@ -208,7 +216,15 @@ class LiveSessions:
                 await asyncio.to_thread(purge_files, self.layout, session)
         return Changed(session, removed_text(session, purge, removed))
 
+    async def move(self, session: int, host: str) -> Changed:
+        if self.mover is None:
+            raise BridgeError("no hosts to move to: this bridge runs on one machine")
+        async with self._lock:
+            return await self.mover.move(session, host)
+
     async def recover(self, session: int) -> Changed:
+        if self.mover is not None and (remote := await self.mover.recover(session)):
+            return remote
         self._not_held(session)
         if not await self.children.recover(session):
             raise BridgeError(f"no session {session}")
@@ -226,9 +242,13 @@ class LiveSessions:
         async with self._lock:
             numbers = sorted(self.switchboard.sessions())
         held = sorted(set(numbers) & self.children.held)
+        failed: list[str] = []
         for number in numbers:
             if number not in held:
-                await self._restart_session(number)
+                try:
+                    await self._restart_session(number)
+                except BridgeError as exc:  # a session on a host that is down
+                    failed.append(str(exc))
         gateway = self.children.get(None)
         if gateway is not None:
             await self.children.restart(gateway, False, "restart")
@@ -236,9 +256,11 @@ class LiveSessions:
         if held:
             listed = ", ".join(str(n) for n in held)
             text += f"; left stopped by the operator: {listed} (`vai start-session N`)"
-        return Changed(0, text)
+        return Changed(0, "; ".join([text, *failed]))
 
     async def _restart_session(self, session: int) -> None:
+        if self.mover is not None and await self.mover.recover(session):
+            return  # on another host: its worker restarts there
         async with self._lock:
             child = self.children.get(session)
             if child is None:
@@ -251,6 +273,7 @@ class LiveSessions:
 
     async def stop(self, session: int) -> Changed:
         """Stopped until `start`, across supervisor restarts; its messages wait."""
+        self._here(session)
         async with self._lock:
             if session not in self.switchboard.sessions():
                 raise BridgeError(f"no session {session}")
@@ -267,6 +290,7 @@ class LiveSessions:
         )
 
     async def start(self, session: int) -> Changed:
+        self._here(session)
         async with self._lock:
             if session not in self.switchboard.sessions():
                 raise BridgeError(f"no session {session}")
@@ -275,6 +299,15 @@ class LiveSessions:
             await asyncio.to_thread(mark_stopped, self.layout, session, False)
             await self.children.release(session)
         return Changed(session, f"Session {session} starting")
+
+    def _here(self, session: int) -> None:
+        """The operator's stop and start are for sessions on this machine (for now)."""
+        if self.mover is not None and self.mover.placement.is_remote(session):
+            host = self.mover.placement.host_of(session)
+            raise BridgeError(
+                f"session {session} runs on host {host}: stopping and starting it from the"
+                f" hub is not supported yet (`vai move {session} --to HOST` moves it)"
+            )
 
     def _not_held(self, session: int) -> None:
         if session in self.children.held:

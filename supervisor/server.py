@@ -17,7 +17,6 @@ narrow interfaces of interfaces.py: readings, an alert sink, the operations on s
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import signal
@@ -34,14 +33,15 @@ from vai.common.bus_auth import watch_handshakes
 from vai.common.errors import BridgeError
 from vai.common.tasks import Background
 from vai.common.tmux import tmux_run
-from vai.protocol.layout import MAX_SOCKET_PATH, ipc_endpoint, snowflake_at
+from vai.protocol.layout import ipc_endpoint, snowflake_at
 from vai.protocol.messages import InterruptResult, PostReply
 from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.bus import Bus
-from vai.supervisor.child_env import child_environment
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config, load_config, resolve_claude
 from vai.supervisor.control import ControlServer
+from vai.supervisor.home import lock_home, make_home, start_tmux_server
+from vai.supervisor.hub.hub_side import HubSide
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import ChildReading
 from vai.supervisor.leftovers import ChildRegistry
@@ -49,7 +49,6 @@ from vai.supervisor.live_sessions import LiveSessions
 from vai.supervisor.monitor import Monitor
 from vai.supervisor.notify import Health, StatusNotifier, sd_notify, status_line
 from vai.supervisor.operator_stops import load_stops
-from vai.supervisor.private_files import prepare_dirs
 from vai.supervisor.reload import plan_reload
 from vai.supervisor.sessions_file import load_entries, save_entries
 from vai.supervisor.switchboard import Switchboard
@@ -91,6 +90,7 @@ class Supervisor:
         self._status = StatusNotifier()
         self._interrupts: dict[str, asyncio.Future[InterruptResult]] = {}
         self._reloading = asyncio.Lock()
+        self.hub = HubSide(config)
 
     # The parts made by prepare() and open_bus(); asking for one earlier is a bug.
 
@@ -121,14 +121,9 @@ class Supervisor:
         # Read first: a file that cannot be used stops us before anything is made.
         entries = load_entries(self.layout.sessions_file, self.config.encryption_key)
         self._held = load_stops(self.layout)
-        prepare_dirs(self.layout, traversable=self.config.file.claude.isolated())
-        too_long = [p for p in self.layout.socket_paths() if len(str(p)) > MAX_SOCKET_PATH]
-        if too_long:
-            raise BridgeError(
-                f"VAI_HOME {self.layout.home} is too long for Unix socket paths"
-                f" ({len(str(too_long[0]))} > {MAX_SOCKET_PATH} bytes); choose a shorter one"
-            )
-        self._take_lock()
+        self.hub.load(entries)
+        make_home(self.layout, traversable=self.config.file.claude.isolated())
+        self._lock_fd = lock_home(self.layout)
         self.config, note = resolve_claude(self.config)
         if note:
             log.warning("%s", note)
@@ -156,35 +151,8 @@ class Supervisor:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def _take_lock(self) -> None:
-        self._lock_fd = os.open(self.layout.pid_file, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            other = os.pread(self._lock_fd, 32, 0).decode().strip() or "?"
-            os.close(self._lock_fd)
-            self._lock_fd = None
-            raise BridgeError(
-                f"a supervisor is already running for {self.layout.home} (pid {other})"
-            ) from None
-        os.ftruncate(self._lock_fd, 0)
-        os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode(), 0)
-
     def start_tmux_server(self) -> None:
-        """One tmux server for all panes, started before any worker.
-
-        Workers creating their sessions at the same moment would otherwise race to start
-        the server (and lose). `exit-empty off` keeps it up while no session exists.
-        """
-        done = tmux_run(
-            self.config.tmux_socket,
-            "start-server", ";", "set-option", "-g", "exit-empty", "off",
-            env=child_environment(env_file=self.layout.env_file),  # no secret reaches a pane
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise BridgeError(
-                f"cannot start tmux (socket {self.config.tmux_socket}): {done.stderr.strip()}"
-            )
+        start_tmux_server(self.config)
 
     def open_bus(self) -> None:
         """Bind the bus and set up one child per process (none started yet). Only the
@@ -207,12 +175,15 @@ class Supervisor:
         )
         self._children.add(None)
         for session in sorted(self.switchboard.sessions()):
-            self._children.add(session)
+            if not self.hub.is_remote(session):
+                self._children.add(session)
+        self.hub.open(clock=self.clock, switchboard=self.switchboard, bus=self.bus, post=self.post)
 
     async def serve_bus(self) -> None:
         await self.bus.serve(self.children, self.switchboard, self.wake)
 
     def close_bus(self) -> None:
+        self.hub.close()
         if self._bus is not None:
             self._bus.close()
 
@@ -235,6 +206,9 @@ class Supervisor:
             children=self.children,
             send_all=self.bus.send_all,
             session_removed=self.monitor.session_removed,
+            mover=self.hub.mover(
+                switchboard=self.switchboard, children=self.children, send_all=self.bus.send_all
+            ),
         )
         self.control = control = ControlServer(
             self.config, readings=self, memory=self.monitor, changes=changes, operations=self
@@ -260,6 +234,7 @@ class Supervisor:
             asyncio.create_task(self.children.supervise()),
             asyncio.create_task(self.monitor.run()),
         ]
+        tasks += self.hub.tasks()
         try:
             stop = asyncio.create_task(self.stopping.wait())
             done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -299,10 +274,15 @@ class Supervisor:
         return {} if self._switchboard is None else self._switchboard.sessions()
 
     def session_reading(self, session: int) -> ChildReading:
+        if (remote := self.hub.reading(session)) is not None:
+            return remote
         return self.children.reading(session)
 
     def gateway_reading(self) -> ChildReading:
         return self.children.reading(None)
+
+    def host_of(self, session: int) -> tuple[str, bool]:
+        return self.hub.host_of(session)
 
     def queued(self, session: int) -> int:
         return self.inbox.queued(session)

@@ -21,6 +21,7 @@ COMMANDS = (
     "stop_session",
     "start_session",
     "reload",
+    "move",
     "tail",
     "attach",
     "view",

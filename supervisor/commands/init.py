@@ -94,6 +94,14 @@ def setup(parser: argparse.ArgumentParser) -> None:
         help="run Claude as this OS user (vai-claude; vai-claude-{session}: one per session);"
         " as root, init creates it",
     )
+    parser.add_argument(
+        "--host",
+        metavar="NAME",
+        help="set this machine up as host agent NAME of a hub: its keypair (host.key) and"
+        " [host] in vai.toml; prints the public key to register on the hub",
+    )
+    parser.add_argument("--hub", metavar="ENDPOINT", default="", help="with --host: tcp://HUB:7310")
+    parser.add_argument("--hub-key", default="", help="with --host: the hub's public key")
     parser.add_argument("--force", action="store_true", help="overwrite existing files")
     parser.add_argument("--no-input", action="store_true", help="never prompt")
 
@@ -221,6 +229,20 @@ def prepare_claude_users(template: str, sessions: list[int], work_dir: Path) -> 
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:
     home = home_from_env(ctx.environ)
+    if args.host is not None:
+        from vai.supervisor.hub.init_host import init_host
+
+        work_dir = str(Path(args.work_dir or Path.cwd()).expanduser().absolute())
+        for line in init_host(
+            home,
+            args.host,
+            hub=args.hub,
+            hub_public_key=args.hub_key,
+            work_dir=work_dir,
+            force=args.force,
+        ):
+            print(line)
+        return EXIT_OK
     config_file, env_file, sessions_file = home / "vai.toml", home / ".env", home / "sessions.json"
     interactive = not args.no_input and sys.stdin.isatty()
     channels: list[int] = list(args.channel)

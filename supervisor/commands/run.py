@@ -23,6 +23,12 @@ from vai.supervisor.commands._common import Context
 
 def setup(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="log debug lines too")
+    parser.add_argument(
+        "--host",
+        action="store_true",
+        help="run as a host agent of a hub ([host] in vai.toml): this machine's sessions,"
+        " no gateway, no inbox",
+    )
 
 
 def execute(args: argparse.Namespace, ctx: Context) -> int:
@@ -55,6 +61,12 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         isolation = describe(config.file.claude, sessions)
         level = logging.WARNING if isolation.startswith(NONE_MARK) else logging.INFO
         logging.getLogger("supervisor").log(level, "isolation: %s", isolation)
+    if args.host:
+        from vai.supervisor.hub.host_agent import HostAgent
+
+        agent = HostAgent(config)
+        name_ids(lambda: {c: channel_name(n) for n, c in agent.peers.placed.items()})
+        return asyncio.run(agent.run())
     supervisor = Supervisor(config, environ=ctx.environ)
     name_ids(lambda: {c: channel_name(n) for n, c in supervisor.known_sessions().items()})
     return asyncio.run(supervisor.run())

@@ -13,6 +13,7 @@ from vai.supervisor.doctor.bot_token import check_token
 from vai.supervisor.doctor.claude_user import check_isolation
 from vai.supervisor.doctor.files import check_permissions
 from vai.supervisor.doctor.findings import Finding, fail, ok
+from vai.supervisor.doctor.link import check_link
 from vai.supervisor.doctor.machine import check_limits, check_work_dir
 from vai.supervisor.doctor.programs import check_claude, check_tmux
 from vai.supervisor.doctor.runtime import check_runtime_files
@@ -65,6 +66,7 @@ def run_checks(
         add("claude", check_claude(config, environ))
         add("token", check_token(config, environ, online))
         add("work dir", check_work_dir(config, environ, supervisor_pid(layout)))
+        add("link", check_link(config, online))
     else:
         try:
             parse_env_file(layout.env_file)

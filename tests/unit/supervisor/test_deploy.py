@@ -36,7 +36,7 @@ def unit(path: Path) -> dict[str, dict[str, list[str]]]:
 
 
 def test_units_are_notify_services_with_watchdog_and_restart_limits() -> None:
-    for name in ("vai.service", "vai-user.service"):
+    for name in ("vai.service", "vai-user.service", "vai-hub.service", "vai-host.service"):
         sections = unit(DEPLOY / name)
         service, unit_section = sections["Service"], sections["Unit"]
         assert service["Type"] == ["notify"]
@@ -44,7 +44,7 @@ def test_units_are_notify_services_with_watchdog_and_restart_limits() -> None:
         assert int(service["WatchdogSec"][0]) >= 10
         assert service["Restart"] == ["on-failure"]
         assert service["KillMode"] == ["mixed"]
-        assert service["ExecStart"][0].endswith("vai run")
+        assert service["ExecStart"][0].endswith("vai run --host" if "host" in name else "vai run")
         assert service["Delegate"] == ["yes"]
         assert "StartLimitIntervalSec" in unit_section and "StartLimitBurst" in unit_section
         assert not {"StartLimitIntervalSec", "StartLimitBurst"} & set(service)
@@ -52,14 +52,15 @@ def test_units_are_notify_services_with_watchdog_and_restart_limits() -> None:
         # Claude must keep working: Node's JIT, tmux's socket in /tmp, the delegated cgroup.
         for forbidden in ("MemoryDenyWriteExecute", "PrivateTmp", "ProtectControlGroups"):
             assert forbidden not in service, f"{name}: {forbidden} breaks Claude or tmux"
-    system = unit(DEPLOY / "vai.service")["Service"]
-    assert system["User"] == ["vai"]
-    assert system["NoNewPrivileges"] == ["yes"]
-    assert any(v.startswith("VAI_HOME=") for v in system["Environment"])
-    # Claude's own user: setpriv needs these two, and nothing more.
-    assert system["AmbientCapabilities"] == ["CAP_SETUID CAP_SETGID"]
-    assert system["CapabilityBoundingSet"] == ["CAP_SETUID CAP_SETGID"]
-    assert system["StateDirectoryMode"] == ["0711"]
+    for name in ("vai.service", "vai-hub.service", "vai-host.service"):
+        system = unit(DEPLOY / name)["Service"]
+        assert system["User"] == ["vai"]
+        assert system["NoNewPrivileges"] == ["yes"]
+        assert any(v.startswith("VAI_HOME=") for v in system["Environment"])
+        # Claude's own user: setpriv needs these two, and nothing more.
+        assert system["AmbientCapabilities"] == ["CAP_SETUID CAP_SETGID"]
+        assert system["CapabilityBoundingSet"] == ["CAP_SETUID CAP_SETGID"]
+        assert system["StateDirectoryMode"] == ["0711"]
 
 
 def example() -> dict[str, object]:
@@ -106,7 +107,15 @@ def test_every_example_setting_has_a_comment_nearby() -> None:
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
-@pytest.mark.parametrize(("name", "worst"), [("vai.service", 5.0), ("vai-user.service", 7.5)])
+@pytest.mark.parametrize(
+    ("name", "worst"),
+    [
+        ("vai.service", 5.0),
+        ("vai-user.service", 7.5),
+        ("vai-hub.service", 5.0),
+        ("vai-host.service", 5.0),
+    ],
+)
 def test_units_score_within_their_exposure_budget(name: str, worst: float) -> None:
     """`systemd-analyze security`: the system unit OK, the user unit at most MEDIUM (a user
     manager cannot apply mount-namespace hardening on older systemd)."""
