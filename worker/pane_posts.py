@@ -13,24 +13,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import logging
 import os
-import shutil
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import msgspec
 
+from vai.common.outbox import prune_outbox
 from vai.common.uploads import human_size, safe_filename
 from vai.protocol.links import WorkerToSupervisor
 from vai.protocol.messages import PanePost
 
 log = logging.getLogger("worker")
-
-OUTGOING_MAX_AGE = 24 * 3600.0  # posted long ago (or never postable): removed
 
 
 class PostRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -118,9 +114,4 @@ class PanePosts:
 
     def clean(self, now: float | None = None) -> None:
         """Remove the copies of files posted more than a day ago."""
-        now = time.time() if now is None else now
-        with contextlib.suppress(OSError), os.scandir(self.outgoing) as entries:
-            for entry in list(entries):
-                with contextlib.suppress(OSError):
-                    if now - entry.stat(follow_symlinks=False).st_mtime > OUTGOING_MAX_AGE:
-                        shutil.rmtree(entry.path, ignore_errors=True)
+        prune_outbox(self.outgoing, now)

@@ -30,6 +30,7 @@ import zmq.asyncio
 from vai.common.atomic import write_atomic
 from vai.common.bus import router_socket
 from vai.common.bus_auth import BusGate, peer_name, watch_handshakes
+from vai.common.outbox import prune_outbox
 from vai.common.uploads import safe_filename
 from vai.protocol.codec import ProtocolError, encode
 from vai.protocol.framing import routed_frame
@@ -268,7 +269,9 @@ class HubLink:
         channel = self.switchboard.sessions()[post.session]
         path = ""
         if post.data:
-            outbox = self.config.layout.state_dir / "remote_files" / uuid.uuid4().hex
+            remote_files = self.config.layout.state_dir / "remote_files"
+            await asyncio.to_thread(prune_outbox, remote_files)  # posted a day ago: gone
+            outbox = remote_files / uuid.uuid4().hex
             outbox.mkdir(mode=0o700, parents=True)
             target = outbox / safe_filename(post.filename)
             await asyncio.to_thread(write_atomic, target, post.data, 0o600)
