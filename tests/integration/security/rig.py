@@ -9,6 +9,7 @@ import itertools
 import os
 import re
 import shlex
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,30 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 _markers = itertools.count(1)
 
 
-def claude_command() -> list[str]:
+_tools: list[Path] = []  # the copies of the running test (tests run one at a time)
+
+
+def reachable_tools(short_tmp: Path) -> Path:
+    """Copies of the stand-in (stdlib only) and the probe that any user can run, wherever
+    the checkout is: a clone inside a 0700 temp dir is out of Claude's users' reach."""
+    tools = short_tmp / "tools"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(STANDIN.parent / "standin", tools / "standin", ignore=ignore)
+    for script in (STANDIN, PROBE):
+        shutil.copy2(script, tools / script.name)
+    for path in [tools, *tools.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    _tools[:] = [tools]
+    return tools
+
+
+def claude_command(tools: Path) -> list[str]:
     """The stand-in, runnable by any user, with no permission prompts for `!bash`."""
-    return [SYSTEM_PYTHON, str(STANDIN), "--dangerously-skip-permissions"]
+    return [SYSTEM_PYTHON, str(tools / STANDIN.name), "--dangerously-skip-permissions"]
 
 
 def probe(*args: str) -> str:
-    return shlex.join([SYSTEM_PYTHON, str(PROBE), *args])
+    return shlex.join([SYSTEM_PYTHON, str(_tools[0] / PROBE.name), *args])
 
 
 def share_tree(short_tmp: Path) -> None:
@@ -53,7 +71,8 @@ def isolated_stack(
     extra_config: str = "",
 ) -> Iterator[tuple[Stack, list[int]]]:
     share_tree(short_tmp)
-    with running_stack(short_tmp, tmux, channels=channels, claude_command=claude_command()) as (
+    command = claude_command(reachable_tools(short_tmp))
+    with running_stack(short_tmp, tmux, channels=channels, claude_command=command) as (
         stack,
         ids,
     ):
