@@ -67,7 +67,8 @@ from vai.supervisor.open_choices import OpenChoices
 from vai.supervisor.peer_rules import own_channel_post, own_turn, own_update, speaks_for_itself
 from vai.supervisor.routes import session_map
 from vai.supervisor.spawn_specs import gateway_settings
-from vai.supervisor.texts import LOST_ANSWER, TRY_IT
+from vai.supervisor.texts import TRY_IT
+from vai.supervisor.turn_answers import turn_reply
 
 log = logging.getLogger("supervisor")
 
@@ -339,19 +340,10 @@ class Switchboard:
         for message_id in turn.message_ids:
             self._store.set_stage(message_id, "done")
         sends: list[Send] = []
-        channel = self._sessions[turn.session]
-        text = turn.text or (LOST_ANSWER if turn.interrupted else "")
-        if text.strip():
-            reply = PostReply(
-                reply_id=f"s{turn.session}-{turn.turn_id}",
-                channel_id=channel,
-                text=text,
-                reference_message_id=turn.message_ids[-1] if turn.message_ids else None,
-                turn_id=turn.turn_id,
-            )
-            if self._store.add_reply(reply):
-                log.info("session %d -> %s", turn.session, preview(text))
-                sends += self._to_gateway(reply)
+        reply = turn_reply(turn, self._sessions[turn.session])
+        if reply is not None and self._store.add_reply(reply):
+            log.info("session %d -> %s", turn.session, preview(reply.text))
+            sends += self._to_gateway(reply)
         sends.append((Worker(turn.session), TurnAck(turn_id=turn.turn_id)))
         return sends
 

@@ -1,0 +1,24 @@
+"""What a finished turn posts in its channel: the answer, or why there is none.
+
+Pure: the switchboard stores and sends what this returns. The reply id is derived from the
+session and turn, so a turn reported twice (the worker resends until acknowledged) posts once.
+"""
+
+from __future__ import annotations
+
+from vai.protocol.messages import PostReply, TurnEnded
+from vai.supervisor.texts import LOST_ANSWER
+
+
+def turn_reply(turn: TurnEnded, channel_id: int) -> PostReply | None:
+    """The post for `turn` in `channel_id`; None when the turn said nothing."""
+    text = turn.text or (LOST_ANSWER if turn.interrupted else "")
+    if not text.strip():
+        return None
+    return PostReply(
+        reply_id=f"s{turn.session}-{turn.turn_id}",
+        channel_id=channel_id,
+        text=text,
+        reference_message_id=turn.message_ids[-1] if turn.message_ids else None,
+        turn_id=turn.turn_id,
+    )
