@@ -132,6 +132,7 @@ class BridgeBot(discord.Client):
             before_post=lambda channel_id: self.typing.set(channel_id, False),
             blocked=self.channel_check.reason_blocked,
             on_unusable=self.channel_check.mark_unusable,
+            usage_footer=settings.usage_footer,
         )
         self.progress = ProgressMessages(self, self.outbound, enabled=settings.progress)
         self.choices = ChoiceButtons(
@@ -372,6 +373,7 @@ class BridgeBot(discord.Client):
         self.limiter.reconfigure(rate_settings(settings))
         self.inbound.denied_reaction = settings.denied_reaction
         self.progress.enabled = settings.progress
+        self.replies.usage_footer = settings.usage_footer
         log.info("settings reloaded: owners, allow lists, admins, rate limits")
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:

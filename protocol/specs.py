@@ -100,6 +100,9 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True):
     reply_max_messages: int = 4
     # The bridge's own pace for REST calls, under Discord's global 50/s.
     requests_per_second: float = 40.0
+    # A small-text line under each answer: tokens in/out, cost where the CLI reports it,
+    # context used. Off: answers are exactly Claude's words.
+    usage_footer: bool = False
 
 
 class GatewaySpec(msgspec.Struct, frozen=True, kw_only=True):

@@ -62,6 +62,7 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_upload_bytes: int = 10 * 1024 * 1024
     reply_max_messages: int = 4
     requests_per_second: float = 40.0
+    usage_footer: bool = False
     # Thread sessions (`/threads on`): how many at once, and whether a thread's git
     # worktree is removed with its session (only when clean; never by default).
     max_thread_sessions: int = 5

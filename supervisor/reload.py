@@ -37,6 +37,7 @@ LIVE: dict[str, set[str] | None] = {  # section -> keys (None: every key)
         "session_per_minute",
         "rate_limit_queue",
         "progress",
+        "usage_footer",
         "sessions",
         "route_unmapped",
         "default_session",

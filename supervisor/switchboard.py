@@ -339,6 +339,8 @@ class Switchboard:
             self._observer.turn_ended(turn.session, turn.message_ids)
         for message_id in turn.message_ids:
             self._store.set_stage(message_id, "done")
+        if turn.usage is not None:
+            self._store.add_usage(turn.session, turn.turn_id, turn.usage)
         sends: list[Send] = []
         reply = turn_reply(turn, self._sessions[turn.session])
         if reply is not None and self._store.add_reply(reply):

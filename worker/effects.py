@@ -46,6 +46,7 @@ from vai.worker.turns.vocabulary import (
     WatchClosely,
 )
 from vai.worker.typist import Typist
+from vai.worker.usage import UsageReader
 
 log = logging.getLogger("worker")
 
@@ -63,6 +64,7 @@ class Effects:
         typing: TypingPipeline,
         attachments: AttachmentStore,
         watch_closely: Callable[[], None],
+        usage: UsageReader | None = None,
     ) -> None:
         self.session = session
         self.state = state
@@ -73,6 +75,7 @@ class Effects:
         self.typing = typing
         self.attachments = attachments
         self.watch_closely = watch_closely
+        self.usage = usage
         self.claude: ClaudeState = "starting"  # as announced
         self._in_order = asyncio.Lock()
 
@@ -96,6 +99,7 @@ class Effects:
                         text=action.text,
                         message_ids=list(action.message_ids),
                         interrupted=action.interrupted,
+                        usage=self.usage.turn_usage(self.state) if self.usage else None,
                     )
                     self.state.unacked_turns.append(turn)
                     for message_id in action.message_ids:

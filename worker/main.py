@@ -67,6 +67,7 @@ from vai.worker.turns.states import READY
 from vai.worker.turns.tracker import TurnTracker
 from vai.worker.turns.vocabulary import Delivered, InterruptRequested, PaneReady, TurnEvent
 from vai.worker.typist import Typist
+from vai.worker.usage import UsageReader
 
 log = logging.getLogger("worker")
 
@@ -142,6 +143,7 @@ class Worker:
             typing=self.typing,
             attachments=self.attachments,
             watch_closely=self.watch.follow_closely,
+            usage=UsageReader(self.transcript, self.pane.owner),
         )
         self.posts = PanePosts(
             session=spec.session,
