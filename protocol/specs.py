@@ -61,6 +61,9 @@ class WorkerSpec(msgspec.Struct, frozen=True, kw_only=True):
     pane_python: str = ""
     # A pane's `dp --file` bigger than this is refused (the gateway's upload limit).
     upload_limit: int = 10 * 1024 * 1024
+    # How long a turn's answer may wait for its token use to reach the transcript (the
+    # answer's footer shows it; 0: not at all, it then counts with the next turn).
+    usage_wait: float = 0.0
     # The inherited pipe that holds this worker's secrets (-1: none given).
     secrets_fd: int = -1
 

@@ -144,6 +144,7 @@ class Worker:
             attachments=self.attachments,
             watch_closely=self.watch.follow_closely,
             usage=UsageReader(self.transcript, self.pane.owner),
+            usage_wait=spec.usage_wait,
         )
         self.posts = PanePosts(
             session=spec.session,

@@ -7,14 +7,17 @@ repeat the same `message.id` and usage: each id is counted once. The Stop hook c
 usage and the transcript no cost (tests/fixtures/real_screens/README.md, "Usage").
 
 Reading resumes where the last turn's reading stopped (a cursor kept in the worker's
-journal, so a restart neither loses nor doubles a turn), and takes only whole lines: a
-line the CLI had not finished writing at Stop is counted with the next turn.
+journal, so a restart neither loses nor doubles a turn), and takes only whole lines. The
+CLI flushes the transcript a moment after its Stop hook (3-500 ms measured): what was not
+there yet is counted with the next turn, unless the worker waits for it (`usage_wait`,
+worker/effects.py) because the answer's footer shows this turn's figures.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from vai.protocol.usage import TurnUsage
@@ -23,17 +26,31 @@ from vai.worker.transcript import size_of
 from vai.worker.transcript_access import Owner, read_transcript
 
 
+@dataclass(frozen=True)
+class UsageReading:
+    usage: TurnUsage | None
+    last_text: str  # the last assistant text read (is the turn's answer in yet?)
+
+
 def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def usage_in(data: bytes) -> TurnUsage | None:
-    """The usage of the assistant lines in `data` (whole JSONL lines); None if none."""
+def _texts(message: dict[str, object]) -> list[str]:
+    content = message.get("content")
+    return [
+        str(block.get("text", ""))
+        for block in (content if isinstance(content, list) else [])
+        if isinstance(block, dict) and block.get("type") == "text"
+    ]
+
+
+def read_usage(data: bytes) -> UsageReading:
+    """The usage of the assistant lines in `data` (whole JSONL lines)."""
     seen: set[str] = set()
     totals = {"input": 0, "output": 0, "read": 0, "write": 0}
-    calls = 0
-    context = 0
-    model = ""
+    calls = context = 0
+    model = last_text = ""
     for line in data.splitlines():
         try:
             entry = json.loads(line)
@@ -42,11 +59,12 @@ def usage_in(data: bytes) -> TurnUsage | None:
         if not isinstance(entry, dict) or entry.get("type") != "assistant":
             continue
         message = entry.get("message")
-        usage = message.get("usage") if isinstance(message, dict) else None
-        if not isinstance(message, dict) or not isinstance(usage, dict):
+        if not isinstance(message, dict):
             continue
+        last_text = next(reversed(_texts(message)), last_text)
+        usage = message.get("usage")
         message_id = str(message.get("id") or "")
-        if message_id and message_id in seen:
+        if not isinstance(usage, dict) or (message_id and message_id in seen):
             continue
         seen.add(message_id)
         calls += 1
@@ -60,8 +78,8 @@ def usage_in(data: bytes) -> TurnUsage | None:
         )
         model = str(message.get("model") or model)[:100]
     if not calls:
-        return None
-    return TurnUsage(
+        return UsageReading(None, last_text)
+    usage_ = TurnUsage(
         input_tokens=totals["input"],
         output_tokens=totals["output"],
         cache_read_tokens=totals["read"],
@@ -69,6 +87,27 @@ def usage_in(data: bytes) -> TurnUsage | None:
         api_calls=calls,
         context_tokens=context,
         model=model,
+    )
+    return UsageReading(usage_, last_text)
+
+
+def usage_in(data: bytes) -> TurnUsage | None:
+    return read_usage(data).usage
+
+
+def merged(first: TurnUsage | None, later: TurnUsage | None) -> TurnUsage | None:
+    """Two readings of one turn as one (the context is the later one's)."""
+    if first is None or later is None:
+        return later or first
+    return TurnUsage(
+        input_tokens=first.input_tokens + later.input_tokens,
+        output_tokens=first.output_tokens + later.output_tokens,
+        cache_read_tokens=first.cache_read_tokens + later.cache_read_tokens,
+        cache_write_tokens=first.cache_write_tokens + later.cache_write_tokens,
+        api_calls=first.api_calls + later.api_calls,
+        context_tokens=later.context_tokens,
+        context_window=later.context_window or first.context_window,
+        model=later.model or first.model,
     )
 
 
@@ -78,19 +117,30 @@ def whole_lines(data: bytes) -> bytes:
     return data[: end + 1] if end >= 0 else b""
 
 
+def same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
 class UsageReader:
-    """Reads the usage written since the last turn ended, moving the journal's cursor."""
+    """Reads the usage written since the last reading, moving the journal's cursor."""
 
     def __init__(self, path: Callable[[], Path], owner: Owner | None = None) -> None:
         self._path = path
         self._owner = owner
 
-    def turn_usage(self, state: SessionState) -> TurnUsage | None:
+    def _unread(self, state: SessionState) -> bytes:
         path = self._path()
         if str(path) != state.usage_path:  # a new conversation (or /clear): from its start
             state.usage_path, state.usage_offset = str(path), 0
         if size_of(path) < state.usage_offset:  # the file was replaced: start over
             state.usage_offset = 0
-        data = whole_lines(read_transcript(path, state.usage_offset, self._owner))
+        return whole_lines(read_transcript(path, state.usage_offset, self._owner))
+
+    def peek(self, state: SessionState) -> UsageReading:
+        """What a `take` would count now, without counting it."""
+        return read_usage(self._unread(state))
+
+    def take(self, state: SessionState) -> UsageReading:
+        data = self._unread(state)
         state.usage_offset += len(data)
-        return usage_in(data)
+        return read_usage(data)
