@@ -86,6 +86,7 @@ class Effects:
         # (0: never; its usage then counts with the next turn): worker/usage.py says why.
         self.usage_wait = usage_wait
         self._usage_pending: dict[int, str] = {}  # id(EndTurn) -> its turn id
+        self._holding = ""  # a turn waiting for its usage: not sent yet, nor any after it
         self.claude: ClaudeState = "starting"  # as announced
         self._in_order = asyncio.Lock()
 
@@ -172,11 +173,15 @@ class Effects:
         """Wait (a little) until the transcript holds the answer, and add what came."""
         assert self.usage is not None
         deadline = time.monotonic() + self.usage_wait
-        while not same_text(self.usage.peek(self.state).last_text, answer):
-            if time.monotonic() > deadline:
-                log.info("turn %s: its usage is not in the transcript yet", turn_id)
-                return
-            await asyncio.sleep(USAGE_POLL)
+        self._holding = turn_id  # the resend loop must not send it meanwhile
+        try:
+            while not same_text(self.usage.peek(self.state).last_text, answer):
+                if time.monotonic() > deadline:
+                    log.info("turn %s: its usage is not in the transcript yet", turn_id)
+                    return
+                await asyncio.sleep(USAGE_POLL)
+        finally:
+            self._holding = ""
         later = self.usage.take(self.state).usage
         turns = self.state.unacked_turns
         for index, turn in enumerate(turns):
@@ -186,8 +191,11 @@ class Effects:
         self.save()
 
     async def send_unacked_turns(self) -> None:
-        """All unacknowledged turn ends, oldest first (the supervisor posts in arrival order)."""
+        """All unacknowledged turn ends, oldest first (the supervisor posts in arrival order),
+        up to one still waiting for its usage."""
         for turn in list(self.state.unacked_turns):
+            if turn.turn_id == self._holding:
+                return
             await self.send(turn)
 
     async def update(self, message_id: int, stage: PromptStage, detail: str = "") -> None:

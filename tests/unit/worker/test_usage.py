@@ -140,3 +140,30 @@ def test_without_waiting_the_late_call_counts_with_the_next_turn(tmp_path: Path)
 def test_a_transcript_that_never_catches_up_does_not_hold_the_answer(tmp_path: Path) -> None:
     turn, _ = run_turn(tmp_path, wait=0.05, write_answer=False)
     assert turn.usage is not None and turn.usage.api_calls == 1
+
+
+def test_the_resend_loop_does_not_send_a_turn_still_waiting_for_its_usage(
+    tmp_path: Path,
+) -> None:
+    done, out, _ = effects(tmp_path)
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_text(PROMPT + assistant("msg_a", text("running"), 1000, 10))
+    done.usage = UsageReader(lambda: transcript)
+    done.usage_wait = 5.0
+    resent = asyncio.Event()
+
+    async def resend_then_flush() -> None:
+        await done.send_unacked_turns()  # what worker/main.py's resend loop does
+        resent.set()
+        with transcript.open("a") as handle:
+            handle.write(assistant("msg_b", text("the answer"), 50, 20))
+
+    async def scenario() -> None:
+        task = asyncio.create_task(resend_then_flush())
+        await done.apply([EndTurn("the answer", turn_id="t1", message_ids=(7,))])
+        await task
+
+    asyncio.run(scenario())
+    assert resent.is_set()
+    sent = [m for m in out.log if isinstance(m, TurnEnded)]
+    assert len(sent) == 1 and sent[0].usage is not None and sent[0].usage.api_calls == 2
