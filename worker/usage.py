@@ -52,6 +52,8 @@ def read_usage(data: bytes) -> UsageReading:
     calls = context = 0
     model = last_text = ""
     for line in data.splitlines():
+        if b'"assistant"' not in line:  # most bytes are request copies: not parsed
+            continue
         try:
             entry = json.loads(line)
         except ValueError:
