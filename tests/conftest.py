@@ -51,7 +51,8 @@ def pytest_report_header(config: pytest.Config) -> str:
     if binary is None:
         return f"claude-code: {pinned} (pinned) not installed; realclaude tests skip"
     found = claude_versions.installed_version(binary) or "unknown version"
-    return f"claude-code: {found} (pinned {pinned}) at {binary}"
+    origin = "pinned" if found == pinned else f"pinned is {pinned}"
+    return f"claude-code: {found} ({origin}) at {binary}"
 
 
 @pytest.fixture
