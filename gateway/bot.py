@@ -140,6 +140,7 @@ class BridgeBot(discord.Client):
             self._may_answer,
             self.link.send,
             on_posted=lambda channel_id: self.typing.set(channel_id, False),
+            settings=settings,
         )
         self.control = ControlClient(spec.layout, self.link.context)
         self.slash = BridgeCommands(
@@ -372,7 +373,8 @@ class BridgeBot(discord.Client):
         self.limiter.reconfigure(rate_settings(settings))
         self.inbound.denied_reaction = settings.denied_reaction
         self.progress.enabled = settings.progress
-        log.info("settings reloaded: owners, allow lists, admins, rate limits")
+        self.choices.settings = settings  # who a choice pings, and its reminder
+        log.info("settings reloaded: owners, allow lists, admins, rate limits, pings")
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self.background.spawn(coro)

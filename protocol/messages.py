@@ -218,6 +218,9 @@ class ChoiceRequest(Message, tag="choice_request"):
     The worker sends it (channel_id 0); the supervisor fills in the session's channel and
     forwards it to the gateway, which posts it with one button per option (a menu allowing
     several when `multi_select`, plus an "Other…" button for free text when `other`).
+    `mention_user_id` is the person it waits for (the author of the message whose turn
+    asks); the supervisor keeps it only if that is the author of one of the session's
+    open messages, and the gateway pings only them (0: nobody).
     """
 
     request_id: str
@@ -229,6 +232,7 @@ class ChoiceRequest(Message, tag="choice_request"):
     timeout_s: float = 300.0
     multi_select: bool = False
     other: bool = False
+    mention_user_id: int = 0
 
 
 class ChoiceAnswer(Message, tag="choice_answer"):

@@ -64,7 +64,13 @@ from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.config import DiscordSection
 from vai.supervisor.interfaces import MessageStore, TurnObserver
 from vai.supervisor.open_choices import OpenChoices
-from vai.supervisor.peer_rules import own_channel_post, own_turn, own_update, speaks_for_itself
+from vai.supervisor.peer_rules import (
+    own_channel_post,
+    own_mention,
+    own_turn,
+    own_update,
+    speaks_for_itself,
+)
 from vai.supervisor.routes import session_map
 from vai.supervisor.spawn_specs import gateway_settings
 from vai.supervisor.texts import TRY_IT
@@ -303,7 +309,9 @@ class Switchboard:
                 return self._delivery_update(message)
             case TurnEnded():
                 return self._turn_ended(own_turn(self._store, session, message))
-            case ChoiceRequest() | ToolProgress():
+            case ChoiceRequest():
+                return self._to_channel(own_mention(self._store, session, message))
+            case ToolProgress():
                 return self._to_channel(message)
             case PanePost():
                 return self.post(own_channel_post(message, self._sessions[session]))
