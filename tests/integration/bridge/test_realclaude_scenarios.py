@@ -344,6 +344,11 @@ def test_a_permission_prompt_is_answered_from_discord(bridge: Bridge) -> None:
     bridge.post(bridge.backend.bash(f"touch {marker} && echo allowed-77"))
     asked = bridge.click("Allow")
     assert "permission" in asked["content"] and str(marker) in asked["content"]
+    # Waiting for you: the prompt pings the author of the message, and nobody else.
+    author = bridge.discord.default_user.id
+    assert asked["content"].startswith(f"<@{author}> 🔐")
+    notified = bridge.discord.pings(int(asked["id"]))
+    assert notified is not None and notified.users == (author,) and not notified.everyone
     bridge.reply("allowed-77")
     assert marker.exists()
 
