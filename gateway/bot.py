@@ -47,6 +47,7 @@ from vai.protocol.links import SupervisorToGateway
 from vai.protocol.messages import (
     ChatMessage,
     ChoiceRequest,
+    ChoiceWithdrawn,
     GatewayProblem,
     Heartbeat,
     InboundAck,
@@ -357,6 +358,8 @@ class BridgeBot(discord.Client):
                 self.progress.on_tool(message)
             case ChoiceRequest():
                 self.choices.offer(message)
+            case ChoiceWithdrawn():
+                self.choices.withdraw(message)
             case SettingsUpdate(settings=settings):
                 self.apply_settings(settings)
             case Heartbeat():

@@ -242,6 +242,12 @@ class ChoiceBook:
         minutes = max(1, round(choice.request.timeout_s / 60))
         choice.outcome = f"⌛ No answer within {minutes} min; Claude was told."
 
+    @staticmethod
+    def withdraw(choice: OpenChoice, reason: str) -> None:
+        """Claude no longer asks (its turn ended, say): closed without an answer."""
+        why = _label(reason, 120).replace("`", "'") if reason.strip() else "no longer asked"
+        choice.outcome = f"↩️ Claude no longer asks ({why})."
+
     def due(self) -> list[OpenChoice]:
         """Open choices whose time is up (they are marked expired)."""
         now = self.clock()

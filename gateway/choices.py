@@ -41,7 +41,7 @@ from vai.gateway.mentions import post_mentions
 from vai.gateway.outbound import Outbound
 from vai.gateway.replies import nonce_for
 from vai.gateway.wait_reminders import WaitReminders, reminder_delay
-from vai.protocol.messages import ChoiceAnswer, ChoiceRequest
+from vai.protocol.messages import ChoiceAnswer, ChoiceRequest, ChoiceWithdrawn
 from vai.protocol.specs import GatewaySettings
 
 log = logging.getLogger("gateway.choices")
@@ -176,6 +176,17 @@ class ChoiceButtons:
         self.outbound.submit(
             request.channel_id, lambda: self._post(choice), key=f"choice:{choice.token}"
         )
+        self._wake.set()
+
+    def withdraw(self, withdrawn: ChoiceWithdrawn) -> None:
+        """Claude no longer asks: the buttons close, the reason shows, no reminder comes."""
+        self.reminders.close(withdrawn.request_id)
+        choice = self.book.choices.get(token_for(withdrawn.request_id))
+        if choice is None or choice.closed or choice.request.session != withdrawn.session:
+            return
+        log.info("choice %s withdrawn: %s", withdrawn.request_id, withdrawn.reason)
+        ChoiceBook.withdraw(choice, withdrawn.reason)
+        self._show_outcome(choice)
         self._wake.set()
 
     async def _post(self, choice: OpenChoice) -> None:

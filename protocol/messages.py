@@ -235,6 +235,18 @@ class ChoiceRequest(Message, tag="choice_request"):
     mention_user_id: int = 0
 
 
+class ChoiceWithdrawn(Message, tag="choice_withdrawn"):
+    """A choice the worker no longer asks (its turn ended, was interrupted, Claude exited,
+    or a dead worker's question was not on the screen again): the gateway closes its
+    buttons and reminds nobody. The supervisor passes it on only for an open request of
+    the sender's session, addressed to that request's channel."""
+
+    request_id: str
+    session: int
+    channel_id: int = 0
+    reason: str = ""
+
+
 class ChoiceAnswer(Message, tag="choice_answer"):
     """The option an allowed user clicked; `option` is empty when the request expired.
 
@@ -318,6 +330,7 @@ WireMessage = (
     | ClaudeStatus
     | Heartbeat
     | ChoiceRequest
+    | ChoiceWithdrawn
     | ChoiceAnswer
     | ToolProgress
     | PanePost

@@ -3,8 +3,7 @@ routes. Pure (the inbox is read, never written).
 
 The bus has made sure who sent a message; these make sure the sender speaks only for
 itself: a message that names a session names the sender's, and the message ids it names
-are ones the inbox holds for that session; a choice pings only someone whose message
-that session holds open. The choice rules are in open_choices.py.
+are ones the inbox holds for that session. The choice rules are in open_choices.py.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from collections.abc import Sequence
 import msgspec
 
 from vai.protocol.links import WorkerToSupervisor
-from vai.protocol.messages import ChoiceRequest, DeliveryUpdate, PanePost, PostReply, TurnEnded
+from vai.protocol.messages import DeliveryUpdate, PanePost, PostReply, TurnEnded
 from vai.supervisor.interfaces import MessageStore
 
 log = logging.getLogger("supervisor")
@@ -57,26 +56,6 @@ def own_turn(store: MessageStore, session: int, turn: TurnEnded) -> TurnEnded:
         return turn
     ids = [i for i in turn.message_ids if i not in foreign]
     return msgspec.structs.replace(turn, message_ids=ids)
-
-
-def own_mention(store: MessageStore, session: int, request: ChoiceRequest) -> ChoiceRequest:
-    """The request, naming for a ping only the author of one of the session's open
-    messages (received or in its turn, not a bot): a worker cannot make the bot ping
-    anyone else. Another name is dropped; the choice is still asked."""
-    user = request.mention_user_id
-    if not user:
-        return request
-    authors = {m.author.id for m, _ in store.open_messages(session) if not m.author.bot}
-    if user in authors:
-        return request
-    log.warning(
-        "worker of session %d named user %d in choice %s: not the author of one of its"
-        " open messages, no ping",
-        session,
-        user,
-        request.request_id,
-    )
-    return msgspec.structs.replace(request, mention_user_id=0)
 
 
 def _foreign(

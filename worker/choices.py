@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from vai.protocol.links import WorkerToSupervisor
-from vai.protocol.messages import ChatMessage, ChoiceAnswer, ChoiceRequest
+from vai.protocol.messages import ChatMessage, ChoiceAnswer, ChoiceRequest, ChoiceWithdrawn
 from vai.worker.session_state import InFlight
 
 log = logging.getLogger("worker.choices")
@@ -43,6 +43,7 @@ class Pending:
     source: Source
     future: asyncio.Future[ChoiceAnswer | None] = field(repr=False)
     topic: str = ""  # what it is about (a tool_use_id, a dialog kind), for matching
+    withdrawn: str = ""  # why it was cancelled (the channel is told when the wait ends)
 
     @property
     def request_id(self) -> str:
@@ -152,14 +153,18 @@ class ChoiceBroker:
         return pending
 
     async def wait(self, pending: Pending) -> ChoiceAnswer | None:
-        """The answer, or None when it expired or was cancelled."""
+        """The answer, or None when it expired or was cancelled (then the channel is told,
+        so its buttons close and nobody is reminded of it)."""
         try:
-            return await asyncio.wait_for(asyncio.shield(pending.future), self.timeout)
+            answer = await asyncio.wait_for(asyncio.shield(pending.future), self.timeout)
         except TimeoutError:
             log.info("choice %s expired after %.0fs", pending.request_id, self.timeout)
             return None
         finally:
             self._close(pending)
+        if pending.withdrawn:
+            await self._withdraw(pending.request, pending.withdrawn)
+        return answer
 
     async def ask(
         self,
@@ -203,6 +208,7 @@ class ChoiceBroker:
         count = 0
         for pending in list(self._pending.values()):
             if pending.request.kind in kinds and not pending.future.done():
+                pending.withdrawn = reason or "no longer asked"
                 pending.future.set_result(None)
                 count += 1
         if count:
@@ -231,11 +237,19 @@ class ChoiceBroker:
                 return orphan.request_id
         return ""
 
-    def drop_orphans(self) -> None:
+    async def drop_orphans(self) -> None:
         if self.orphans:
             log.info("dropping %d unanswered choice(s) of a previous worker", len(self.orphans))
-            self.orphans.clear()
+            dropped, self.orphans = self.orphans, []
             self._on_change()
+            for request in dropped:
+                await self._withdraw(request, "no longer on Claude's screen")
+
+    async def _withdraw(self, request: ChoiceRequest, reason: str) -> None:
+        withdrawn = ChoiceWithdrawn(
+            request_id=request.request_id, session=self.session, reason=reason
+        )
+        await self._send(withdrawn)
 
     def _close(self, pending: Pending) -> None:
         if self._pending.pop(pending.request_id, None) is not None:

@@ -13,7 +13,6 @@ import pytest
 
 from tests.support.stack import Stack, running_stack
 from tests.support.tmux import TmuxServer
-from vai.gateway.local_discord import LocalUser
 from vai.gateway.local_discord.pings import Pings
 
 pytestmark = pytest.mark.timeout(150)
@@ -111,20 +110,41 @@ def test_a_choice_pings_its_author_only_reminds_once_and_can_be_turned_off(
             "the command's output",
         )
 
+        # Interrupted while it asks: the buttons close, and no reminder ever comes for it
+        # (the next question's reminder, due later, comes first). The reminder now comes
+        # after 10 s (`vai reload`), well after the interrupt's couple of seconds.
+        reload(stack, config.replace("wait_reminder_s = 2", "wait_reminder_s = 10"), 1)
+        stack.discord.post_user_message(chan, "!ask Withdrawn? | Yes | No", author=alice)
+        withdrawn = asked(stack, chan, "Withdrawn?")
+        stack.discord.invoke_command(chan, "interrupt", user=alice)
+        stack.discord.wait_for(
+            lambda: (
+                "Claude no longer asks (interrupted)"
+                in stack.discord.message(chan, int(withdrawn["id"]))["content"]
+            ),
+            30,
+            "the withdrawn question",
+        )
+        stack.discord.post_user_message(chan, "!ask Later? | Yes | No", author=alice)
+        later = asked(stack, chan, "Later?")
+        stack.discord.wait_for(lambda: reminders(stack, chan, later), 20, "the later reminder")
+        assert reminders(stack, chan, withdrawn) == []
+        stack.discord.click_button(chan, int(later["id"]), buttons(later)["Yes"], user=alice)
+
         # Turned off by `vai reload`: the next choice names and pings nobody.
-        stack.write_config(config.replace("wait_reminder_s = 2", "mention_on_wait = false"))
-        reload = stack.vai("reload")
-        assert reload.returncode == 0, reload.stderr
-        assert "mention_on_wait" in reload.stdout
-        quiet = quiet_choice(stack, chan, alice)
+        reload(stack, config.replace("wait_reminder_s = 2", "mention_on_wait = false"), 2)
+        stack.discord.post_user_message(chan, "!ask Quietly? | Yes | No", author=alice)
+        quiet = asked(stack, chan, "Quietly?")
         assert not quiet["content"].startswith("<@") and not pinged(stack, quiet).anyone
-        assert reminders(stack, chan, quiet) == []
 
 
-def quiet_choice(stack: Stack, chan: int, author: LocalUser) -> dict[str, Any]:
-    """A question asked once the reload has reached the gateway (its log says so)."""
+def reload(stack: Stack, config: str, count: int) -> None:
+    """`vai reload` with `config`, once the gateway has applied it (the `count`th time)."""
+    stack.write_config(config)
+    done = stack.vai("reload")
+    assert done.returncode == 0, done.stderr
+    assert "mention_on_wait" in done.stdout or "wait_reminder_s" in done.stdout
+    log = stack.layout.logs_dir / "gateway.log"
     stack.discord.wait_for(
-        lambda: "pings" in (stack.layout.logs_dir / "gateway.log").read_text(), 20, "the reload"
+        lambda: log.read_text().count("settings reloaded") >= count, 20, "the reload"
     )
-    stack.discord.post_user_message(chan, "!ask Quietly? | Yes | No", author=author)
-    return asked(stack, chan, "Quietly?")

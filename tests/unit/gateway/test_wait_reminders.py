@@ -110,3 +110,13 @@ def test_discord_notifies_only_the_allowed_user_whatever_the_text_says() -> None
     loose = pings(content, None, replied_author=999)
     assert loose.users == (ANN, 777, 778, 999) and loose.roles == (888,) and loose.everyone
     assert pings("hi", {"parse": [], "replied_user": True}, 999).users == (999,)
+
+
+def test_a_withdrawn_choice_closes_with_its_reason_and_pings_nobody() -> None:
+    book = ChoiceBook(FakeClock(0.0))
+    choice, _ = book.offer(request())
+    choice.mention = ANN
+    ChoiceBook.withdraw(choice, "interrupted `now`")
+    assert choice.closed and pinged(choice) == []
+    assert ChoiceBook.content(choice).endswith("↩️ Claude no longer asks (interrupted 'now').")
+    assert all(spec.disabled for spec in ChoiceBook.buttons(choice))

@@ -16,7 +16,9 @@ import pytest
 from vai.protocol.messages import (
     Author,
     ChatMessage,
+    ChoiceAnswer,
     ChoiceRequest,
+    ChoiceWithdrawn,
     GatewayHello,
     Inbound,
     TurnEnded,
@@ -98,3 +100,23 @@ def test_a_finished_message_or_a_bot_names_nobody(switchboard: Switchboard) -> N
 def test_no_mention_stays_no_mention(switchboard: Switchboard) -> None:
     post(switchboard, 1, ANN)
     assert relayed(switchboard, 1, 0) == 0
+
+
+def test_a_worker_withdraws_only_its_own_open_request(switchboard: Switchboard) -> None:
+    theirs = ChoiceRequest(request_id="s2-q", session=2, kind="question", text="?", options=["a"])
+    switchboard.from_worker(2, theirs)
+    stolen = ChoiceWithdrawn(request_id="s2-q", session=1, reason="hijack")
+    assert switchboard.from_worker(1, stolen) == []
+    assert switchboard.from_worker(1, ChoiceWithdrawn(request_id="never", session=1)) == []
+    # Still open: a restarted gateway is offered it again.
+    again = switchboard.from_gateway(GatewayHello(pid=3))
+    assert [m.request_id for _, m in again if isinstance(m, ChoiceRequest)] == ["s2-q"]
+    own = ChoiceWithdrawn(request_id="s2-q", session=2, reason="the turn ended")
+    assert switchboard.from_worker(2, own) == [
+        (GATEWAY, ChoiceWithdrawn(request_id="s2-q", session=2, channel_id=1002, reason=own.reason))
+    ]
+    assert switchboard.from_worker(2, own) == []  # closed: once only
+    again = switchboard.from_gateway(GatewayHello(pid=4))
+    assert not [m for _, m in again if isinstance(m, ChoiceRequest)]
+    answer = ChoiceAnswer(request_id="s2-q", session=2, option="a")
+    assert switchboard.from_gateway(answer) == []  # withdrawn: no answer reaches the worker

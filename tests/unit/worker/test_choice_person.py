@@ -6,7 +6,7 @@ import asyncio
 
 from tests.unit.worker.test_turns import FakeTranscript
 from vai.protocol.links import WorkerToSupervisor
-from vai.protocol.messages import Author, ChatMessage, ChoiceRequest
+from vai.protocol.messages import Author, ChatMessage, ChoiceAnswer, ChoiceRequest, ChoiceWithdrawn
 from vai.worker.choices import ChoiceBroker, person_waited_for, waited_for_in
 from vai.worker.prompt_queue import PromptQueue
 from vai.worker.session_state import InFlight
@@ -54,3 +54,32 @@ def test_each_request_names_whom_the_tracker_says_at_that_moment() -> None:
 
     asyncio.run(run())
     assert [r.mention_user_id for r in sent if isinstance(r, ChoiceRequest)] == [0, BOB.id, BOB.id]
+
+
+def test_a_cancelled_choice_is_withdrawn_from_the_channel_an_answered_one_is_not() -> None:
+    sent: list[WorkerToSupervisor] = []
+
+    async def send(item: WorkerToSupervisor) -> None:
+        sent.append(item)
+
+    async def run() -> None:
+        broker = ChoiceBroker(3, send, timeout=5)
+        answered = await broker.open("question", "?", ["A", "B"], "hook")
+        broker.answer(ChoiceAnswer(request_id=answered.request_id, session=3, option="A"))
+        assert await broker.wait(answered) is not None
+        cancelled = await broker.open("permission", "Bash: ls", ["Allow", "Deny"], "hook")
+        broker.cancel(reason="interrupted")
+        assert await broker.wait(cancelled) is None
+        orphan = ChoiceRequest(request_id="old", session=3, kind="question", text="?", options=[])
+        broker.orphans = [orphan]
+        await broker.drop_orphans()
+        await broker.drop_orphans()  # once only
+
+    asyncio.run(run())
+    withdrawn = [m for m in sent if isinstance(m, ChoiceWithdrawn)]
+    assert [(w.request_id, w.session, w.reason) for w in withdrawn] == [
+        (withdrawn[0].request_id, 3, "interrupted"),
+        ("old", 3, "no longer on Claude's screen"),
+    ]
+    requests = [m.request_id for m in sent if isinstance(m, ChoiceRequest)]
+    assert withdrawn[0].request_id == requests[1]
