@@ -343,6 +343,8 @@ class ChoiceButtons:
         log.info("choice %s: reminding user %d", request_id, choice.mention)
 
         async def post() -> None:
+            if choice.closed:
+                return  # answered while the reminder waited its turn in the channel's lane
             channel = self.client.get_partial_messageable(channel_id)
             reference = None
             if choice.message_ids:
