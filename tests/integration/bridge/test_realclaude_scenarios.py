@@ -468,6 +468,8 @@ def test_slash_commands_pass_through(bridge: Bridge) -> None:
 def test_start_up_dialogs_are_asked_in_discord(bridge: Bridge) -> None:
     asked = bridge.click("Yes, I trust this folder")
     assert "trust" in asked["content"]
+    notified = bridge.discord.pings(int(asked["id"]))  # no message waits for it: nobody
+    assert notified is not None and not notified.anyone and "<@" not in asked["content"]
     asked = bridge.click("Yes")
     assert "API key" in asked["content"]
     bridge.post("hello after the dialogs")
