@@ -337,10 +337,17 @@ class Switchboard:
         """Persist the answer (and the messages' end), then acknowledge to the worker."""
         if self._observer is not None:
             self._observer.turn_ended(turn.session, turn.message_ids)
-        for message_id in turn.message_ids:
-            self._store.set_stage(message_id, "done")
         sends: list[Send] = []
-        reply = turn_reply(turn, self._sessions[turn.session])
+        channel = self._sessions[turn.session]
+        for message_id in turn.message_ids:
+            if not turn.failure:
+                self._store.set_stage(message_id, "done")
+            elif self._store.set_stage(message_id, "failed"):  # ❌ on it, not ✅
+                failed = PromptProgress(
+                    channel_id=channel, message_id=message_id, stage="failed", turn_failed=True
+                )
+                sends += self._to_gateway(failed)
+        reply = turn_reply(turn, channel)
         if reply is not None and self._store.add_reply(reply):
             log.info("session %d -> %s", turn.session, preview(reply.text))
             sends += self._to_gateway(reply)
