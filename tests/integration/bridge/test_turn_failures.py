@@ -6,6 +6,7 @@ injected.py)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,25 +30,19 @@ def test_a_failed_turn_says_so_and_marks_the_message(
         stack.start()
         stack.wait_all_running()
         asked = stack.discord.post_user_message(chan, "!fail overloaded")
-        post = stack.discord.wait_for(
-            lambda: next(
+
+        def failure_post() -> dict[str, Any] | None:
+            return next(
                 (m for m in stack.bot_messages(chan) if m["content"].startswith(FAILED)), None
-            ),
-            30,
-            "the failure post",
-        )
-        assert post["message_reference"]["message_id"] == asked["id"]
-        marks = stack.discord.wait_for(
-            lambda: (
-                (r := stack.discord.reactions(chan, int(asked["id"])))
-                and "❌" in r
-                and "✅" not in r
-                and r
-            ),
-            10,
-            "❌ in place of ✅",
-        )
-        assert "❌" in marks
+            )
+
+        def marked() -> bool:
+            marks = stack.discord.reactions(chan, int(asked["id"]))
+            return "❌" in marks and "✅" not in marks
+
+        post = stack.discord.wait_for(failure_post, 30, "the failure post")
+        assert post is not None and post["message_reference"]["message_id"] == asked["id"]
+        stack.discord.wait_for(marked, 10, "❌ in place of ✅")
         # The CLI's "Resend your message to try again" in the box is no text: the next
         # message goes in and is answered.
         stack.discord.post_user_message(chan, "after the failure")
