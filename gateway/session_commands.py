@@ -158,7 +158,8 @@ def define_session_commands(commands: BridgeCommands) -> None:
             return
         forget = " and forget its attachments and log" if purge else " (its log is kept)"
         await interaction.response.send_message(
-            f"Close session {session}? Claude stops here{forget}.",
+            f"Close session {session}? Claude stops here, and in this channel's thread"
+            f" sessions{forget}.",
             view=confirm_view(session, purge),
             allowed_mentions=post_mentions(),
         )

@@ -5,14 +5,18 @@ keeps one supervisor per VAI_HOME, the tmux server. Shared by `vai run` and the 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+from collections.abc import Callable
 
 from vai.common.errors import BridgeError
 from vai.common.tmux import tmux_run
 from vai.protocol.layout import MAX_SOCKET_PATH, Layout
 from vai.supervisor.child_env import child_environment
-from vai.supervisor.config import Config
+from vai.supervisor.config import Config, resolve_claude
 from vai.supervisor.private_files import prepare_dirs
+
+log = logging.getLogger("supervisor")
 
 
 def make_home(layout: Layout, traversable: bool = False) -> None:
@@ -56,3 +60,15 @@ def start_tmux_server(config: Config) -> None:
     )  # fmt: skip
     if done.returncode != 0:
         raise BridgeError(f"cannot start tmux (socket {config.tmux_socket}): {done.stderr.strip()}")
+
+
+def claim_home(config: Config, apply_limits: Callable[[Config], Config]) -> tuple[int, Config]:
+    """What the hub and a host both do first: make and lock the home (one supervisor per
+    VAI_HOME), find Claude, and set up the memory limits. Returns the lock's fd and the
+    config whose Claude command is resolved and starts inside the limits."""
+    make_home(config.layout, traversable=config.file.claude.isolated())
+    lock_fd = lock_home(config.layout)
+    config, note = resolve_claude(config)
+    if note:
+        log.warning("%s", note)
+    return lock_fd, apply_limits(config)

@@ -9,6 +9,7 @@ the live part: the worker, Claude's pane, the switchboard's map, the gateway's r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
@@ -37,7 +38,13 @@ from vai.supervisor.session_changes import (
 )
 from vai.supervisor.sessions_file import next_session_number, save_entries
 from vai.supervisor.switchboard import Send, Switchboard
-from vai.supervisor.thread_sessions import end_worktree, parent_of, refusal, thread_settings
+from vai.supervisor.thread_sessions import (
+    end_worktree,
+    parent_of,
+    refusal,
+    thread_settings,
+    threads_of,
+)
 
 ADD_SESSION_TIMEOUT = 30.0
 
@@ -193,7 +200,18 @@ class LiveSessions:
         return Changed(number, settled.work_dir or self.config.claude_work_dir)
 
     async def remove(self, session: int, purge: bool) -> Changed:
-        """Stops the worker and Claude, then forgets the session (and purges it)."""
+        """Stops the worker and Claude, then forgets the session (and purges it); a
+        channel's thread sessions go with it (their threads lose their channel's session)."""
+        removed = await self._remove_one(session, purge)
+        threads = threads_of(self.switchboard.settings(), removed.channel_id)
+        notes = []
+        for number, settings in threads.items():
+            with contextlib.suppress(BridgeError):  # ended meanwhile (archived, say)
+                await self._remove_one(number, purge)
+                notes.append(await asyncio.to_thread(end_worktree, self.config, settings))
+        return Changed(session, removed_text(session, purge, removed, threads, notes))
+
+    async def _remove_one(self, session: int, purge: bool) -> SessionSettings:
         async with self._lock:
             entries = dict(self.switchboard.settings())
             removed = entries.pop(session, None)
@@ -214,7 +232,7 @@ class LiveSessions:
             self.inbox.forget_session(session, channel)
             if purge:
                 await asyncio.to_thread(purge_files, self.layout, session)
-        return Changed(session, removed_text(session, purge, removed))
+        return removed
 
     async def move(self, session: int, host: str) -> Changed:
         if self.mover is None:

@@ -40,7 +40,7 @@ from vai.supervisor.bus import Bus
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config, load_config, resolve_claude
 from vai.supervisor.control import ControlServer
-from vai.supervisor.home import lock_home, make_home, start_tmux_server
+from vai.supervisor.home import claim_home, start_tmux_server
 from vai.supervisor.hub.hub_side import HubSide
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.interfaces import ChildReading
@@ -122,12 +122,7 @@ class Supervisor:
         entries = load_entries(self.layout.sessions_file, self.config.encryption_key)
         self._held = load_stops(self.layout)
         self.hub.load(entries)
-        make_home(self.layout, traversable=self.config.file.claude.isolated())
-        self._lock_fd = lock_home(self.layout)
-        self.config, note = resolve_claude(self.config)
-        if note:
-            log.warning("%s", note)
-        self.config = self.monitor.apply_limits(self.config)
+        self._lock_fd, self.config = claim_home(self.config, self.monitor.apply_limits)
         if not entries and self.config.uses_local_discord:
             entries = {1: SessionSettings(channel_id=LOCAL_DEMO_CHANNEL)}
             save_entries(self.layout.sessions_file, entries, self.config.encryption_key)

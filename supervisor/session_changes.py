@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import msgspec
@@ -192,12 +192,21 @@ def added_text(session: int, aside: Path | None, note: str = "") -> str:
     return text
 
 
-def removed_text(session: int, purge: bool, settings: SessionSettings | None = None) -> str:
+def removed_text(
+    session: int,
+    purge: bool,
+    settings: SessionSettings | None = None,
+    threads: Mapping[int, SessionSettings] | None = None,
+    notes: Iterable[str] = (),
+) -> str:
     kept = "" if purge else " (attachments and log kept)"
     text = f"Session {session} removed{kept}"
     if settings is not None and settings.worktree:
         text += f"; its git worktree stays at {settings.worktree}"
-    return text
+    if threads:
+        numbers = ", ".join(str(number) for number in sorted(threads))
+        text += f"; its thread session(s) {numbers} too"
+    return "; ".join([text, *(note for note in notes if note)])
 
 
 # -- with the supervisor down (the CLI) --------------------------------------------------------
@@ -229,20 +238,29 @@ def add_offline(config: Config, channel_id: int, asked: SessionSettings | None =
 
 
 def remove_offline(config: Config, session: int, purge: bool) -> Changed:
+    """As live: the channel's thread sessions go too (their worktrees stay: the
+    supervisor's `remove_worktrees` rule runs only live)."""
     layout = config.layout
     entries = load_entries(layout.sessions_file, config.encryption_key)
     if session not in entries:
         raise BridgeError(f"no session {session}")
     removed = entries.pop(session)
-    channel = removed.channel_id
+    threads = {
+        n: s
+        for n, s in entries.items()
+        if s.is_thread and s.parent_channel_id == removed.channel_id
+    }
+    for number in threads:
+        del entries[number]
     save_entries(layout.sessions_file, entries, config.encryption_key)
-    end_claude(config, session, claude_processes(config.tmux_socket, session))
-    forget_files(layout, session)
-    forget_offline(layout, session, channel)
-    mark_stopped(layout, session, False)
-    if purge:
-        purge_files(layout, session)
-    return Changed(session, removed_text(session, purge, removed))
+    for number, settings in {session: removed, **threads}.items():
+        end_claude(config, number, claude_processes(config.tmux_socket, number))
+        forget_files(layout, number)
+        forget_offline(layout, number, settings.channel_id)
+        mark_stopped(layout, number, False)
+        if purge:
+            purge_files(layout, number)
+    return Changed(session, removed_text(session, purge, removed, threads))
 
 
 def hold_offline(config: Config, session: int, stopped: bool) -> Changed:

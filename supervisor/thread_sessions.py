@@ -28,6 +28,13 @@ def parent_of(
     return next(((n, s) for n, s in entries.items() if s.channel_id == parent_channel_id), None)
 
 
+def threads_of(
+    entries: Mapping[int, SessionSettings], channel_id: int
+) -> dict[int, SessionSettings]:
+    """The thread sessions of the channel `channel_id`, by number."""
+    return {n: s for n, s in entries.items() if s.is_thread and s.parent_channel_id == channel_id}
+
+
 def refusal(config: Config, entries: Mapping[int, SessionSettings], parent_channel_id: int) -> str:
     """Why a new thread in this channel gets no session ("" when it may have one)."""
     parent = parent_of(entries, parent_channel_id)

@@ -48,9 +48,9 @@ from vai.protocol.messages import ClaudeStatus, Heartbeat, WorkerHello
 from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.bus import Bus
 from vai.supervisor.children import Children
-from vai.supervisor.config import Config, resolve_claude
+from vai.supervisor.config import Config
 from vai.supervisor.control import ControlServer
-from vai.supervisor.home import lock_home, make_home, start_tmux_server
+from vai.supervisor.home import claim_home, start_tmux_server
 from vai.supervisor.hub.host_control import HostChanges, HostOperations
 from vai.supervisor.hub.hub_connection import HubConnection
 from vai.supervisor.interfaces import ChildReading
@@ -121,12 +121,7 @@ class HostAgent:
     # -- start and stop ----------------------------------------------------------------------
 
     def prepare(self) -> None:
-        make_home(self.layout, traversable=self.config.file.claude.isolated())
-        self._lock_fd = lock_home(self.layout)
-        self.config, note = resolve_claude(self.config)
-        if note:
-            log.warning("%s", note)
-        self.config = self.monitor.apply_limits(self.config)
+        self._lock_fd, self.config = claim_home(self.config, self.monitor.apply_limits)
         self.registry.end_leftovers(self.config.file.supervisor.stop_grace)
         start_tmux_server(self.config)
         self.layout.bus_socket.unlink(missing_ok=True)

@@ -155,3 +155,13 @@ def test_threads_get_sessions_in_git_worktrees(short_tmp: Path, tmux_server: Tmu
         assert set(threads_of(stack)) == {3}
         assert not stack.bot_messages(quiet)
         assert all(e.channel_id != quiet for e in load_entries(stack.layout.sessions_file).values())
+
+        # The channel's session removed: its thread sessions go with it (their clean
+        # worktrees too), and the other channel's session stays.
+        fourth_tree = repo / ".vai-worktrees" / f"thread-{fourth}"
+        assert fourth_tree.exists()
+        removed = stack.vai("remove-session", "1").stdout
+        assert "Session 1 removed" in removed and "thread session(s) 3 too" in removed, removed
+        assert "clean git worktree" in removed and not fourth_tree.exists(), removed
+        assert set(threads_of(stack)) == set()
+        assert set(load_entries(stack.layout.sessions_file)) == {2}

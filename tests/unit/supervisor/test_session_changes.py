@@ -13,6 +13,7 @@ import pytest
 from vai.common.errors import BridgeError
 from vai.protocol.layout import Layout
 from vai.protocol.messages import Author, ChatMessage
+from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.config import load_config
 from vai.supervisor.inbox import Inbox
 from vai.supervisor.session_changes import (
@@ -21,8 +22,10 @@ from vai.supervisor.session_changes import (
     number_for,
     prepare_number,
     purge_files,
+    remove_offline,
     session_logs,
 )
+from vai.supervisor.sessions_file import load_entries, save_entries
 
 
 @pytest.fixture
@@ -115,3 +118,33 @@ def test_adding_offline_forgets_what_an_interrupted_removal_left_in_the_inbox(
         assert 555 not in inbox.last_message_ids()
     finally:
         inbox.close()
+
+
+def test_removing_a_channel_offline_removes_its_thread_sessions_too(
+    tmp_path: Path, layout: Layout
+) -> None:
+    config = load_config(
+        {
+            "VAI_HOME": layout.home,
+            "VAI_CLAUDE_WORK_DIR": str(tmp_path),
+            "VAI_TMUX_SOCKET": f"vai-none-{os.getpid()}-{tmp_path.name}",  # no server there
+        }
+    )
+    thread = SessionSettings(channel_id=600, kind="thread", parent_channel_id=555)
+    elsewhere = SessionSettings(channel_id=700, kind="thread", parent_channel_id=999)
+    save_entries(
+        layout.sessions_file,
+        {
+            1: SessionSettings(channel_id=555),
+            2: thread,
+            3: SessionSettings(channel_id=999),
+            4: elsewhere,
+        },
+    )
+    layout.session_state(2).write_text('{"conversation_id": "thread"}')
+    removed = remove_offline(config, 1, purge=False)
+    assert (
+        removed.text == "Session 1 removed (attachments and log kept); its thread session(s) 2 too"
+    )
+    assert set(load_entries(layout.sessions_file)) == {3, 4}
+    assert not layout.session_state(2).exists()
