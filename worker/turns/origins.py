@@ -18,6 +18,7 @@ from vai.protocol.hooks import StopFailure, UserPromptSubmit
 
 # `source` values of prompts typed in the composer ("" : a CLI that does not say).
 COMPOSER_SOURCES = frozenset({"", "user"})
+FROM_PEER = "a message from another Claude session"
 _PEER = re.compile(r"^<cross-session-message\b([^>]*)>")
 _PEER_NAMES = (re.compile(r'\bfrom-name="([^"]{1,80})"'), re.compile(r'\bfrom="([^"]{1,80})"'))
 _WRAPPERS = {
@@ -42,11 +43,7 @@ def foreign_origin(hook: UserPromptSubmit) -> str:
         # Its name if it has one, else its address (as the CLI shows the sender).
         found = [m.group(1) for p in _PEER_NAMES if (m := p.search(peer.group(1)))]
         sender = found[0].replace("`", "'") if found else ""
-        return (
-            f"a message from another Claude session (`{sender}`)"
-            if sender
-            else ("a message from another Claude session")
-        )
+        return f"{FROM_PEER} (`{sender}`)" if sender else FROM_PEER
     for marker, words in _WRAPPERS.items():
         if prompt.startswith(marker):
             return words
