@@ -225,6 +225,9 @@ class ChoiceRequest(Message, tag="choice_request"):
     The worker sends it (channel_id 0); the supervisor fills in the session's channel and
     forwards it to the gateway, which posts it with one button per option (a menu allowing
     several when `multi_select`, plus an "Other…" button for free text when `other`).
+    `mention_user_id` is the person it waits for (the author of the message whose turn
+    asks); the supervisor keeps it only if that is the author of one of the session's
+    open messages, and the gateway pings only them (0: nobody).
     """
 
     request_id: str
@@ -236,6 +239,19 @@ class ChoiceRequest(Message, tag="choice_request"):
     timeout_s: float = 300.0
     multi_select: bool = False
     other: bool = False
+    mention_user_id: int = 0
+
+
+class ChoiceWithdrawn(Message, tag="choice_withdrawn"):
+    """A choice the worker no longer asks (its turn ended, was interrupted, Claude exited,
+    or a dead worker's question was not on the screen again): the gateway closes its
+    buttons and reminds nobody. The supervisor passes it on only for an open request of
+    the sender's session, addressed to that request's channel."""
+
+    request_id: str
+    session: int
+    channel_id: int = 0
+    reason: str = ""
 
 
 class ChoiceAnswer(Message, tag="choice_answer"):
@@ -321,6 +337,7 @@ WireMessage = (
     | ClaudeStatus
     | Heartbeat
     | ChoiceRequest
+    | ChoiceWithdrawn
     | ChoiceAnswer
     | ToolProgress
     | PanePost

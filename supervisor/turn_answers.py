@@ -9,7 +9,7 @@ where it came from and answers no message.
 
 from __future__ import annotations
 
-from vai.protocol.messages import PostReply, TurnEnded
+from vai.protocol.messages import PostReply, PromptProgress, PromptStage, TurnEnded
 from vai.supervisor.texts import LOST_ANSWER, NOT_FROM_DISCORD, TURN_FAILED
 
 
@@ -28,4 +28,16 @@ def turn_reply(turn: TurnEnded, channel_id: int) -> PostReply | None:
         text=text,
         reference_message_id=turn.message_ids[-1] if turn.message_ids else None,
         turn_id=turn.turn_id,
+    )
+
+
+def end_stage(turn: TurnEnded) -> PromptStage:
+    """Where the turn leaves its messages: failed (❌) when an API error ended it."""
+    return "failed" if turn.failure else "done"
+
+
+def failed_mark(channel_id: int, message_id: int) -> PromptProgress:
+    """❌ in place of ✅ on a message whose turn failed (the turn's post says why)."""
+    return PromptProgress(
+        channel_id=channel_id, message_id=message_id, stage="failed", turn_failed=True
     )

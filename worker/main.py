@@ -50,7 +50,7 @@ from vai.worker import session_lock
 from vai.worker.asking import HookAsks
 from vai.worker.attachments import AttachmentStore, attachment_limits
 from vai.worker.attention import Attention
-from vai.worker.choices import ChoiceBroker
+from vai.worker.choices import ChoiceBroker, waited_for_in
 from vai.worker.claude_pane import ClaudePane
 from vai.worker.delivery import TypingPipeline
 from vai.worker.dialogs import StartupAnswers
@@ -101,7 +101,8 @@ class Worker:
         self.stop_claude = False
         self._supervisor_seen = time.monotonic()
         self.background = Background(log)
-        self.choices = ChoiceBroker(spec.session, self.send, spec.choice_timeout, self.save)
+        waits = waited_for_in(self.tracker)
+        self.choices = ChoiceBroker(spec.session, self.send, spec.choice_timeout, self.save, waits)
         self.choices.orphans = list(self.state.open_choices)
         self.attention = Attention(
             self.pane,
