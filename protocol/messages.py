@@ -107,12 +107,14 @@ class InboundAck(Message, tag="inbound_ack"):
 
 
 class PromptProgress(Message, tag="prompt_progress"):
-    """Where a user's message is, so the gateway can show it (reactions, failure replies)."""
+    """Where a user's message is, so the gateway can show it (reactions, failure replies).
+    `turn_failed`: Claude took it but its turn failed; the turn's own post says why."""
 
     channel_id: int
     message_id: int
     stage: PromptStage
     detail: str = ""
+    turn_failed: bool = False
 
 
 class Typing(Message, tag="typing"):
@@ -186,7 +188,10 @@ class TurnEnded(Message, tag="turn_ended"):
     """Claude finished a turn (Stop hook); its final text goes back to the channel.
 
     `interrupted` marks a turn that Claude took (its transcript holds the prompt) but never
-    answered because it died; the messages are done and the channel is told.
+    answered because it died; the messages are done and the channel is told. `failure`:
+    the turn ended on an API error (StopFailure), why in the CLI's words; its messages
+    failed. `origin`: the prompt was not typed in the composer (another session's
+    message, Claude's own), where it came from; such a turn names no message.
     The worker resends this until the supervisor's `TurnAck`.
     """
 
@@ -195,6 +200,8 @@ class TurnEnded(Message, tag="turn_ended"):
     text: str
     message_ids: list[int] = msgspec.field(default_factory=list)
     interrupted: bool = False
+    failure: str = ""
+    origin: str = ""
 
 
 class TurnAck(Message, tag="turn_ack"):

@@ -69,7 +69,7 @@ from vai.supervisor.peer_rules import own_channel_post, own_turn, own_update, sp
 from vai.supervisor.routes import session_map
 from vai.supervisor.spawn_specs import gateway_settings
 from vai.supervisor.texts import TRY_IT
-from vai.supervisor.turn_answers import turn_reply
+from vai.supervisor.turn_answers import end_stage, failed_mark, turn_reply
 
 log = logging.getLogger("supervisor")
 
@@ -338,10 +338,12 @@ class Switchboard:
         """Persist the answer (and the messages' end), then acknowledge to the worker."""
         if self._observer is not None:
             self._observer.turn_ended(turn.session, turn.message_ids)
-        for message_id in turn.message_ids:
-            self._store.set_stage(message_id, "done")
         sends: list[Send] = []
-        reply = turn_reply(turn, self._sessions[turn.session])
+        channel = self._sessions[turn.session]
+        for message_id in turn.message_ids:
+            if self._store.set_stage(message_id, end_stage(turn)) and turn.failure:
+                sends += self._to_gateway(failed_mark(channel, message_id))
+        reply = turn_reply(turn, channel)
         if reply is not None and self._store.add_reply(reply):
             log.info("session %d -> %s", turn.session, preview(reply.text))
             sends += self._to_gateway(reply)

@@ -96,6 +96,8 @@ class Effects:
                         text=action.text,
                         message_ids=list(action.message_ids),
                         interrupted=action.interrupted,
+                        failure=action.failure,
+                        origin=action.origin,
                     )
                     self.state.unacked_turns.append(turn)
                     for message_id in action.message_ids:

@@ -63,7 +63,7 @@ from vai.worker.pane_watch import PaneWatch
 from vai.worker.prompt_queue import PromptQueue
 from vai.worker.session_state import StateFile
 from vai.worker.transcript import ConversationTranscript
-from vai.worker.turns.states import READY
+from vai.worker.turns.states import AT_PROMPT, READY
 from vai.worker.turns.tracker import TurnTracker
 from vai.worker.turns.vocabulary import Delivered, InterruptRequested, PaneReady, TurnEvent
 from vai.worker.typist import Typist
@@ -126,7 +126,7 @@ class Worker:
             typist=typist,
             tracker=self.tracker,
             tell=self.tell,
-            idle=lambda: self.effects.claude == "idle",
+            idle=lambda: self.effects.claude in AT_PROMPT,
             attachments=self.attachments,
             state=self.state,
             save=self.save,
