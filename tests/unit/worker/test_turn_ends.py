@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.worker.test_screen import FIXTURES
+from tests.support.real_screens import FIXTURES
 from tests.unit.worker.test_turns import BUSY, IDLE, Rig, announced, ends, only
 from vai.protocol.hooks import Stop, StopFailure, UserPromptSubmit
 from vai.worker.screen import read_screen
