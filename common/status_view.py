@@ -19,6 +19,7 @@ CLAUDE_STATES = {
     "starting": "starting",
     "idle": "idle",
     "busy": "busy",
+    "background": "working in background",
     "permission": "waiting for permission",
     "question": "waiting for an answer",
     "dialog": "dialog open",

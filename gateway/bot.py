@@ -47,6 +47,7 @@ from vai.protocol.links import SupervisorToGateway
 from vai.protocol.messages import (
     ChatMessage,
     ChoiceRequest,
+    ChoiceWithdrawn,
     GatewayProblem,
     Heartbeat,
     InboundAck,
@@ -141,6 +142,7 @@ class BridgeBot(discord.Client):
             self._may_answer,
             self.link.send,
             on_posted=lambda channel_id: self.typing.set(channel_id, False),
+            settings=settings,
         )
         self.control = ControlClient(spec.layout, self.link.context)
         self.slash = BridgeCommands(
@@ -357,6 +359,8 @@ class BridgeBot(discord.Client):
                 self.progress.on_tool(message)
             case ChoiceRequest():
                 self.choices.offer(message)
+            case ChoiceWithdrawn():
+                self.choices.withdraw(message)
             case SettingsUpdate(settings=settings):
                 self.apply_settings(settings)
             case Heartbeat():
@@ -374,7 +378,8 @@ class BridgeBot(discord.Client):
         self.inbound.denied_reaction = settings.denied_reaction
         self.progress.enabled = settings.progress
         self.replies.usage_footer = settings.usage_footer
-        log.info("settings reloaded: owners, allow lists, admins, rate limits")
+        self.choices.settings = settings  # who a choice pings, and its reminder
+        log.info("settings reloaded: owners, allow lists, admins, rate limits, pings")
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         self.background.spawn(coro)

@@ -89,6 +89,7 @@ class OpenChoice:
     outcome: str = ""  # "" while open; then the closing line
     chosen: int | None = None
     picks: dict[int, list[str]] = field(default_factory=dict)  # user id -> picked (multi)
+    mention: int = 0  # the user it waits for, pinged (gateway/choices.py decides)
 
     @property
     def closed(self) -> bool:
@@ -241,6 +242,12 @@ class ChoiceBook:
         minutes = max(1, round(choice.request.timeout_s / 60))
         choice.outcome = f"⌛ No answer within {minutes} min; Claude was told."
 
+    @staticmethod
+    def withdraw(choice: OpenChoice, reason: str) -> None:
+        """Claude no longer asks (its turn ended, say): closed without an answer."""
+        why = _label(reason, 120).replace("`", "'") if reason.strip() else "no longer asked"
+        choice.outcome = f"↩️ Claude no longer asks ({why})."
+
     def due(self) -> list[OpenChoice]:
         """Open choices whose time is up (they are marked expired)."""
         now = self.clock()
@@ -271,6 +278,8 @@ class ChoiceBook:
         text = req.text.strip()
         if len(text) > TEXT_BUDGET:
             text = text[: TEXT_BUDGET - 1] + "…"
+        if choice.mention:
+            head = f"<@{choice.mention}> {head}"
         lines = [head, text] if text else [head]
         hidden = len(req.options) - len(choice.options)
         if hidden > 0:
@@ -282,6 +291,15 @@ class ChoiceBook:
                 f"-# Only allowed users can answer. Expires <t:{int(choice.expires_wall)}:R>."
             )
         return "\n".join(lines)
+
+    @staticmethod
+    def reminder(choice: OpenChoice) -> str:
+        """The one reminder, a reply to the choice's message."""
+        what = "permission" if choice.request.kind == "permission" else "an answer"
+        return (
+            f"<@{choice.mention}> ⏳ Claude is still waiting for {what} (session"
+            f" {choice.request.session}); it expires <t:{int(choice.expires_wall)}:R>."
+        )
 
     @staticmethod
     def buttons(choice: OpenChoice) -> list[ButtonSpec]:

@@ -9,6 +9,11 @@ ChoiceAnswer (`options` for a multi-select answer, `text` for typed text).
 
 Interactions are handled in `on_interaction` by custom id rather than with discord.py
 views, so they work the same after a restart.
+
+A choice pings the person it waits for (the request's `mention_user_id`, which the
+supervisor checked) when `[discord] mention_on_wait` is on, and replies to itself once to
+remind them when nobody answered in time (gateway/wait_reminders.py); no one else is ever
+pinged (gateway/mentions.py).
 """
 
 from __future__ import annotations
@@ -30,11 +35,14 @@ from vai.gateway.choice_book import (
     Click,
     MenuSpec,
     OpenChoice,
+    token_for,
 )
 from vai.gateway.mentions import post_mentions
 from vai.gateway.outbound import Outbound
 from vai.gateway.replies import nonce_for
-from vai.protocol.messages import ChoiceAnswer, ChoiceRequest
+from vai.gateway.wait_reminders import WaitReminders, reminder_delay
+from vai.protocol.messages import ChoiceAnswer, ChoiceRequest, ChoiceWithdrawn
+from vai.protocol.specs import GatewaySettings
 
 log = logging.getLogger("gateway.choices")
 NOT_OPEN = "This question is no longer open (it may have been answered in the terminal)."
@@ -111,6 +119,11 @@ def typed_text(data: dict[str, Any]) -> str:
     return ""
 
 
+def pinged(choice: OpenChoice) -> list[int]:
+    """Who a post about this choice may ping: its person, only while it is open."""
+    return [choice.mention] if choice.mention and not choice.closed else []
+
+
 AllowCheck = Callable[[discord.abc.User, int], Awaitable[bool]]
 Send = Callable[[ChoiceAnswer], Awaitable[None]]
 
@@ -125,6 +138,7 @@ class ChoiceButtons:
         *,
         clock: Callable[[], float] = time.monotonic,
         on_posted: Callable[[int], None] | None = None,
+        settings: GatewaySettings | None = None,
     ) -> None:
         self.client = client
         self.outbound = outbound
@@ -132,6 +146,8 @@ class ChoiceButtons:
         self.send_answer = send_answer
         self.on_posted = on_posted
         self.book = ChoiceBook(clock)
+        self.settings = settings or GatewaySettings()  # replaced as `vai reload` says
+        self.reminders = WaitReminders(clock)
         self._wake = asyncio.Event()
         self._timer: asyncio.Task[None] | None = None
 
@@ -149,6 +165,10 @@ class ChoiceButtons:
             log.warning("choice %s has no channel; dropped", request.request_id)
             return
         choice, new = self.book.offer(request)
+        if new and self.settings.mention_on_wait and request.mention_user_id:
+            choice.mention = request.mention_user_id
+            delay = reminder_delay(self.settings.wait_reminder_s, request.timeout_s)
+            self.reminders.plan(request.request_id, delay)
         if not new and choice.message_ids:
             return  # already on screen
         if self.on_posted is not None:
@@ -156,6 +176,17 @@ class ChoiceButtons:
         self.outbound.submit(
             request.channel_id, lambda: self._post(choice), key=f"choice:{choice.token}"
         )
+        self._wake.set()
+
+    def withdraw(self, withdrawn: ChoiceWithdrawn) -> None:
+        """Claude no longer asks: the buttons close, the reason shows, no reminder comes."""
+        self.reminders.close(withdrawn.request_id)
+        choice = self.book.choices.get(token_for(withdrawn.request_id))
+        if choice is None or choice.closed or choice.request.session != withdrawn.session:
+            return
+        log.info("choice %s withdrawn: %s", withdrawn.request_id, withdrawn.reason)
+        ChoiceBook.withdraw(choice, withdrawn.reason)
+        self._show_outcome(choice)
         self._wake.set()
 
     async def _post(self, choice: OpenChoice) -> None:
@@ -166,7 +197,7 @@ class ChoiceButtons:
                     ChoiceBook.content(choice),
                     view=choice_view(choice),  # type: ignore[arg-type]
                     nonce=nonce_for(f"choice:{choice.request.request_id}", 0),
-                    allowed_mentions=post_mentions(),
+                    allowed_mentions=post_mentions(users=pinged(choice)),
                 ),
                 what=f"choice {choice.request.request_id}",
             )
@@ -244,6 +275,7 @@ class ChoiceButtons:
         else:
             await response.defer()
         if click.kind == "answered":
+            self.reminders.close(choice.request.request_id)
             log.info(
                 "choice %s answered %r by %s",
                 choice.request.request_id,
@@ -274,8 +306,10 @@ class ChoiceButtons:
     async def _expiry_loop(self) -> None:
         while True:
             self._wake.clear()
-            deadline = self.book.next_expiry()
-            timeout = None if deadline is None else max(0.0, deadline - self.book.clock())
+            times = [
+                t for t in (self.book.next_expiry(), self.reminders.next_due()) if t is not None
+            ]
+            timeout = max(0.0, min(times) - self.book.clock()) if times else None
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)
                 continue
@@ -283,6 +317,7 @@ class ChoiceButtons:
                 pass
             for choice in self.book.due():
                 log.info("choice %s expired", choice.request.request_id)
+                self.reminders.close(choice.request.request_id)
                 await self.send_answer(
                     ChoiceAnswer(
                         request_id=choice.request.request_id,
@@ -291,7 +326,47 @@ class ChoiceButtons:
                     )
                 )
                 self._show_outcome(choice)
+            for request_id in self.reminders.due():
+                self._remind(request_id)
             self.book.forget_closed()
+
+    def _remind(self, request_id: str) -> None:
+        """The one reminder: a reply to the choice's message that pings its person again
+        (nothing if it closed meanwhile, or `vai reload` turned pings or reminders off)."""
+        choice = self.book.choices.get(token_for(request_id))
+        settings = self.settings
+        if choice is None or choice.closed or not choice.mention:
+            return
+        if not settings.mention_on_wait or settings.wait_reminder_s == 0:
+            return
+        channel_id = choice.request.channel_id
+        log.info("choice %s: reminding user %d", request_id, choice.mention)
+
+        async def post() -> None:
+            if choice.closed:
+                return  # answered while the reminder waited its turn in the channel's lane
+            channel = self.client.get_partial_messageable(channel_id)
+            reference = None
+            if choice.message_ids:
+                reference = discord.MessageReference(
+                    message_id=choice.message_ids[0],
+                    channel_id=channel_id,
+                    fail_if_not_exists=False,
+                )
+            try:
+                await self.outbound.call(
+                    lambda: channel.send(
+                        ChoiceBook.reminder(choice),
+                        reference=reference,  # type: ignore[arg-type]
+                        nonce=nonce_for(f"remind:{request_id}", 0),
+                        allowed_mentions=post_mentions(users=pinged(choice)),
+                    ),
+                    what=f"reminder for choice {request_id}",
+                )
+            except discord.HTTPException as exc:
+                log.warning("reminder for choice %s not posted: %s", request_id, exc)
+
+        self.outbound.submit(channel_id, post, key=f"remind:{choice.token}")
 
     def _show_outcome(self, choice: OpenChoice, skip: int = 0) -> None:
         """Every message of a closed choice shows its outcome with the buttons disabled."""

@@ -2,7 +2,8 @@
 
 📥 when the supervisor has the message, ✅ when Claude accepted it as a prompt (or ran it,
 for one of Claude Code's own slash commands, with a short reply of what it printed), ❌ and
-a short reply saying why when it failed (or a flood over the rate limit refused it); ⏳
+a short reply saying why when it failed (or a flood over the rate limit refused it; ❌ in
+place of ✅ when an API error ended its turn, whose post says why); ⏳
 and a notice while a rate limit holds it back (taken away when it is sent);
 the configured reaction (none by default) for people who may not talk to Claude.
 Typing shows while Claude works, after its first second (Discord shows it 10 s per
@@ -160,6 +161,11 @@ class Feedback:
         elif progress.stage == "done" and progress.detail:
             # One of Claude Code's own commands ran: what it printed (the worker read it).
             self.notice(progress.channel_id, progress.message_id, f"✅ {progress.detail}", "done")
+        elif progress.stage == "failed" and progress.turn_failed:
+            # Claude took it (✅), then an API error ended the turn: ❌ instead; the
+            # turn's own post says why.
+            self.typing.set(progress.channel_id, False)
+            self.unreact(progress.channel_id, progress.message_id, REACTION["accepted"])
         elif progress.stage == "failed":
             self.typing.set(progress.channel_id, False)
             self.notice(

@@ -3,9 +3,11 @@
 The hook client hands each payload (JSON, as Claude wrote it) to the session's worker; this
 is what crosses that boundary. Fields follow the CLI 2.1.330 (shared/notes/claude-code.md);
 unknown fields are ignored, and the types are those the real CLI was seen to send, lenient
-(`Any`) where it varies. An event name this release does not know (a newer CLI's
-`StopFailure`, `SubagentStop`, ...) decodes to `OtherHook`, never an error: adding an event
-is one more Struct in `KnownHook`, and the worker's exhaustive `match` then asks for it.
+(`Any`) where it varies. An event name this release does not know (`SubagentStop`,
+`TaskCompleted`, ...) decodes to `OtherHook`, never an error: adding an event is one more
+Struct in `KnownHook`, and the worker's exhaustive `match` then asks for it. What the CLI
+sends for StopFailure, `background_tasks` and `source` is pinned in
+tests/fixtures/real_screens/README.md ("Turns that fail").
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class SessionStart(Hook, tag="SessionStart", frozen=True):
 class UserPromptSubmit(Hook, tag="UserPromptSubmit", frozen=True):
     prompt: str = ""
     permission_mode: str = ""
+    # Who wrote the prompt: user (the composer: the bridge types there), sdk, system (a
+    # peer session's message, a task notification), loop_wakeup, schedule_wakeup,
+    # poll_event. The CLI's schema has it; 2.1.330 and 2.1.332 leave it out ("" here).
+    source: str = ""
 
 
 class PreToolUse(Hook, tag="PreToolUse", frozen=True):
@@ -69,6 +75,24 @@ class Notification(Hook, tag="Notification", frozen=True):
 class Stop(Hook, tag="Stop", frozen=True):
     last_assistant_message: str | None = None  # the turn's final text
     stop_hook_active: bool = False
+    # Work the turn left running (a `run_in_background` Bash, a subagent...): a list of
+    # {id, type, status, description, ...}; empty when nothing is in flight. Lenient: a
+    # Stop must never fail to decode over it.
+    background_tasks: Any = None
+
+    @property
+    def background_count(self) -> int:
+        """How many background tasks still run (0 for a CLI that does not say)."""
+        tasks = self.background_tasks
+        return sum(1 for task in tasks if isinstance(task, dict)) if isinstance(tasks, list) else 0
+
+
+class StopFailure(Hook, tag="StopFailure", frozen=True):
+    """A turn ended by an API error once the CLI gave up retrying (no Stop follows)."""
+
+    error: str = ""  # rate_limit, overloaded, invalid_request, server_error, unknown, ...
+    error_details: str = ""  # the HTTP status and body, e.g. '529 {"type":"error",...}'
+    last_assistant_message: str | None = None  # what the CLI shows for it
 
 
 class SessionEnd(Hook, tag="SessionEnd", frozen=True):
@@ -83,6 +107,7 @@ KnownHook = (
     | PostToolUse
     | Notification
     | Stop
+    | StopFailure
     | SessionEnd
 )
 

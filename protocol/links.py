@@ -16,6 +16,7 @@ from vai.protocol.messages import (
     AddSession,
     ChoiceAnswer,
     ChoiceRequest,
+    ChoiceWithdrawn,
     ClaudeStatus,
     Deliver,
     DeliveryUpdate,
@@ -67,6 +68,7 @@ SupervisorToGateway = (
     | Typing
     | PostReply
     | ChoiceRequest
+    | ChoiceWithdrawn
     | ToolProgress
     | SettingsUpdate
     | Heartbeat
@@ -77,6 +79,7 @@ WorkerToSupervisor = (
     | TurnEnded
     | ClaudeStatus
     | ChoiceRequest
+    | ChoiceWithdrawn
     | ToolProgress
     | PanePost
     | InterruptResult

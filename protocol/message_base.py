@@ -64,8 +64,18 @@ class Route(msgspec.Struct, frozen=True, omit_defaults=True):
     threads: bool = False
 
 
+# "background": idle at its prompt, but work a turn started (a background Bash, a
+# subagent) still runs; a new prompt may be typed.
 ClaudeState = Literal[
-    "unknown", "starting", "idle", "busy", "permission", "question", "dialog", "dead"
+    "unknown",
+    "starting",
+    "idle",
+    "busy",
+    "background",
+    "permission",
+    "question",
+    "dialog",
+    "dead",
 ]
 ProcessState = Literal["STOPPED", "STARTING", "RUNNING", "BACKOFF", "STOPPING", "EXITED", "FATAL"]
 PromptStage = Literal["received", "accepted", "done", "failed"]

@@ -108,12 +108,14 @@ class InboundAck(Message, tag="inbound_ack"):
 
 
 class PromptProgress(Message, tag="prompt_progress"):
-    """Where a user's message is, so the gateway can show it (reactions, failure replies)."""
+    """Where a user's message is, so the gateway can show it (reactions, failure replies).
+    `turn_failed`: Claude took it but its turn failed; the turn's own post says why."""
 
     channel_id: int
     message_id: int
     stage: PromptStage
     detail: str = ""
+    turn_failed: bool = False
 
 
 class Typing(Message, tag="typing"):
@@ -189,7 +191,10 @@ class TurnEnded(Message, tag="turn_ended"):
     """Claude finished a turn (Stop hook); its final text goes back to the channel.
 
     `interrupted` marks a turn that Claude took (its transcript holds the prompt) but never
-    answered because it died; the messages are done and the channel is told.
+    answered because it died; the messages are done and the channel is told. `failure`:
+    the turn ended on an API error (StopFailure), why in the CLI's words; its messages
+    failed. `origin`: the prompt was not typed in the composer (another session's
+    message, Claude's own), where it came from; such a turn names no message.
     The worker resends this until the supervisor's `TurnAck`.
     """
 
@@ -198,6 +203,8 @@ class TurnEnded(Message, tag="turn_ended"):
     text: str
     message_ids: list[int] = msgspec.field(default_factory=list)
     interrupted: bool = False
+    failure: str = ""
+    origin: str = ""
     usage: TurnUsage | None = None  # read from Claude's transcript when it has the numbers
 
 
@@ -222,6 +229,9 @@ class ChoiceRequest(Message, tag="choice_request"):
     The worker sends it (channel_id 0); the supervisor fills in the session's channel and
     forwards it to the gateway, which posts it with one button per option (a menu allowing
     several when `multi_select`, plus an "Other…" button for free text when `other`).
+    `mention_user_id` is the person it waits for (the author of the message whose turn
+    asks); the supervisor keeps it only if that is the author of one of the session's
+    open messages, and the gateway pings only them (0: nobody).
     """
 
     request_id: str
@@ -233,6 +243,19 @@ class ChoiceRequest(Message, tag="choice_request"):
     timeout_s: float = 300.0
     multi_select: bool = False
     other: bool = False
+    mention_user_id: int = 0
+
+
+class ChoiceWithdrawn(Message, tag="choice_withdrawn"):
+    """A choice the worker no longer asks (its turn ended, was interrupted, Claude exited,
+    or a dead worker's question was not on the screen again): the gateway closes its
+    buttons and reminds nobody. The supervisor passes it on only for an open request of
+    the sender's session, addressed to that request's channel."""
+
+    request_id: str
+    session: int
+    channel_id: int = 0
+    reason: str = ""
 
 
 class ChoiceAnswer(Message, tag="choice_answer"):
@@ -318,6 +341,7 @@ WireMessage = (
     | ClaudeStatus
     | Heartbeat
     | ChoiceRequest
+    | ChoiceWithdrawn
     | ChoiceAnswer
     | ToolProgress
     | PanePost

@@ -103,6 +103,12 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True):
     reply_max_messages: int = 4
     # The bridge's own pace for REST calls, under Discord's global 50/s.
     requests_per_second: float = 40.0
+    # A permission prompt, a question or a start-up dialog pings the author of the message
+    # whose turn asks (the supervisor checked it is one), and once more after
+    # `wait_reminder_s` without an answer (half the choice's timeout if that is not
+    # sooner than its expiry; 0: never).
+    mention_on_wait: bool = True
+    wait_reminder_s: float = 150.0
     # A small-text line under each answer: tokens in/out, cost where the CLI reports it,
     # context used. Off: answers are exactly Claude's words.
     usage_footer: bool = False

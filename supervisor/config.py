@@ -62,6 +62,8 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_upload_bytes: int = 10 * 1024 * 1024
     reply_max_messages: int = 4
     requests_per_second: float = 40.0
+    mention_on_wait: bool = True
+    wait_reminder_s: float = 150.0
     usage_footer: bool = False
     # Thread sessions (`/threads on`): how many at once, and whether a thread's git
     # worktree is removed with its session (only when clean; never by default).
@@ -72,6 +74,8 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     def __post_init__(self) -> None:
         if self.max_thread_sessions < 0:
             raise ValueError("discord.max_thread_sessions must be 0 or more")
+        if not 0 <= self.wait_reminder_s < 1e9:
+            raise ValueError("discord.wait_reminder_s must be 0 (off) or a number of seconds")
         for key in self.sessions:
             if parse_id(key) is None:
                 raise ValueError(f"discord.sessions: {key!r} is not a session number")

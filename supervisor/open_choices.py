@@ -1,9 +1,12 @@
-"""The choices relayed to the gateway and not answered yet: what an answer may answer. Pure.
+"""The choices relayed to the gateway and not answered yet: what an answer may answer. Pure
+(the inbox is read, never written).
 
 A permission prompt's answer runs a command in a session, so it is taken only for a
 request the supervisor relayed and still holds open, and only for the session that asked
 (an answer naming another session, or a request never relayed, is dropped and logged).
-A worker may not reuse another session's request id to take its place.
+A worker may not reuse another session's request id to take its place, nor withdraw
+another session's request. A request pings only someone whose message its session holds
+open (`own_mention`): a worker cannot make the bot ping anyone else.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from vai.protocol.messages import ChoiceAnswer, ChoiceRequest
+import msgspec
+
+from vai.protocol.messages import ChoiceAnswer, ChoiceRequest, ChoiceWithdrawn
+from vai.supervisor.interfaces import MessageStore
 
 log = logging.getLogger("supervisor")
 
@@ -53,6 +59,39 @@ class OpenChoices:
         del self._open[answer.request_id]
         return True
 
+    def withdraw(self, withdrawn: ChoiceWithdrawn) -> bool:
+        """True when the worker withdraws an open request of its own session (now closed)."""
+        request = self._open.get(withdrawn.request_id)
+        if request is None or request.session != withdrawn.session:
+            log.info(
+                "worker of session %d withdrew %s: not one of its open requests, ignored",
+                withdrawn.session,
+                withdrawn.request_id,
+            )
+            return False
+        del self._open[withdrawn.request_id]
+        return True
+
     def forget_session(self, session: int) -> None:
         for request_id in [r for r, c in self._open.items() if c.session == session]:
             del self._open[request_id]
+
+
+def own_mention(store: MessageStore, session: int, request: ChoiceRequest) -> ChoiceRequest:
+    """The request, naming for a ping only the author of one of the session's open
+    messages (received, or in its turn; not a bot). Another name is dropped and logged;
+    the choice is still asked."""
+    user = request.mention_user_id
+    if not user:
+        return request
+    authors = {m.author.id for m, _ in store.open_messages(session) if not m.author.bot}
+    if user in authors:
+        return request
+    log.warning(
+        "worker of session %d named user %d in choice %s: not the author of one of its"
+        " open messages, no ping",
+        session,
+        user,
+        request.request_id,
+    )
+    return msgspec.structs.replace(request, mention_user_id=0)

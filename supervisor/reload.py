@@ -4,7 +4,8 @@ Pure: given the running config and a freshly loaded one, `plan_reload` says what
 supervisor uses from now on and which changed settings fall in which group:
 
 - applied now: who may talk to Claude (owners, allow lists, admins, per-session lists, the
-  denied reaction, routing of unmapped channels), the rate limits and queue, alerts,
+  denied reaction, routing of unmapped channels), the rate limits and queue, who a choice
+  pings and when it reminds them (mention_on_wait, wait_reminder_s), alerts,
   monitoring (but the response window) and log rotation;
 - applied when the process next starts (`vai restart [N]`): everything a worker or the
   gateway gets at spawn ([claude], [attachments], the gateway's other [discord] settings,
@@ -37,6 +38,8 @@ LIVE: dict[str, set[str] | None] = {  # section -> keys (None: every key)
         "session_per_minute",
         "rate_limit_queue",
         "progress",
+        "mention_on_wait",
+        "wait_reminder_s",
         "usage_footer",
         "sessions",
         "route_unmapped",

@@ -37,6 +37,7 @@ from vai.protocol.links import (
 from vai.protocol.messages import (
     ChoiceAnswer,
     ChoiceRequest,
+    ChoiceWithdrawn,
     ClaudeState,
     ClaudeStatus,
     Deliver,
@@ -63,12 +64,12 @@ from vai.protocol.messages import (
 from vai.protocol.session_settings import SessionSettings
 from vai.supervisor.config import DiscordSection
 from vai.supervisor.interfaces import MessageStore, TurnObserver
-from vai.supervisor.open_choices import OpenChoices
+from vai.supervisor.open_choices import OpenChoices, own_mention
 from vai.supervisor.peer_rules import own_channel_post, own_turn, own_update, speaks_for_itself
 from vai.supervisor.routes import session_map
 from vai.supervisor.spawn_specs import gateway_settings
 from vai.supervisor.texts import TRY_IT
-from vai.supervisor.turn_answers import turn_reply
+from vai.supervisor.turn_answers import end_stage, failed_mark, turn_reply
 
 log = logging.getLogger("supervisor")
 
@@ -303,7 +304,7 @@ class Switchboard:
                 return self._delivery_update(message)
             case TurnEnded():
                 return self._turn_ended(own_turn(self._store, session, message))
-            case ChoiceRequest() | ToolProgress():
+            case ChoiceRequest() | ChoiceWithdrawn() | ToolProgress():
                 return self._to_channel(message)
             case PanePost():
                 return self.post(own_channel_post(message, self._sessions[session]))
@@ -337,22 +338,29 @@ class Switchboard:
         """Persist the answer (and the messages' end), then acknowledge to the worker."""
         if self._observer is not None:
             self._observer.turn_ended(turn.session, turn.message_ids)
-        for message_id in turn.message_ids:
-            self._store.set_stage(message_id, "done")
         if turn.usage is not None:
             self._store.add_usage(turn.session, turn.turn_id, turn.usage)
         sends: list[Send] = []
-        reply = turn_reply(turn, self._sessions[turn.session])
+        channel = self._sessions[turn.session]
+        for message_id in turn.message_ids:
+            if self._store.set_stage(message_id, end_stage(turn)) and turn.failure:
+                sends += self._to_gateway(failed_mark(channel, message_id))
+        reply = turn_reply(turn, channel)
         if reply is not None and self._store.add_reply(reply):
             log.info("session %d -> %s", turn.session, preview(reply.text))
             sends += self._to_gateway(reply)
         sends.append((Worker(turn.session), TurnAck(turn_id=turn.turn_id)))
         return sends
 
-    def _to_channel(self, message: ChoiceRequest | ToolProgress) -> list[Send]:
-        """A worker's question or progress, addressed to its session's channel."""
+    def _to_channel(self, message: ChoiceRequest | ChoiceWithdrawn | ToolProgress) -> list[Send]:
+        """A worker's question (pinging only its own people), its withdrawal or progress,
+        addressed to its session's channel."""
         addressed = msgspec.structs.replace(message, channel_id=self._sessions[message.session])
-        if isinstance(addressed, ChoiceRequest) and not self._choices.relay(addressed):
+        if isinstance(addressed, ChoiceRequest):
+            addressed = own_mention(self._store, message.session, addressed)
+            if not self._choices.relay(addressed):
+                return []
+        if isinstance(addressed, ChoiceWithdrawn) and not self._choices.withdraw(addressed):
             return []
         return self._to_gateway(addressed)
 

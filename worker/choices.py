@@ -8,6 +8,10 @@ or unanswerable choice resolves to None, which every caller treats as "no" (deny
 Open choices are written to the session's journal, so a worker that replaces a dead one
 can adopt the same request (same id: the button already in the channel still works)
 when it finds the same kind of dialog on the screen.
+
+Each request names the person it waits for (`person_waited_for`), so the channel can
+notify them: the author of the message whose turn asks, or, for a start-up dialog before
+any turn, the author of the message waiting to be typed.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from vai.protocol.links import WorkerToSupervisor
-from vai.protocol.messages import ChoiceAnswer, ChoiceRequest
+from vai.protocol.messages import ChatMessage, ChoiceAnswer, ChoiceRequest, ChoiceWithdrawn
+from vai.worker.session_state import InFlight
 
 log = logging.getLogger("worker.choices")
 
@@ -38,10 +43,45 @@ class Pending:
     source: Source
     future: asyncio.Future[ChoiceAnswer | None] = field(repr=False)
     topic: str = ""  # what it is about (a tool_use_id, a dialog kind), for matching
+    withdrawn: str = ""  # why it was cancelled (the channel is told when the wait ends)
 
     @property
     def request_id(self) -> str:
         return self.request.request_id
+
+
+def person_waited_for(
+    source: Source, in_flight: InFlight | None, waiting: ChatMessage | None
+) -> int:
+    """Whom a choice asked from `source` waits for (0: nobody): the author of the message
+    in flight; for a start-up dialog before any turn, the author of the next message. A
+    prompt or question in a turn no Discord message started waits for nobody in particular,
+    and a bot is never named."""
+    message = in_flight.message if in_flight is not None else None
+    if message is None and source == "startup":
+        message = waiting
+    if message is None or message.author.bot:
+        return 0
+    return message.author.id
+
+
+class _Queue(Protocol):
+    def next(self) -> ChatMessage | None: ...
+
+
+class Turns(Protocol):
+    """What the turn tracker knows of the messages (worker/turns/tracker.py)."""
+
+    @property
+    def in_flight(self) -> InFlight | None: ...
+
+    @property
+    def messages(self) -> _Queue: ...
+
+
+def waited_for_in(turns: Turns) -> Callable[[Source], int]:
+    """`person_waited_for`, asked of the tracker each time a request is made."""
+    return lambda source: person_waited_for(source, turns.in_flight, turns.messages.next())
 
 
 def answer_problem(request: ChoiceRequest, answer: ChoiceAnswer) -> str:
@@ -67,8 +107,10 @@ class ChoiceBroker:
         send: Callable[[WorkerToSupervisor], Awaitable[None]],
         timeout: float,
         on_change: Callable[[], None] = lambda: None,
+        waited_for: Callable[[Source], int] = lambda source: 0,
     ) -> None:
         self.session = session
+        self._waited_for = waited_for  # whom a new request names (person_waited_for)
         self._send = send
         self.timeout = max(1.0, min(timeout, MAX_TIMEOUT))
         self._on_change = on_change  # the journal is saved when the open set changes
@@ -100,6 +142,7 @@ class ChoiceBroker:
             timeout_s=self.timeout,
             multi_select=multi_select,
             other=other,
+            mention_user_id=self._waited_for(source),
         )
         future: asyncio.Future[ChoiceAnswer | None] = asyncio.get_running_loop().create_future()
         pending = Pending(request, source, future, topic)
@@ -110,14 +153,18 @@ class ChoiceBroker:
         return pending
 
     async def wait(self, pending: Pending) -> ChoiceAnswer | None:
-        """The answer, or None when it expired or was cancelled."""
+        """The answer, or None when it expired or was cancelled (then the channel is told,
+        so its buttons close and nobody is reminded of it)."""
         try:
-            return await asyncio.wait_for(asyncio.shield(pending.future), self.timeout)
+            answer = await asyncio.wait_for(asyncio.shield(pending.future), self.timeout)
         except TimeoutError:
             log.info("choice %s expired after %.0fs", pending.request_id, self.timeout)
             return None
         finally:
             self._close(pending)
+        if pending.withdrawn:
+            await self._withdraw(pending.request, pending.withdrawn)
+        return answer
 
     async def ask(
         self,
@@ -161,6 +208,7 @@ class ChoiceBroker:
         count = 0
         for pending in list(self._pending.values()):
             if pending.request.kind in kinds and not pending.future.done():
+                pending.withdrawn = reason or "no longer asked"
                 pending.future.set_result(None)
                 count += 1
         if count:
@@ -189,11 +237,19 @@ class ChoiceBroker:
                 return orphan.request_id
         return ""
 
-    def drop_orphans(self) -> None:
+    async def drop_orphans(self) -> None:
         if self.orphans:
             log.info("dropping %d unanswered choice(s) of a previous worker", len(self.orphans))
-            self.orphans.clear()
+            dropped, self.orphans = self.orphans, []
             self._on_change()
+            for request in dropped:
+                await self._withdraw(request, "no longer on Claude's screen")
+
+    async def _withdraw(self, request: ChoiceRequest, reason: str) -> None:
+        withdrawn = ChoiceWithdrawn(
+            request_id=request.request_id, session=self.session, reason=reason
+        )
+        await self._send(withdrawn)
 
     def _close(self, pending: Pending) -> None:
         if self._pending.pop(pending.request_id, None) is not None:

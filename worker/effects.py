@@ -111,6 +111,8 @@ class Effects:
                         text=action.text,
                         message_ids=list(action.message_ids),
                         interrupted=action.interrupted,
+                        failure=action.failure,
+                        origin=action.origin,
                         usage=self.read_usage(action, turn_id),
                     )
                     self.state.unacked_turns.append(turn)
@@ -165,7 +167,8 @@ class Effects:
         if self.usage is None:
             return None
         reading = self.usage.take(self.state)
-        if end.text and not end.interrupted and not same_text(reading.last_text, end.text):
+        done = end.interrupted or end.failure
+        if end.text and not done and not same_text(reading.last_text, end.text):
             self._usage_pending[id(end)] = turn_id  # its answer's line is not written yet
         return reading.usage
 

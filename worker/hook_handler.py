@@ -1,6 +1,7 @@
 """What the worker does with each of Claude's hook events, matched exhaustively.
 
-Every event goes to the turn tracker first (UserPromptSubmit and Stop move the turn on).
+Every event goes to the turn tracker first (UserPromptSubmit, Stop and StopFailure move
+the turn on).
 Then: SessionStart moves the journal to the conversation now running (a /clear starts a
 new one); tool events become progress for the channel, and the hooks that wait for a
 person (PermissionRequest, AskUserQuestion at PreToolUse) are answered from the channel
@@ -24,6 +25,7 @@ from vai.protocol.hooks import (
     SessionEnd,
     SessionStart,
     Stop,
+    StopFailure,
     UserPromptSubmit,
 )
 from vai.protocol.links import WorkerToSupervisor
@@ -69,7 +71,7 @@ class HookHandler:
                 return await self.asks.permission(hook) if live else b""
             case OtherHook(hook_event_name=name):
                 log.info("hook event %s is new to this worker; nothing to do for it", name)
-            case UserPromptSubmit() | Stop() | Notification() | SessionEnd():
+            case UserPromptSubmit() | Stop() | StopFailure() | Notification() | SessionEnd():
                 pass
             case _:
                 assert_never(hook)

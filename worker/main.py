@@ -50,7 +50,7 @@ from vai.worker import session_lock
 from vai.worker.asking import HookAsks
 from vai.worker.attachments import AttachmentStore, attachment_limits
 from vai.worker.attention import Attention
-from vai.worker.choices import ChoiceBroker
+from vai.worker.choices import ChoiceBroker, waited_for_in
 from vai.worker.claude_pane import ClaudePane
 from vai.worker.delivery import TypingPipeline
 from vai.worker.dialogs import StartupAnswers
@@ -63,7 +63,7 @@ from vai.worker.pane_watch import PaneWatch
 from vai.worker.prompt_queue import PromptQueue
 from vai.worker.session_state import StateFile
 from vai.worker.transcript import ConversationTranscript
-from vai.worker.turns.states import READY
+from vai.worker.turns.states import AT_PROMPT, READY
 from vai.worker.turns.tracker import TurnTracker
 from vai.worker.turns.vocabulary import Delivered, InterruptRequested, PaneReady, TurnEvent
 from vai.worker.typist import Typist
@@ -102,7 +102,8 @@ class Worker:
         self.stop_claude = False
         self._supervisor_seen = time.monotonic()
         self.background = Background(log)
-        self.choices = ChoiceBroker(spec.session, self.send, spec.choice_timeout, self.save)
+        waits = waited_for_in(self.tracker)
+        self.choices = ChoiceBroker(spec.session, self.send, spec.choice_timeout, self.save, waits)
         self.choices.orphans = list(self.state.open_choices)
         self.attention = Attention(
             self.pane,
@@ -126,7 +127,7 @@ class Worker:
             typist=typist,
             tracker=self.tracker,
             tell=self.tell,
-            idle=lambda: self.effects.claude == "idle",
+            idle=lambda: self.effects.claude in AT_PROMPT,
             attachments=self.attachments,
             state=self.state,
             save=self.save,

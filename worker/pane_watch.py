@@ -77,7 +77,7 @@ class PaneWatch:
         screen = await worker.pane.screen()
         worker.attention.check(screen)
         if time.monotonic() - self._started >= ORPHAN_GRACE:
-            worker.choices.drop_orphans()
+            await worker.choices.drop_orphans()
         await worker.tell(ScreenRead(screen, answering=worker.attention.busy))
 
     def follow_closely(self) -> None:

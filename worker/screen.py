@@ -26,6 +26,14 @@ BUSY_MARKER = "esc to interrupt"
 INTERRUPTED_MARKER = "Interrupted · What should Claude do instead?"
 PASTED_REFERENCE = re.compile(r"\[Pasted text #\d+(?: \+\d+ lines)?\]")
 QUEUED_PLACEHOLDER = "Press up to edit queued messages"
+# What an empty box shows (dim) after a turn an API error ended (StopFailure): not text.
+FAILURE_PLACEHOLDERS = frozenset(
+    {
+        "Resend your message to try again",
+        "Once fixed, resend your message",
+        "Run /rewind to go back",
+    }
+)
 EXIT_ARMED = "Press Ctrl-C again to exit"
 
 DialogKind = Literal["", "permission", "question", "trust", "api_key", "bypass", "other"]
@@ -73,6 +81,8 @@ def read_screen(text: str) -> Screen:
             if input_text == QUEUED_PLACEHOLDER:
                 input_text = ""
             return Screen("busy", input_text=input_text, shell_mode=shell, box_scrolled=scrolled)
+        if input_text in FAILURE_PLACEHOLDERS and not shell:
+            input_text = ""
         return Screen(
             "idle",
             input_text=input_text,

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from .pings import Pings, pings
+
 JSON = dict[str, Any]
 
 DISCORD_EPOCH_MS = 1420070400000
@@ -141,6 +143,7 @@ class Store:
         self.by_id: dict[int, JSON] = {}
         self.files: dict[tuple[int, int], tuple[str, bytes, str]] = {}
         self.reactions: dict[int, dict[str, list[int]]] = {}
+        self.pings: dict[int, Pings] = {}  # message id -> whom its post notified
         self.typing: deque[JSON] = deque(maxlen=10_000)
         self._nonces: dict[tuple[int, str], tuple[int, float]] = {}
         # A message in an archived thread unarchives it (set by the server: threads.py).
@@ -312,6 +315,8 @@ class Store:
             self._remember_nonce(channel_id, str(nonce), message_id)
         if webhook_id is not None:
             msg["webhook_id"] = str(webhook_id)
+        replied_author = int(referenced["author"]["id"]) if referenced is not None else None
+        self.pings[message_id] = pings(content, body.get("allowed_mentions"), replied_author)
         if referenced is not None:
             ref: JSON = {"type": 0, "message_id": referenced["id"]}
             ref |= {"channel_id": str(channel_id), "guild_id": str(self.guild_id)}

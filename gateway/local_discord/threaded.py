@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
+from .pings import Pings
 from .rest import RequestRecord
 from .server import LocalDiscord
 from .store import JSON, LocalUser
@@ -188,6 +189,10 @@ class LocalDiscordThread:
 
     def message(self, channel_id: int, message_id: int) -> JSON:
         return self.call(lambda s: s.message(channel_id, message_id))
+
+    def pings(self, message_id: int) -> Pings | None:
+        """Whom posting that message notified (None: not a posted message)."""
+        return self.call(lambda s: s.store.pings.get(message_id))
 
     def attachment_bytes(self, channel_id: int, attachment_id: int) -> bytes:
         return self.call(lambda s: s.attachment_bytes(channel_id, attachment_id))

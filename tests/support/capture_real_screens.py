@@ -1,14 +1,17 @@
 """Capture the real Claude Code CLI's screens (`capture-pane -p`, 200x50) as test fixtures.
 
 Run by hand after changing tests/claude-code-version: `python -m tests.support.capture_real_screens`
-(writes tests/fixtures/real_screens/*.txt; `--out DIR` to write elsewhere). The screens feed
-screen-parsing unit tests; tests/fixtures/real_screens/README.md says what marks each one.
+writes tests/fixtures/real_screens/*.txt. With `--claude-code 2.1.332` (or `latest`, or
+VAI_CLAUDE_CODE_VERSION) it captures that release into tests/fixtures/real_screens/<version>/;
+`--out DIR` writes elsewhere. The screens feed the screen-reader unit tests (every version's
+set); tests/fixtures/real_screens/README.md says what marks each one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.support.claude_versions import VERSION_VAR, pinned_version
 from tests.support.fake_anthropic import FakeAnthropic, ToolCall
 from tests.support.real_claude import (
     DEFAULT_API_KEY,
@@ -34,6 +38,8 @@ from tests.support.real_claude import (
     write_claude_wrapper,
 )
 from tests.support.tmux import TmuxServer
+from vai.worker.question_keys import answer_keys
+from vai.worker.screen import read_screen
 
 OUT = Path(__file__).resolve().parents[1] / "fixtures" / "real_screens"
 MULTILINE = "Please look at this:\n```python\ndef f(x):\n    return x * 2\n```\nThanks"
@@ -153,6 +159,7 @@ def capture_all(cap: Capture) -> None:
         pane = cap.pane(fake, f"--resume {session}", reseed=False)
         cap.save("resumed_idle", pane.wait_idle())
         capture_worker_screens(cap, fake)
+        capture_slash_screens(cap, fake)
 
 
 QUESTION = {
@@ -216,30 +223,76 @@ def capture_worker_screens(cap: Capture, fake: FakeAnthropic) -> None:
     pane.keys("Escape")
     pane.keys("Escape")
     cap.save("rewind_menu", wait(pane, lambda s: "Rewind" in s, "the rewind menu"))
-    pane.keys("Escape")
+    pane.press_until("Escape", lambda s: "Rewind" not in s, what="the rewind menu to close")
+    pane.wait_idle()
+
+    fake.on("ask sizes", ToolCall("AskUserQuestion", {"questions": [SIZES]}))
+    pane.submit("ask sizes")
+    wait(pane, lambda s: "Which sizes?" in s and "Enter to select" in s, "the question")
+    screen = read_screen(pane.wait_stable())
+    keys = answer_keys(screen, ["Small", "Large"], "")
+    assert keys is not None and keys[-1] == ("key", "Enter"), (keys, screen)  # Enter confirms
+    for _, key in keys[:-1]:
+        pane.keys(key)
+    wait(pane, lambda s: "Review your answers" in s and "Small, Large" in s, "the review")
+    cap.save("question_multiselect_review", pane.wait_stable())
+    pane.press_until("Enter", lambda s: "Review your answers" not in s, what="the submit")
+    pane.wait_event("Stop", where=lambda e: "Small, Large" in json.dumps(e))
+    pane.wait_idle()
 
     pane = cap.pane(fake, "--dangerously-skip-permissions", home_name="home-bypass")
     wait(pane, lambda s: "Bypass Permissions mode" in s, "the bypass warning")
     cap.save("bypass_dialog", pane.wait_stable())
 
 
+def capture_slash_screens(cap: Capture, fake: FakeAnthropic) -> None:
+    """Claude Code's own slash commands: an unknown one, /clear, /compact, the /cost panel."""
+    pane = cap.pane(fake)
+    pane.wait_idle()
+    pane.submit("hello")
+    pane.wait_event("Stop")
+    pane.wait_idle()
+    pane.paste("/frobnicate")
+    pane.wait_echo("/frobnicate")
+    unknown = "Unknown command: /frobnicate"
+    pane.submit_enter(confirm=lambda: unknown in pane.screen())
+    cap.save("slash_unknown", pane.wait_idle())
+    pane.paste("/clear")
+    pane.wait_echo("/clear")
+    pane.submit_enter(confirm=lambda: len(pane.events("SessionStart")) >= 2)
+    cap.save("slash_clear", pane.wait_idle())
+    pane.paste("/compact")
+    pane.wait_echo("/compact")
+    pane.submit_enter(confirm=lambda: "Not enough messages to compact" in pane.screen())
+    cap.save("slash_compact", pane.wait_idle())
+    pane.paste("/cost")
+    pane.wait_echo("/cost")
+    pane.submit_enter(confirm=lambda: "Esc to close" in pane.screen())
+    cap.save("slash_cost_panel", pane.wait_stable())
+    pane.press_until("Escape", lambda s: "Esc to close" not in s, what="the panel to close")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--claude-code", metavar="VERSION", help="capture this CLI release")
     args = parser.parse_args()
+    if args.claude_code:
+        os.environ[VERSION_VAR] = args.claude_code
     claude = find_real_claude()
     if claude is None:
         raise SystemExit(NOT_FOUND_REASON)
     version = subprocess.run(
         [str(claude), "--version"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    print(f"capturing screens of {claude} ({version}) into {args.out}")
-    args.out.mkdir(parents=True, exist_ok=True)
+    ).stdout.split()[0]
+    out = args.out or (OUT if version == pinned_version() else OUT / version)
+    print(f"capturing screens of {claude} ({version}) into {out}")
+    out.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix="vai-screens-", dir="/tmp"))
     tmux = TmuxServer(f"vai-screens-{uuid.uuid4().hex[:8]}")
     started = time.monotonic()
     try:
-        capture_all(Capture(args.out, claude, root, tmux))
+        capture_all(Capture(out, claude, root, tmux))
     finally:
         stop_all(tmux, root)
         shutil.rmtree(root, ignore_errors=True)

@@ -16,9 +16,13 @@ Replies are scripted by rules on the text of the LAST `role: "user"` message (Cl
 
 A rule replying with a `ToolCall` answers with a `tool_use` block and `stop_reason: "tool_use"`;
 the CLI runs the tool and sends its `tool_result` in the next request, which the fake answers with
-the rule's `after_tool(result_text)` (by default `tool said: <result text>`). Without a matching
-rule the answer is `echo: <user text>`. The CLI always streams; a request with an explicit
-`"stream": false` (never sent by the CLI) gets the same answer as one JSON message.
+the rule's `after_tool(result_text)` (by default `tool said: <result text>`). A rule replying
+with an `ApiError` answers with that HTTP status and Anthropic's error body (500, 529
+`overloaded_error`, 429 `rate_limit_error`, 400 `invalid_request_error`...): the CLI retries
+what it may and, when it gives up, ends the turn with a StopFailure hook (`times=` bounds how
+often a rule fails). Without a matching rule the answer is `echo: <user text>`. The CLI always
+streams; a request with an explicit `"stream": false` (never sent by the CLI) gets the same
+answer as one JSON message.
 """
 
 from __future__ import annotations
@@ -47,7 +51,25 @@ class ToolCall:
     text: str = ""
 
 
-Answer = str | ToolCall
+@dataclass(frozen=True)
+class ApiError:
+    """Answer with an HTTP error, as the Messages API reports one."""
+
+    status: int
+    type: str
+    message: str = "scripted failure"
+
+    @property
+    def body(self) -> JSON:
+        return {"type": "error", "error": {"type": self.type, "message": self.message}}
+
+
+OVERLOADED = ApiError(529, "overloaded_error", "Overloaded")
+SERVER_ERROR = ApiError(500, "api_error", "Internal server error")
+RATE_LIMITED = ApiError(429, "rate_limit_error", "Number of request tokens has exceeded your limit")
+INVALID_REQUEST = ApiError(400, "invalid_request_error", "prompt is too long")
+
+Answer = str | ToolCall | ApiError
 AnswerFn = Callable[[str], Answer]
 
 
@@ -401,6 +423,12 @@ class FakeAnthropic:
             assert self._stopping is not None
             while not gate.is_set() and not self._stopping.is_set():
                 await asyncio.sleep(0.05)
+        if isinstance(answer, ApiError):
+            return web.json_response(
+                answer.body,
+                status=answer.status,
+                headers={"request-id": f"req_{uuid.uuid4().hex[:24]}", "retry-after": "0"},
+            )
         model = str(body.get("model") or MODELS[0])
         tool_id = f"toolu_{uuid.uuid4().hex[:24]}"
         if isinstance(answer, ToolCall) and rule is not None:
@@ -425,7 +453,7 @@ class FakeAnthropic:
         return response
 
     async def _events(
-        self, model: str, answer: Answer, tool_id: str, chunk_delay: float = 0.0
+        self, model: str, answer: str | ToolCall, tool_id: str, chunk_delay: float = 0.0
     ) -> AsyncIterator[bytes]:
         usage = {
             "input_tokens": 10,
@@ -526,7 +554,7 @@ def _text_block(text: str) -> JSON:
     return {"type": "text", "text": text}
 
 
-def _message_json(model: str, answer: Answer, tool_id: str) -> JSON:
+def _message_json(model: str, answer: str | ToolCall, tool_id: str) -> JSON:
     content: list[JSON] = []
     text = answer.text if isinstance(answer, ToolCall) else answer
     if text or not isinstance(answer, ToolCall):

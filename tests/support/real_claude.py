@@ -1,9 +1,10 @@
 """Helpers to run the REAL Claude Code CLI offline (against tests.support.fake_anthropic) in a
 tmux pane.
 
-Where the binary is looked for, in order:
-  1. `<repo>/.cache/claude-code/node_modules/.bin/claude` (what CI installs, pinned by
-     tests/claude-code-version),
+With `VAI_CLAUDE_CODE_VERSION=latest|<version>` (pytest `--claude-code=...`) the binary is that
+release, installed on first use into `.cache/claude-code-<version>` (see claude_versions.py).
+Otherwise it is the pinned one (tests/claude-code-version), looked for in order:
+  1. `<repo>/.cache/claude-code/node_modules/.bin/claude` (what CI installs),
   2. `/root/.cache/vai-claude/node_modules/.bin/claude`,
   3. the path in the environment variable `VAI_REAL_CLAUDE`.
 """
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 
 import psutil
 
+from tests.support.claude_versions import requested_selection
 from tests.support.harness import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,12 +49,12 @@ NOT_FOUND_REASON = (
 )
 
 
-def pinned_version() -> str:
-    return (REPO / "tests" / "claude-code-version").read_text().strip()
-
-
 def find_real_claude() -> Path | None:
-    """The first existing, executable real `claude` binary, or None."""
+    """The requested version's binary (VAI_CLAUDE_CODE_VERSION), else the first existing,
+    executable pinned `claude` binary, or None. A requested version that cannot be installed
+    raises claude_versions.VersionUnavailable: it must not turn into skipped tests."""
+    if (selection := requested_selection()) is not None:
+        return selection.binary
     candidates = list(CANDIDATES)
     if extra := os.environ.get(ENV_VAR):
         candidates.append(Path(extra))

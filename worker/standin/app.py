@@ -28,6 +28,14 @@ from .hooks import (
     permission_decision,
     pre_tool_decision,
 )
+from .injected import (
+    RETRY_PLACEHOLDER,
+    background_task,
+    cross_session,
+    error_text,
+    injected_answer,
+    task_notification,
+)
 from .keys import Key, KeyParser
 from .store import INTERRUPTED, Entry, Transcript, is_uuid, new_uuid, project_dir
 from .term import Terminal
@@ -130,6 +138,9 @@ class Turn:
         self.deadline: float | None = None
         self.answer = ""
         self.tool: Tool | None = None
+        self.failure = ""  # !fail: the StopFailure error kind
+        self.background = 0.0  # !background: seconds the task it leaves runs
+        self.then = ""  # !peer: a prompt another session sends once this turn ends
 
 
 class App:
@@ -155,6 +166,9 @@ class App:
         self.phase = "starting"
         self.turn: Turn | None = None
         self.queue: list[str] = []
+        self.injected: list[str] = []  # prompts the CLI submits itself, when idle
+        self.tasks: list[tuple[float, dict[str, str]]] = []  # background: (end, task)
+        self.placeholder = ""  # shown in the empty box (after a failed turn)
         self.box = InputBox()
         self.parser = KeyParser()
         self.term = Terminal()
@@ -295,6 +309,7 @@ class App:
                 due.append(now + 0.02)
         if self.idle_notify_at is not None:
             due.append(self.idle_notify_at)
+        due += [end for end, _ in self.tasks]
         if self.hint_until is not None:
             due.append(self.hint_until)
         return max(0.0, min(due) - now) if due else None
@@ -373,6 +388,10 @@ class App:
         if self.hint_until is not None and now >= self.hint_until:
             self.hint_until = None
             self.dirty = True
+        for end, task in [t for t in self.tasks if now >= t[0]]:
+            self.tasks.remove((end, task))
+            self.injected.append(task_notification(task["id"], task["description"]))
+        self._dequeue()
 
     def _become_ready(self) -> None:
         """SessionStart, then the prompt is live; an initial prompt argument is submitted."""
@@ -418,7 +437,8 @@ class App:
         for text in self.queue:
             out.append("  Queued · " + screen.clean(text.strip().split("\n")[0]))
         mark = screen.SHELL_MARK if self.box.shell else screen.PROMPT_MARK
-        box = screen.block(mark, "  ", self.box.shown(), cols)
+        shown = self.box.shown() or ("" if turn or self.box.shell else self.placeholder)
+        box = screen.block(mark, "  ", shown, cols)
         tallest = max(3, rows // 2)
         if len(box) > tallest:
             # Like the real CLI: the box keeps its end (the cursor) in view and says how
@@ -444,6 +464,7 @@ class App:
     def _box_key(self, key: Key, now: float) -> None:
         """Edit the prompt box; Enter submits (or queues while busy), Escape interrupts."""
         kind = key.kind
+        self.placeholder = ""
         if kind in ("text", "paste", "newline"):
             text = key.text if kind != "newline" else "\n"
             if not self.box.parts and not self.box.shell and text.startswith("!"):
@@ -593,10 +614,15 @@ class App:
 
     def _plan(self, turn: Turn) -> None:
         """The scripted answer: !sleep N, !bash CMD, !ask [Q | A | B], !ask+ (multi-select),
-        !crash, !long N, else
-        an echo of the prompt (as the model sees it: without surrounding whitespace)."""
+        !crash, !long N, !fail KIND, !background N, !peer NAME TEXT (worker/standin/
+        injected.py), else an echo of the prompt (as the model sees it: without
+        surrounding whitespace)."""
         word, _, arg = turn.prompt.strip().partition(" ")
         arg = arg.strip()
+        said = injected_answer(turn.prompt)
+        if said is not None or word in ("!fail", "!background", "!peer"):
+            self._plan_injected(turn, word, arg, said)
+            return
         if word == "!crash":
             os._exit(3)
         if word == "!bash" and arg:
@@ -615,14 +641,47 @@ class App:
             turn.answer = "echo: " + turn.prompt.strip()
         turn.deadline = time.monotonic() + wait
 
+    def _plan_injected(self, turn: Turn, word: str, arg: str, said: str | None) -> None:
+        """A turn that fails, leaves a background task, or that the CLI gave itself."""
+        if said is not None:
+            turn.answer = said
+        elif word == "!fail":
+            turn.failure = arg or "server_error"
+            turn.answer = error_text(turn.failure)
+        elif word == "!background":
+            turn.background = seconds(arg) or 1.0
+            turn.answer = "Started a background task."
+        else:
+            sender, _, text = arg.partition(" ")
+            turn.then = cross_session(sender or "peer", text or "hello")
+            turn.answer = "echo: " + turn.prompt.strip()
+        turn.deadline = time.monotonic() + self.knobs.delay
+
     def _finish(self, turn: Turn) -> None:
-        """The answer is ready: show it, write it, then fire Stop (transcript first)."""
+        """The answer is ready: show it, write it, then fire Stop (transcript first), or
+        StopFailure for a turn an API error ends."""
         turn.deadline = None
         self.entries.append(("answer", turn.answer))
         self.transcript.assistant({"type": "text", "text": turn.answer})
         self.paint()
-        fields = {"stop_hook_active": False, "last_assistant_message": turn.answer}
         self.log("stop", prompt_id=turn.prompt_id)  # when Stop fires, for latency benchmarks
+        if turn.failure:
+            self.placeholder = RETRY_PLACEHOLDER
+            failed = {"error": turn.failure, "last_assistant_message": turn.answer}
+            self.hooks.fire("StopFailure", {**failed, "prompt_id": turn.prompt_id}, turn.failure)
+            self._end_turn(turn, interrupted=False)
+            return
+        if turn.background:
+            task = background_task(new_uuid()[:9], "background sleep", f"sleep {turn.background}")
+            self.tasks.append((time.monotonic() + turn.background, task))
+        if turn.then:
+            self.injected.append(turn.then)
+        fields: dict[str, Any] = {
+            "stop_hook_active": False,
+            "last_assistant_message": turn.answer,
+            "background_tasks": [task for _, task in self.tasks],
+            "session_crons": [],
+        }
         self.hooks.fire("Stop", {**fields, "prompt_id": turn.prompt_id})
         self._other_stop_hooks()
         self._end_turn(turn, interrupted=False)
@@ -666,8 +725,12 @@ class App:
 
     def _dequeue(self) -> None:
         """Submit the next queued prompt, like the real CLI does when a turn ends."""
-        if self.queue and self.turn is None and self.exit_code is None:
+        if self.turn is not None or self.exit_code is not None or self.phase != "ready":
+            return
+        if self.queue:
             self._submit(self.queue.pop(0))
+        elif self.injected:
+            self._start_turn(self.injected.pop(0))
 
     # ---- the Bash tool ------------------------------------------------------------------
 

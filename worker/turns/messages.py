@@ -100,15 +100,17 @@ class Messages:
         self.queue.finish()
         return [MessageDone(waiting, "failed", why), SaveJournal()]
 
-    def end_turn(self, text: str, how: Stage, turn_id: str = "") -> list[Action]:
-        """The turn of the message in flight (if any) ended: it is finished."""
+    def end_turn(self, text: str, how: Stage, turn_id: str = "", failure: str = "") -> list[Action]:
+        """The turn of the message in flight (if any) ended: it is finished (`failure`:
+        why an API error ended it)."""
         done = self.queue.finish()
         ids: tuple[int, ...] = ()
         if done is not None:
             _step(done.message.message_id, _stage(done), how)
             ids = (done.message.message_id,)
-        interrupted = how != "answered"
-        return [EndTurn(text, turn_id=turn_id, message_ids=ids, interrupted=interrupted)]
+        interrupted = how not in ("answered", "failed")
+        end = EndTurn(text, turn_id, ids, interrupted=interrupted, failure=failure)
+        return [end]
 
     def retry(self) -> list[Action]:
         """The message in flight never reached the conversation: it is typed again."""

@@ -7,9 +7,9 @@ hook that a dying Claude fired late does not revive it), and nothing goes back t
 
 A message's stage, from the queue to its end: queued → typing (in the box, in the journal)
 → accepted (UserPromptSubmit) → answered (Stop) | interrupted (Escape, a quiet end, a
-restart) | denied (in the pane); `queued` again when it never reached the conversation
-(retried), `failed` when it cannot be typed or Claude Code does not know the slash command,
-`done` for a slash command that runs no turn.
+restart) | denied (in the pane) | failed (StopFailure: an API error); `queued` again when
+it never reached the conversation (retried), `failed` too when it cannot be typed or
+Claude Code does not know the slash command, `done` for a slash command that runs no turn.
 """
 
 from __future__ import annotations
@@ -21,13 +21,18 @@ from vai.protocol.messages import ClaudeState
 ACTIVE: tuple[ClaudeState, ...] = ("busy", "permission", "question")  # a turn is under way
 READY: tuple[ClaudeState, ...] = ("idle", "busy", "permission", "question", "dialog")
 
+# Claude at its prompt: a new message may be typed ("background": work still runs).
+AT_PROMPT: tuple[ClaudeState, ...] = ("idle", "background")
+
 _ALLOWED: dict[ClaudeState, frozenset[ClaudeState]] = {
     "unknown": frozenset(),
     "starting": frozenset({"idle", "busy", "permission", "question", "dialog", "dead"}),
     "idle": frozenset({"busy", "permission", "question", "dialog", "dead"}),
-    "busy": frozenset({"idle", "permission", "question", "dialog", "dead"}),
-    "permission": frozenset({"idle", "busy", "question", "dialog", "dead"}),
-    "question": frozenset({"idle", "busy", "permission", "dialog", "dead"}),
+    "busy": frozenset({"idle", "background", "permission", "question", "dialog", "dead"}),
+    # Left by the next turn (a task's end starts one: its Stop says what still runs).
+    "background": frozenset({"idle", "busy", "permission", "question", "dialog", "dead"}),
+    "permission": frozenset({"idle", "background", "busy", "question", "dialog", "dead"}),
+    "question": frozenset({"idle", "background", "busy", "permission", "dialog", "dead"}),
     "dialog": frozenset({"idle", "busy", "permission", "question", "dead"}),
     "dead": frozenset(READY),  # only when Claude is ready again (TurnTracker._set)
 }
@@ -40,7 +45,8 @@ _STEPS: dict[Stage, frozenset[Stage]] = {
     # Held by the transcript without a UserPromptSubmit seen: answered or interrupted.
     "typing": frozenset({"accepted", "queued", "answered", "interrupted", "done", "failed"}),
     # UserPromptSubmit is not durable: a prompt Claude never saved is typed again.
-    "accepted": frozenset({"answered", "interrupted", "denied", "queued"}),
+    # `failed` after it: an API error ended the turn (StopFailure).
+    "accepted": frozenset({"answered", "interrupted", "denied", "failed", "queued"}),
     "answered": frozenset(),
     "interrupted": frozenset(),
     "denied": frozenset(),

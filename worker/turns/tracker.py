@@ -8,8 +8,11 @@ milliseconds with a fake clock and the real CLI's screens.
 
 The rules, each learnt from the real CLI (shared/notes/claude-code.md):
 - One prompt at a time (worker/prompt_queue.py); UserPromptSubmit accepts it, Stop
-  answers it. A Stop for a prompt that is not ours (typed by hand, or ours never got in)
-  is posted on its own and leaves ours in flight.
+  answers it, StopFailure (an API error) fails it. A Stop for a prompt that is not ours
+  (typed by hand, Claude's own or another session's: worker/turns/origins.py, or ours
+  never got in) is posted on its own and leaves ours in flight.
+- A Stop that names background work still running leaves Claude `background`: at its
+  prompt (a message may be typed), not idle, until a later Stop says it is all done.
 - The CLI fires no Stop for a turn interrupted or denied in the terminal: an idle screen
   for TURN_ENDED_QUIETLY while a turn seemed under way ends it (by the transcript).
 - Claude runs its Stop hooks before it redraws idle: a busy frame between a Stop and the
@@ -24,7 +27,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Protocol, assert_never
+from typing import assert_never
 
 from vai.protocol.hooks import (
     HookPayload,
@@ -36,6 +39,7 @@ from vai.protocol.hooks import (
     SessionEnd,
     SessionStart,
     Stop,
+    StopFailure,
     UserPromptSubmit,
 )
 from vai.protocol.messages import ChatMessage, ClaudeState
@@ -45,7 +49,8 @@ from vai.worker.screen import Screen
 from vai.worker.session_state import InFlight
 from vai.worker.turns.interruption import Interruption
 from vai.worker.turns.messages import Messages
-from vai.worker.turns.states import ACTIVE, READY, Stage, check_claude
+from vai.worker.turns.states import ACTIVE, AT_PROMPT, READY, Stage, check_claude
+from vai.worker.turns.turn_ends import Transcript, TurnEnds
 from vai.worker.turns.vocabulary import (
     ALL_CHOICES,
     Action,
@@ -56,7 +61,6 @@ from vai.worker.turns.vocabulary import (
     CancelChoices,
     ClearInput,
     Delivered,
-    EndTurn,
     HookFired,
     InterruptRequested,
     NotSubmitted,
@@ -88,14 +92,6 @@ INTERRUPTED = "⏹️ Interrupted: Claude stopped this turn."
 DENIED = "🚫 Permission denied: Claude stopped this turn."
 
 
-class Transcript(Protocol):
-    """What Claude's conversation durably holds (worker/transcript.py reads the file)."""
-
-    def holds(self, in_flight: InFlight) -> bool: ...
-
-    def answer_after(self, offset: int) -> str: ...
-
-
 class TurnTracker:
     def __init__(
         self,
@@ -117,6 +113,7 @@ class TurnTracker:
         self._interruption: Interruption | None = None
         self.last_interrupt = ""  # how the last interrupt ended ("stopped", "nothing", ...)
         self._denial: tuple[InFlight | None, float] | None = None  # target, deadline
+        self._turns = TurnEnds(self.messages, transcript)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -130,8 +127,8 @@ class TurnTracker:
         return self._interruption is not None or self._denial is not None
 
     def next_message(self) -> ChatMessage | None:
-        """The message to type now, if Claude is idle and nothing is in flight."""
-        return self.messages.next() if self.claude == "idle" else None
+        """The message to type now, if Claude is at its prompt and nothing is in flight."""
+        return self.messages.next() if self.claude in AT_PROMPT else None
 
     # -- events -------------------------------------------------------------------------------
 
@@ -220,7 +217,7 @@ class TurnTracker:
         return actions + self._sequences(now)
 
     def _old_turn_frame(self, now: float) -> bool:
-        return self.claude == "idle" and now - self._stopped_at < STOP_REDRAW
+        return self.claude in AT_PROMPT and now - self._stopped_at < STOP_REDRAW
 
     def _tick(self) -> list[Action]:
         now = self._clock()
@@ -279,7 +276,7 @@ class TurnTracker:
         match hook:
             case UserPromptSubmit():
                 return self._prompt_submitted(hook)
-            case Stop():
+            case Stop() | StopFailure():
                 return self._stopped(hook)
             case (
                 SessionStart()
@@ -296,24 +293,16 @@ class TurnTracker:
 
     def _prompt_submitted(self, hook: UserPromptSubmit) -> list[Action]:
         self.turn_id = hook.prompt_id or str(uuid.uuid4())
-        actions = self._set("busy", "UserPromptSubmit")
-        ours = self.messages.accepted(hook.prompt)
-        if ours is None:
-            log.info("a prompt typed in the pane by hand started a turn")
-            return actions
-        return actions + ours
+        return self._set("busy", "UserPromptSubmit") + self._turns.started(hook, self.turn_id)
 
-    def _stopped(self, hook: Stop) -> list[Action]:
+    def _stopped(self, hook: Stop | StopFailure) -> list[Action]:
         self._stopped_at = self._clock()
         actions: list[Action] = [CancelChoices(ALL_CHOICES, "the turn ended")]
-        text = hook.last_assistant_message or ""
-        current = self.messages.current
-        if current is not None and not (current.submitted or self._transcript.holds(current)):
-            log.info("a turn ended that was not message %d's", current.message.message_id)
-            actions.append(EndTurn(text, turn_id=hook.prompt_id))
-        else:
-            actions += self.messages.end_turn(text, "answered", turn_id=hook.prompt_id)
-        return actions + self._set("idle", "Stop")
+        actions += self._turns.ended(hook)
+        running = hook.background_count if isinstance(hook, Stop) else 0
+        if running:
+            log.info("the turn left %d background task(s) running", running)
+        return actions + self._set("background" if running else "idle", hook.event)
 
     # -- the message in flight ----------------------------------------------------------------
 
@@ -369,6 +358,7 @@ class TurnTracker:
     def _pane_died(self, pid: int | None) -> list[Action]:
         self._interruption = self._denial = None
         self._asking.clear()
+        self._turns.forget()
         self._stopped_at = float("-inf")
         actions: list[Action] = [CancelChoices(ALL_CHOICES, "Claude exited")]
         return actions + self._set("dead", "the pane died", pane_pid=pid)

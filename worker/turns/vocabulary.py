@@ -138,12 +138,15 @@ class Announce(msgspec.Struct, frozen=True):
 class EndTurn(msgspec.Struct, frozen=True):
     """A turn ended: journal it, then send it until acknowledged. `turn_id` '' means
     the worker makes one up; `message_ids` are the messages it finishes (none for a
-    turn typed in the pane by hand)."""
+    turn typed in the pane by hand). `failure`: why an API error ended it; `origin`:
+    where a prompt the bridge did not type came from (protocol TurnEnded)."""
 
     text: str
     turn_id: str = ""
     message_ids: tuple[int, ...] = ()
     interrupted: bool = False
+    failure: str = ""
+    origin: str = ""
 
 
 class Accepted(msgspec.Struct, frozen=True):

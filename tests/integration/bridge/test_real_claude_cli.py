@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.claude_versions import installed_version, pinned_version, requested_selection
 from tests.support.fake_anthropic import FakeAnthropic, ToolCall
 from tests.support.harness import wait_until
 from tests.support.real_claude import (
@@ -95,6 +96,14 @@ def rig(short_tmp: Path, tmux_server: TmuxServer) -> Iterator[Rig]:
 
 def names(pane: ClaudePane) -> list[str]:
     return [e["hook_event_name"] for e in pane.events()]
+
+
+def test_the_cli_is_the_version_asked_for() -> None:
+    """What these tests pin holds for the pinned CLI, or for the release asked for with
+    --claude-code / VAI_CLAUDE_CODE_VERSION: never for whatever binary happened to be found."""
+    assert CLAUDE is not None
+    selection = requested_selection()
+    assert installed_version(CLAUDE) == (selection.version if selection else pinned_version())
 
 
 def test_reaches_idle_screen(rig: Rig) -> None:

@@ -344,6 +344,11 @@ def test_a_permission_prompt_is_answered_from_discord(bridge: Bridge) -> None:
     bridge.post(bridge.backend.bash(f"touch {marker} && echo allowed-77"))
     asked = bridge.click("Allow")
     assert "permission" in asked["content"] and str(marker) in asked["content"]
+    # Waiting for you: the prompt pings the author of the message, and nobody else.
+    author = bridge.discord.default_user.id
+    assert asked["content"].startswith(f"<@{author}> 🔐")
+    notified = bridge.discord.pings(int(asked["id"]))
+    assert notified is not None and notified.users == (author,) and not notified.everyone
     bridge.reply("allowed-77")
     assert marker.exists()
 
@@ -463,6 +468,8 @@ def test_slash_commands_pass_through(bridge: Bridge) -> None:
 def test_start_up_dialogs_are_asked_in_discord(bridge: Bridge) -> None:
     asked = bridge.click("Yes, I trust this folder")
     assert "trust" in asked["content"]
+    notified = bridge.discord.pings(int(asked["id"]))  # no message waits for it: nobody
+    assert notified is not None and not notified.anyone and "<@" not in asked["content"]
     asked = bridge.click("Yes")
     assert "API key" in asked["content"]
     bridge.post("hello after the dialogs")

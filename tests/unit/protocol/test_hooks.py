@@ -18,6 +18,7 @@ from vai.protocol.hooks import (
     SessionEnd,
     SessionStart,
     Stop,
+    StopFailure,
     UserPromptSubmit,
     decode_hook,
 )
@@ -68,18 +69,52 @@ def test_each_event_decodes_to_its_struct() -> None:
 def test_every_known_event_is_reported_to_the_worker() -> None:
     assert set(HOOK_EVENTS) == {
         "SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse",
-        "Notification", "Stop", "SessionEnd",
+        "Notification", "Stop", "StopFailure", "SessionEnd",
     }  # fmt: skip
 
 
 def test_an_event_this_release_does_not_know_is_kept_as_other() -> None:
-    hook = decode_hook(payload("StopFailure", error="rate_limit", prompt_id="p9"))
+    hook = decode_hook(payload("TaskCompleted", task_id="t1", prompt_id="p9"))
     assert hook == OtherHook(
-        hook_event_name="StopFailure", session_id="c0ffee",
+        hook_event_name="TaskCompleted", session_id="c0ffee",
         transcript_path=TRANSCRIPT, cwd="/w", prompt_id="p9",
     )  # fmt: skip
-    assert hook.event == "StopFailure"
+    assert hook.event == "TaskCompleted"
     assert isinstance(decode_hook(b'{"hook_event_name": "SubagentStop"}'), OtherHook)
+
+
+def test_a_turn_ended_by_an_api_error_as_the_cli_reports_it() -> None:
+    details = '529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
+    hook = decode_hook(
+        payload(
+            "StopFailure", prompt_id="p9", error="overloaded", error_details=details,
+            last_assistant_message="API Error: Repeated 529 Overloaded errors",
+            effort={"level": "medium"},
+        )
+    )  # fmt: skip
+    assert isinstance(hook, StopFailure)
+    assert (hook.error, hook.error_details, hook.prompt_id) == ("overloaded", details, "p9")
+    assert hook.last_assistant_message == "API Error: Repeated 529 Overloaded errors"
+
+
+def test_background_tasks_at_stop_are_counted_leniently() -> None:
+    def running(**fields: Any) -> int:
+        stop = decode_hook(payload("Stop", **fields))
+        assert isinstance(stop, Stop)
+        return stop.background_count
+
+    task = {"id": "b1", "type": "shell", "status": "running", "description": "sleep"}
+    assert running(background_tasks=[task]) == 1
+    assert running(background_tasks=[]) == 0
+    assert running() == 0  # a CLI that does not say
+    assert running(background_tasks={"b1": "running"}) == 0  # never lost over its shape
+
+
+def test_a_prompt_says_who_wrote_it_when_the_cli_does() -> None:
+    hook = decode_hook(payload("UserPromptSubmit", prompt="hi", source="system"))
+    assert isinstance(hook, UserPromptSubmit) and hook.source == "system"
+    plain = decode_hook(payload("UserPromptSubmit", prompt="hi"))
+    assert isinstance(plain, UserPromptSubmit) and plain.source == ""
 
 
 @pytest.mark.parametrize(

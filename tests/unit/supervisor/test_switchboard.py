@@ -315,6 +315,39 @@ def test_an_interrupted_turn_without_text_says_the_answer_was_lost(inbox: Inbox)
     assert quiet == [(Worker(1), TurnAck(turn_id="u"))]  # nothing to say: only the ack
 
 
+FAILURE = "API Error: 529 Overloaded."
+
+
+def stage(inbox: Inbox, message_id: int) -> str:
+    row = inbox._db.execute("SELECT stage FROM inbound WHERE message_id = ?", (message_id,))
+    return str(row.fetchone()[0])
+
+
+def test_a_failed_turn_marks_its_message_failed_not_done(inbox: Inbox, observer: Observer) -> None:
+    switchboard = connected(board(inbox, observer), 1)
+    message = chat()
+    switchboard.inbound([inbound(1, message)])
+    ids = [message.message_id]
+    turn = TurnEnded(session=1, turn_id="t1", text="", message_ids=ids, failure=FAILURE)
+    sends = switchboard.from_worker(1, turn)
+    assert types(sends) == [
+        (GATEWAY, "PromptProgress"),
+        (GATEWAY, "PostReply"),
+        (Worker(1), "TurnAck"),
+    ]
+    assert sends[0][1] == PromptProgress(
+        channel_id=CHANNEL_1, message_id=message.message_id, stage="failed", turn_failed=True
+    )
+    reply = sends[1][1]
+    assert (
+        isinstance(reply, PostReply)
+        and reply.text == "❌ Claude could not finish this turn: " + FAILURE
+    )
+    assert stage(inbox, message.message_id) == "failed" and inbox.queued(1) == 0
+    # Said again (no ack reached the worker): acked, nothing posted or marked twice.
+    assert switchboard.from_worker(1, turn) == [(Worker(1), TurnAck(turn_id="t1"))]
+
+
 def test_typing_follows_claude_state_changes(inbox: Inbox, observer: Observer) -> None:
     switchboard = connected(board(inbox, observer), 1)
     busy = switchboard.from_worker(1, ClaudeStatus(session=1, state="busy", pane_pid=77))

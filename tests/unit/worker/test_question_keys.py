@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
+from tests.support.real_screens import ScreenSet, screen_sets
 from vai.worker.question_keys import answer_keys, is_multi_select, labels
-from vai.worker.screen import Screen, read_screen
-
-SCREENS = Path(__file__).parents[2] / "fixtures" / "real_screens"
 
 
-def real(name: str) -> Screen:
-    return read_screen((SCREENS / f"{name}.txt").read_text())
+@pytest.fixture(params=screen_sets(), ids=lambda screens: screens.version)
+def real(request: pytest.FixtureRequest) -> ScreenSet:
+    screens: ScreenSet = request.param
+    return screens
 
 
-def test_a_single_choice_is_one_digit_or_typed_text() -> None:
+def test_a_single_choice_is_one_digit_or_typed_text(real: ScreenSet) -> None:
     screen = real("question_single")
     assert labels(screen) == ["Red", "Blue"] and not is_multi_select(screen)
     assert answer_keys(screen, ["Blue"], "") == [("key", "2")]
@@ -27,7 +27,7 @@ def test_a_single_choice_is_one_digit_or_typed_text() -> None:
     assert answer_keys(screen, ["Red", "Blue"], "") is None
 
 
-def test_a_multi_select_question_ticks_then_submits_and_confirms() -> None:
+def test_a_multi_select_question_ticks_then_submits_and_confirms(real: ScreenSet) -> None:
     screen = real("question_multiselect")  # [ ] Small, [ ] Large, [ ] Type something
     assert labels(screen) == ["Small", "Large"] and is_multi_select(screen)
     submit = [("key", "Enter"), ("key", "Enter")]  # Submit, then "Submit answers"

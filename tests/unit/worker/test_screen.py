@@ -1,20 +1,36 @@
-"""worker/screen.py against the real CLI's screens (tests/fixtures/real_screens, captured
-from Claude Code 2.1.330) and against the stand-in's, which must read the same way."""
+"""worker/screen.py against the real CLI's screens (tests/fixtures/real_screens: the pinned
+Claude Code 2.1.330's, and each newer version's subfolder; every test that reads real screens
+runs on every version's set) and against the stand-in's, which must read the same way."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.support.harness import REPO
+from tests.support.real_screens import ScreenSet, screen_sets
 from vai.worker.screen import Screen, read_screen
 from vai.worker.standin import screen as standin
 
-FIXTURES = REPO / "tests" / "fixtures" / "real_screens"
 RULE = "─" * 200
+# The first line of the scrolled box depends on how the capture's fast pastes merged.
+FIRST_SCROLLED_LINE = {
+    "2.1.330": "line 017 of a long prompt",
+    "2.1.332": "line 026 of a long prompt",
+}
+
+
+PINNED = screen_sets()[0]
 
 
 def real(name: str) -> Screen:
-    return read_screen((FIXTURES / f"{name}.txt").read_text())
+    """The pinned version's screen `name` (other modules' tests read these)."""
+    return PINNED(name)
+
+
+@pytest.fixture(params=screen_sets(), ids=lambda screens: screens.version)
+def screens(request: pytest.FixtureRequest) -> ScreenSet:
+    """Each CLI version's captured screens in turn."""
+    screens: ScreenSet = request.param
+    return screens
 
 
 @pytest.mark.parametrize(
@@ -40,11 +56,11 @@ def real(name: str) -> Screen:
         ("slash_unknown", "idle"),
     ],
 )
-def test_real_screens_are_classified(name: str, state: str) -> None:
-    assert real(name).state == state
+def test_real_screens_are_classified(name: str, state: str, screens: ScreenSet) -> None:
+    assert screens(name).state == state
 
 
-def test_every_fixture_is_covered() -> None:
+def test_every_fixture_is_covered(screens: ScreenSet) -> None:
     covered = {
         "idle", "resumed_idle", "interrupted", "busy", "queued", "permission_bash",
         "permission_write", "question_single", "question_tabs", "question_multiselect",
@@ -53,61 +69,61 @@ def test_every_fixture_is_covered() -> None:
         "shell_mode", "long_box_scrolled", "slash_compact", "slash_clear", "slash_unknown",
         "slash_cost_panel", "question_multiselect_review",
     }  # fmt: skip
-    assert {p.stem for p in FIXTURES.glob("*.txt")} == covered
+    assert screens.names() == covered
 
 
-def test_the_input_box() -> None:
-    assert real("idle").input_text == ""
-    assert real("interrupted_prompt_restored").input_text == "slow"
-    typed = real("typed_multiline")
+def test_the_input_box(screens: ScreenSet) -> None:
+    assert screens("idle").input_text == ""
+    assert screens("interrupted_prompt_restored").input_text == "slow"
+    typed = screens("typed_multiline")
     assert typed.input_text == (
         "Please look at this:\n```python\ndef f(x):\n    return x * 2\n```\nThanks"
     )
     assert not typed.has_pasted_reference
-    pasted = real("pasted_multiline")
+    pasted = screens("pasted_multiline")
     assert pasted.input_text == "[Pasted text #1 +5 lines]" and pasted.has_pasted_reference
-    assert real("slash_menu").input_text == "/exit"  # the menu above is not the box
+    assert screens("slash_menu").input_text == "/exit"  # the menu above is not the box
     # While busy the box shows a placeholder for queued prompts, not input.
-    assert real("queued").input_text == ""
+    assert screens("queued").input_text == ""
 
 
-def test_shell_mode_and_a_scrolled_box() -> None:
-    shell = real("shell_mode")
+def test_shell_mode_and_a_scrolled_box(screens: ScreenSet) -> None:
+    shell = screens("shell_mode")
     assert shell.state == "idle" and shell.shell_mode and shell.input_text == "ls"
-    long = real("long_box_scrolled")
+    long = screens("long_box_scrolled")
     assert long.state == "idle" and long.box_scrolled
-    assert long.input_text.startswith("line 017 of a long prompt")
+    assert long.input_text.startswith(FIRST_SCROLLED_LINE[screens.version])
     assert long.has_pasted_reference  # pieces sent too fast merged into one paste
 
 
-def test_permission_dialogs() -> None:
-    bash = real("permission_bash")
+def test_permission_dialogs(screens: ScreenSet) -> None:
+    bash = screens("permission_bash")
     assert bash.kind == "permission"
     assert bash.options[0] == "Yes" and bash.options[-1] == "No" and bash.selected == 0
     assert "echo hello > out.txt" in bash.dialog and "Do you want to proceed?" in bash.dialog
-    write = real("permission_write")
+    write = screens("permission_write")
     assert write.options[0] == "Yes" and write.options[-1] == "No"
     assert "Do you want to create new.txt?" in write.dialog
 
 
-def test_question_dialogs() -> None:
-    single = real("question_single")
+def test_question_dialogs(screens: ScreenSet) -> None:
+    single = screens("question_single")
     assert single.options == ("Red", "Blue", "Type something.", "Chat about this")
     assert single.dialog == "☐ Color\nWhich color should the button be?"
-    multi = real("question_multiselect")
+    multi = screens("question_multiselect")
     assert multi.options[:2] == ("[ ] Small", "[ ] Large")
 
 
-def test_start_up_dialogs() -> None:
-    trust = real("trust_dialog")
+def test_start_up_dialogs(screens: ScreenSet) -> None:
+    trust = screens("trust_dialog")
     assert trust.kind == "trust"
     assert trust.options == ("No, exit", "Yes, I trust this folder") and trust.selected == 0
-    key = real("api_key_dialog")
+    key = screens("api_key_dialog")
     assert key.kind == "api_key" and key.options == ("Yes", "No (recommended)")
     assert key.selected == 1 and "Do you want to use this API key?" in key.dialog
-    bypass = real("bypass_dialog")
+    bypass = screens("bypass_dialog")
     assert bypass.kind == "bypass" and bypass.options == ("No, exit", "Yes, I accept")
-    rewind = real("rewind_menu")
+    rewind = screens("rewind_menu")
     assert rewind.kind == "other" and rewind.options == ()
 
 

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
+import pytest
+
+from tests.support.real_screens import ScreenSet, screen_sets
 from vai.worker.screen import conversation_lines, read_screen
 from vai.worker.turns.slash import SlashOutcome, slash_outcome
 
-SCREENS = Path(__file__).parents[2] / "fixtures" / "real_screens"
+Outcome = Callable[[str, str], tuple[str, str]]
 
 
-def outcome(command: str, name: str) -> tuple[str, str]:
-    pane = (SCREENS / name).read_text()
-    result = slash_outcome(command, conversation_lines(pane), read_screen(pane).dialog)
-    return result.stage, result.detail
+@pytest.fixture(params=screen_sets(), ids=lambda screens: screens.version)
+def outcome(request: pytest.FixtureRequest) -> Outcome:
+    """What became of `command` on the screen `name` (each CLI version's capture)."""
+    screens: ScreenSet = request.param
+
+    def read(command: str, name: str) -> tuple[str, str]:
+        pane = screens.text(name.removesuffix(".txt"))
+        result = slash_outcome(command, conversation_lines(pane), read_screen(pane).dialog)
+        return result.stage, result.detail
+
+    return read
 
 
-def test_what_the_real_cli_printed_is_the_confirmation() -> None:
+def test_what_the_real_cli_printed_is_the_confirmation(outcome: Outcome) -> None:
     assert outcome("/compact", "slash_compact.txt") == (
         "done",
         "Claude Code ran `/compact`: Not enough messages to compact.",
@@ -26,7 +36,7 @@ def test_what_the_real_cli_printed_is_the_confirmation() -> None:
     assert stage == "done" and detail.startswith("Claude Code ran `/cost` and shows a panel")
 
 
-def test_an_unknown_command_fails_with_the_clis_own_words() -> None:
+def test_an_unknown_command_fails_with_the_clis_own_words(outcome: Outcome) -> None:
     assert outcome("/frobnicate", "slash_unknown.txt") == (
         "failed",
         "Claude Code says: Unknown command: /frobnicate",
