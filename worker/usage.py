@@ -32,8 +32,14 @@ class UsageReading:
     last_text: str  # the last assistant text read (is the turn's answer in yet?)
 
 
+MAX_COUNT = 10**10  # per line: far beyond any request; the file is Claude's to write
+
+
 def _count(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    """A token count as written, or 0; bounded so no sum overflows the wire's 64 bits."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return 0
+    return min(value, MAX_COUNT)
 
 
 def _texts(message: dict[str, object]) -> list[str]:

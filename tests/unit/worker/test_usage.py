@@ -8,8 +8,11 @@ import asyncio
 import json
 from pathlib import Path
 
+import msgspec
+
 from tests.unit.worker.test_effects import effects
 from vai.protocol.messages import TurnEnded
+from vai.protocol.usage import TurnUsage
 from vai.worker.session_state import SessionState
 from vai.worker.turns.vocabulary import EndTurn
 from vai.worker.usage import UsageReader, merged, read_usage
@@ -59,11 +62,20 @@ def test_hostile_numbers_are_not_counted() -> None:
     line = json.dumps(
         {
             "type": "assistant",
-            "message": {"id": "m", "usage": {"input_tokens": -5, "output_tokens": "9"}},
+            "message": {
+                "id": "m",
+                "usage": {
+                    "input_tokens": -5,
+                    "output_tokens": "9",
+                    "cache_read_input_tokens": 10**30,
+                },
+            },
         }
     )
     usage = read_usage(line.encode()).usage
     assert usage is not None and (usage.input_tokens, usage.output_tokens) == (0, 0)
+    assert usage.cache_read_tokens == 10**10  # bounded: the turn still encodes
+    assert msgspec.json.decode(msgspec.json.encode(usage), type=TurnUsage) == usage
 
 
 def test_the_cursor_takes_whole_lines_once_and_starts_over_in_a_new_conversation(
