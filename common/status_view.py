@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from vai.common.exit_codes import EXIT_NOT_RUNNING, EXIT_OK
 from vai.protocol.messages import SessionInfo, StatusReply
 
@@ -152,6 +154,7 @@ def status_document(status: StatusReply) -> dict[str, Any]:
                 "memory_bytes": s.memory_bytes,
                 "work_dir": s.work_dir,
                 "detail": s.detail,
+                "usage": None if s.usage is None else msgspec.to_builtins(s.usage),
                 "host": s.host,
                 "host_down": s.host_down,
                 "kind": s.settings.kind if s.settings else "channel",

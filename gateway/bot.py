@@ -133,6 +133,7 @@ class BridgeBot(discord.Client):
             before_post=lambda channel_id: self.typing.set(channel_id, False),
             blocked=self.channel_check.reason_blocked,
             on_unusable=self.channel_check.mark_unusable,
+            usage_footer=settings.usage_footer,
         )
         self.progress = ProgressMessages(self, self.outbound, enabled=settings.progress)
         self.choices = ChoiceButtons(
@@ -376,6 +377,7 @@ class BridgeBot(discord.Client):
         self.limiter.reconfigure(rate_settings(settings))
         self.inbound.denied_reaction = settings.denied_reaction
         self.progress.enabled = settings.progress
+        self.replies.usage_footer = settings.usage_footer
         self.choices.settings = settings  # who a choice pings, and its reminder
         log.info("settings reloaded: owners, allow lists, admins, rate limits, pings")
 

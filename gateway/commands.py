@@ -23,6 +23,7 @@ from vai.gateway.control import ControlClient, ControlError
 from vai.gateway.mentions import post_mentions
 from vai.gateway.routing import Router
 from vai.gateway.session_commands import define_session_commands, on_close_click
+from vai.gateway.usage_command import define_usage_command
 from vai.protocol.messages import (
     AddSession,
     InterruptSession,
@@ -246,6 +247,7 @@ class BridgeCommands:
 
         del status, sessions, recover, interrupt, add_session
         define_session_commands(self)
+        define_usage_command(self)
 
     async def on_interaction(self, interaction: discord.Interaction) -> bool:
         """Clicks on the commands' own buttons (/close); False if not ours."""

@@ -22,6 +22,7 @@ from typing import Any
 import discord
 
 from vai.common.uploads import MIB, human_size, safe_filename, upload_problem
+from vai.common.usage_view import with_footer
 from vai.gateway.mentions import post_mentions
 from vai.gateway.outbound import Outbound
 from vai.protocol.messages import PostReply, ReplyPosted
@@ -60,7 +61,10 @@ def plan_reply(
     max_messages: int = 4,
     upload_limit: int = 10 * MIB,
     stat: Callable[[str], os.stat_result] = os.stat,
+    footer: bool = False,
 ) -> list[Part]:
+    """`footer`: end the answer with its token use (`[discord] usage_footer`), in the
+    last message when it fits there (never a message of its own)."""
     texts: list[str] = []
     attachment: Attachment | None = None
     if reply.file_path:
@@ -81,6 +85,8 @@ def plan_reply(
             note += f" It was cut at Discord's {human_size(upload_limit)} limit."
         attachment = Attachment(filename="answer.md", data=data)
         chunks = [note]
+    if footer and chunks and reply.usage is not None:
+        chunks[-1] = with_footer(chunks[-1], reply.usage)
     texts.extend(chunks)
     if not texts and attachment is None:
         return []
@@ -116,6 +122,7 @@ class ReplyPoster:
         before_post: Callable[[int], None] | None = None,
         blocked: Callable[[int], str] = lambda channel_id: "",
         on_unusable: Callable[[int, discord.HTTPException], Awaitable[None]] | None = None,
+        usage_footer: bool = False,
     ) -> None:
         self.client = client
         self.outbound = outbound
@@ -125,6 +132,7 @@ class ReplyPoster:
         self.before_post = before_post
         self.blocked = blocked
         self.on_unusable = on_unusable
+        self.usage_footer = usage_footer
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
 
     def submit(self, reply: PostReply) -> bool:
@@ -152,7 +160,10 @@ class ReplyPoster:
             await self.report(ReplyPosted(reply_id=reply.reply_id, ok=False, error=reason))
             return
         parts = plan_reply(
-            reply, max_messages=self.max_messages, upload_limit=self.limit_for(reply.channel_id)
+            reply,
+            max_messages=self.max_messages,
+            upload_limit=self.limit_for(reply.channel_id),
+            footer=self.usage_footer,
         )
         channel = self.client.get_partial_messageable(reply.channel_id)
         try:

@@ -44,6 +44,7 @@ from vai.protocol.message_base import (
 from vai.protocol.session_info import SessionInfo
 from vai.protocol.session_requests import SessionRequest
 from vai.protocol.specs import GatewaySettings
+from vai.protocol.usage import TurnUsage
 
 # Re-exported: every message and the data they carry come from here.
 __all__ = [
@@ -132,6 +133,8 @@ class PostReply(Message, tag="post_reply"):
     reference_message_id: int | None = None
     # Set when this is a turn's answer: the gateway closes that turn's progress message.
     turn_id: str = ""
+    # The turn's token use, for the optional footer (`[discord] usage_footer`).
+    usage: TurnUsage | None = None
 
 
 class GatewayProblem(Message, tag="gateway_problem"):
@@ -202,6 +205,7 @@ class TurnEnded(Message, tag="turn_ended"):
     interrupted: bool = False
     failure: str = ""
     origin: str = ""
+    usage: TurnUsage | None = None  # read from Claude's transcript when it has the numbers
 
 
 class TurnAck(Message, tag="turn_ack"):

@@ -6,6 +6,7 @@ import msgspec
 
 from vai.protocol.message_base import ClaudeState, ProcessState
 from vai.protocol.session_settings import SessionSettings
+from vai.protocol.usage import UsageTotals
 
 
 class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -23,3 +24,4 @@ class SessionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
     host: str = ""  # where it runs ("": a single machine); host_down: its link is down
     host_down: bool = False
     settings: SessionSettings | None = None  # name, kind, parent, host, threads
+    usage: UsageTotals | None = None  # tokens (and cost, where known) since it was added

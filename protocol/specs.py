@@ -61,6 +61,9 @@ class WorkerSpec(msgspec.Struct, frozen=True, kw_only=True):
     pane_python: str = ""
     # A pane's `dp --file` bigger than this is refused (the gateway's upload limit).
     upload_limit: int = 10 * 1024 * 1024
+    # How long a turn's answer may wait for its token use to reach the transcript (the
+    # answer's footer shows it; 0: not at all, it then counts with the next turn).
+    usage_wait: float = 0.0
     # The inherited pipe that holds this worker's secrets (-1: none given).
     secrets_fd: int = -1
 
@@ -106,6 +109,9 @@ class GatewaySettings(msgspec.Struct, frozen=True, kw_only=True):
     # sooner than its expiry; 0: never).
     mention_on_wait: bool = True
     wait_reminder_s: float = 150.0
+    # A small-text line under each answer: tokens in/out, cost where the CLI reports it,
+    # context used. Off: answers are exactly Claude's words.
+    usage_footer: bool = False
 
 
 class GatewaySpec(msgspec.Struct, frozen=True, kw_only=True):

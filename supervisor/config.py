@@ -64,6 +64,7 @@ class DiscordSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     requests_per_second: float = 40.0
     mention_on_wait: bool = True
     wait_reminder_s: float = 150.0
+    usage_footer: bool = False
     # Thread sessions (`/threads on`): how many at once, and whether a thread's git
     # worktree is removed with its session (only when clean; never by default).
     max_thread_sessions: int = 5

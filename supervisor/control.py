@@ -170,6 +170,7 @@ class ControlServer:
     def session_infos(self) -> list[SessionInfo]:
         infos = []
         records = self.changes.settings()
+        usage = self.readings.usage_totals()
         for session, channel in sorted(self.readings.sessions().items()):
             settings = records.get(session)
             child = self.readings.session_reading(session)
@@ -192,6 +193,7 @@ class ControlServer:
                     host=host,
                     host_down=host_down,
                     settings=settings,
+                    usage=usage.get(session),
                 )
             )
         return infos

@@ -21,7 +21,9 @@ import msgspec
 
 from vai.common.errors import ConfigError
 from vai.protocol.messages import ChatMessage, PostReply, PromptStage
+from vai.protocol.usage import TurnUsage, UsageTotals
 from vai.supervisor.inbox_privacy import InboxPrivacy, SealError, is_sealed
+from vai.supervisor.usage_book import UsageBook
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS inbound (
@@ -65,6 +67,7 @@ class Inbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._usage = UsageBook(self._db)
         except sqlite3.Error as exc:
             raise ConfigError(path, f"cannot open the inbox: {exc}") from None
         self._encode = msgspec.msgpack.Encoder().encode
@@ -214,7 +217,17 @@ class Inbox:
                 "DELETE FROM cursors WHERE channel_id IN (?, ?)",
                 (self._column(channel_id), channel_id),
             )
+            self._usage.forget(session)
         return cursor.rowcount
+
+    # -- token use (supervisor/usage_book.py) ----------------------------------------------
+
+    def add_usage(self, session: int, turn_id: str, usage: TurnUsage) -> bool:
+        with self._transaction():
+            return self._usage.add(session, turn_id, usage)
+
+    def usage_totals(self) -> dict[int, UsageTotals]:
+        return self._usage.totals()
 
     # -- outbound --------------------------------------------------------------------------
 

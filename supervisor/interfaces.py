@@ -14,6 +14,7 @@ from typing import Protocol
 
 from vai.protocol.messages import ChatMessage, ClaudeState, PostReply, ProcessState, PromptStage
 from vai.protocol.session_settings import SessionSettings
+from vai.protocol.usage import TurnUsage, UsageTotals
 
 
 class SessionDirectory(Protocol):
@@ -42,6 +43,10 @@ class StatusReadings(SessionDirectory, Protocol):
     def gateway_reading(self) -> ChildReading: ...
 
     def queued(self, session: int) -> int: ...
+
+    def usage_totals(self) -> dict[int, UsageTotals]:
+        """Each session's token use so far (supervisor/usage_book.py)."""
+        ...
 
     def problems(self) -> list[str]: ...
 
@@ -159,6 +164,8 @@ class MessageStore(Protocol):
     def unposted_replies(self) -> list[PostReply]: ...
 
     def mark_posted(self, reply_id: str) -> None: ...
+
+    def add_usage(self, session: int, turn_id: str, usage: TurnUsage) -> bool: ...
 
 
 class TurnObserver(Protocol):

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import msgspec
 
 from vai.common.atomic import write_atomic
 from vai.common.status_view import format_bytes
+from vai.protocol.usage import UsageTotals
 from vai.supervisor.cgroup import MB
 from vai.supervisor.config import FileConfig
 from vai.supervisor.log_rotation import rotate_logs
@@ -51,6 +52,7 @@ def build_metrics(
     note: str,
     now: float,
     hide_channels: bool = False,
+    usage: Mapping[int, UsageTotals] | None = None,
 ) -> Metrics:
     limit = file.limits.session_memory_mb * MB
     quota = file.limits.attachments_quota_mb * MB
@@ -81,6 +83,7 @@ def build_metrics(
             response_ms_last=last,
             turns=responses.turns(number),
             queued=queued(number),  # read with `turns`
+            usage=(usage or {}).get(number),
         )
     system = readings.system or read_system()
     sup = readings.supervisor

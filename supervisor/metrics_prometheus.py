@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from vai.protocol.messages import ClaudeState, ProcessState
+from vai.supervisor.metrics_usage import usage_families
 from vai.supervisor.monitor_model import Metrics
 
 log = logging.getLogger("supervisor.metrics")
@@ -143,6 +144,7 @@ class SnapshotCollector(Collector):
                     family.add_metric([number], value)
         yield from (info, up, state, claude, turns)
         yield from (family for family, _ in figures)
+        yield from usage_families(sessions)
 
 
 class PrometheusEndpoint:

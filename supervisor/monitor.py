@@ -181,6 +181,7 @@ class Monitor:
             now=self.wall(),
             # With ENCRYPTION_KEY, channel ids are not written in plain text.
             hide_channels=bool(self.config.encryption_key),
+            usage=self.readings.usage_totals(),
         )
         evaluate(metrics, file.alerts, self.alerts, self.sink)
         record_active(metrics, self.alerts, self.clock, self.wall)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
+from vai.protocol.usage import UsageTotals
+
 
 class SessionMetrics(msgspec.Struct, kw_only=True):
     session: int
@@ -30,6 +32,7 @@ class SessionMetrics(msgspec.Struct, kw_only=True):
     turns: int = 0
     queued: int = 0
     alerts: list[str] = msgspec.field(default_factory=list)
+    usage: UsageTotals | None = None  # tokens (cost where the CLI reports it) since added
 
 
 class SystemMetrics(msgspec.Struct, kw_only=True):

@@ -40,6 +40,7 @@ LIVE: dict[str, set[str] | None] = {  # section -> keys (None: every key)
         "progress",
         "mention_on_wait",
         "wait_reminder_s",
+        "usage_footer",
         "sessions",
         "route_unmapped",
         "default_session",

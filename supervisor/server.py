@@ -36,6 +36,7 @@ from vai.common.tmux import tmux_run
 from vai.protocol.layout import ipc_endpoint, snowflake_at
 from vai.protocol.messages import InterruptResult, PostReply
 from vai.protocol.session_settings import SessionSettings
+from vai.protocol.usage import UsageTotals
 from vai.supervisor.bus import Bus
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config, load_config, resolve_claude
@@ -281,6 +282,9 @@ class Supervisor:
 
     def queued(self, session: int) -> int:
         return self.inbox.queued(session)
+
+    def usage_totals(self) -> dict[int, UsageTotals]:
+        return self.inbox.usage_totals()
 
     def problems(self) -> list[str]:
         return [text for _, text in sorted(self.switchboard.gateway_problems.items())]

@@ -30,6 +30,10 @@ from vai.supervisor.config import Config, pane_environment
 if TYPE_CHECKING:
     from vai.supervisor.config import DiscordSection
 
+# With the usage footer on, a turn's answer waits up to this long for the CLI to write
+# the turn's last API call to its transcript (3-500 ms measured after the Stop hook).
+USAGE_WAIT = 1.0
+
 
 def worker_command(
     config: Config, session: int, channel_id: int, secrets_fd: int = -1, work_dir: str = ""
@@ -62,6 +66,7 @@ def worker_command(
         pane_env_unset=pane_unset,
         pane_python=claude_users.pane_python(),
         upload_limit=config.file.discord.max_upload_bytes,
+        usage_wait=USAGE_WAIT if config.file.discord.usage_footer else 0.0,
         secrets_fd=secrets_fd,
     )
     env[WORKER_SPEC_ENV] = encode_spec(spec)

@@ -338,6 +338,8 @@ class Switchboard:
         """Persist the answer (and the messages' end), then acknowledge to the worker."""
         if self._observer is not None:
             self._observer.turn_ended(turn.session, turn.message_ids)
+        if turn.usage is not None:
+            self._store.add_usage(turn.session, turn.turn_id, turn.usage)
         sends: list[Send] = []
         channel = self._sessions[turn.session]
         for message_id in turn.message_ids:

@@ -28,6 +28,7 @@ def turn_reply(turn: TurnEnded, channel_id: int) -> PostReply | None:
         text=text,
         reference_message_id=turn.message_ids[-1] if turn.message_ids else None,
         turn_id=turn.turn_id,
+        usage=turn.usage,
     )
 
 

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import assert_never
+
+import msgspec
 
 from vai.protocol.links import WorkerToSupervisor
 from vai.protocol.messages import (
@@ -26,6 +29,7 @@ from vai.protocol.messages import (
     PromptStage,
     TurnEnded,
 )
+from vai.protocol.usage import TurnUsage
 from vai.worker.attachments import AttachmentStore
 from vai.worker.choices import ChoiceBroker
 from vai.worker.delivery import TypingPipeline
@@ -46,8 +50,10 @@ from vai.worker.turns.vocabulary import (
     WatchClosely,
 )
 from vai.worker.typist import Typist
+from vai.worker.usage import UsageReader, merged, same_text
 
 log = logging.getLogger("worker")
+USAGE_POLL = 0.02
 
 
 class Effects:
@@ -63,6 +69,8 @@ class Effects:
         typing: TypingPipeline,
         attachments: AttachmentStore,
         watch_closely: Callable[[], None],
+        usage: UsageReader | None = None,
+        usage_wait: float = 0.0,
     ) -> None:
         self.session = session
         self.state = state
@@ -73,6 +81,12 @@ class Effects:
         self.typing = typing
         self.attachments = attachments
         self.watch_closely = watch_closely
+        self.usage = usage
+        # How long a turn's post may wait for the transcript to hold its last API call
+        # (0: never; its usage then counts with the next turn): worker/usage.py says why.
+        self.usage_wait = usage_wait
+        self._usage_pending: dict[int, str] = {}  # id(EndTurn) -> its turn id
+        self._holding = ""  # a turn waiting for its usage: not sent yet, nor any after it
         self.claude: ClaudeState = "starting"  # as announced
         self._in_order = asyncio.Lock()
 
@@ -90,14 +104,16 @@ class Effects:
         for action in actions:
             match action:
                 case EndTurn():
+                    turn_id = action.turn_id or str(uuid.uuid4())
                     turn = TurnEnded(
                         session=self.session,
-                        turn_id=action.turn_id or str(uuid.uuid4()),
+                        turn_id=turn_id,
                         text=action.text,
                         message_ids=list(action.message_ids),
                         interrupted=action.interrupted,
                         failure=action.failure,
                         origin=action.origin,
+                        usage=self.read_usage(action, turn_id),
                     )
                     self.state.unacked_turns.append(turn)
                     for message_id in action.message_ids:
@@ -118,6 +134,9 @@ class Effects:
                 await self.send(ClaudeStatus(session=self.session, state=state, pane_pid=pane_pid))
                 self.typing.wake()
             case EndTurn():
+                turn_id = self._usage_pending.pop(id(action), "")
+                if turn_id and self.usage_wait > 0:
+                    await self.finish_usage(turn_id, action.text)
                 await self.send_unacked_turns()
             case Accepted(message=message):
                 await self.update(message.message_id, "accepted")
@@ -143,9 +162,43 @@ class Effects:
             case _:
                 assert_never(action)
 
+    def read_usage(self, end: EndTurn, turn_id: str) -> TurnUsage | None:
+        """The turn's usage as far as the transcript holds it now (no await: journal)."""
+        if self.usage is None:
+            return None
+        reading = self.usage.take(self.state)
+        done = end.interrupted or end.failure
+        if end.text and not done and not same_text(reading.last_text, end.text):
+            self._usage_pending[id(end)] = turn_id  # its answer's line is not written yet
+        return reading.usage
+
+    async def finish_usage(self, turn_id: str, answer: str) -> None:
+        """Wait (a little) until the transcript holds the answer, and add what came."""
+        assert self.usage is not None
+        deadline = time.monotonic() + self.usage_wait
+        self._holding = turn_id  # the resend loop must not send it meanwhile
+        try:
+            while not same_text(self.usage.peek(self.state).last_text, answer):
+                if time.monotonic() > deadline:
+                    log.info("turn %s: its usage is not in the transcript yet", turn_id)
+                    return
+                await asyncio.sleep(USAGE_POLL)
+        finally:
+            self._holding = ""
+        later = self.usage.take(self.state).usage
+        turns = self.state.unacked_turns
+        for index, turn in enumerate(turns):
+            if turn.turn_id == turn_id and turn.session == self.session:
+                usage = merged(turn.usage, later)
+                turns[index] = msgspec.structs.replace(turn, usage=usage)
+        self.save()
+
     async def send_unacked_turns(self) -> None:
-        """All unacknowledged turn ends, oldest first (the supervisor posts in arrival order)."""
+        """All unacknowledged turn ends, oldest first (the supervisor posts in arrival order),
+        up to one still waiting for its usage."""
         for turn in list(self.state.unacked_turns):
+            if turn.turn_id == self._holding:
+                return
             await self.send(turn)
 
     async def update(self, message_id: int, stage: PromptStage, detail: str = "") -> None:

@@ -67,6 +67,7 @@ from vai.worker.turns.states import AT_PROMPT, READY
 from vai.worker.turns.tracker import TurnTracker
 from vai.worker.turns.vocabulary import Delivered, InterruptRequested, PaneReady, TurnEvent
 from vai.worker.typist import Typist
+from vai.worker.usage import UsageReader
 
 log = logging.getLogger("worker")
 
@@ -143,6 +144,8 @@ class Worker:
             typing=self.typing,
             attachments=self.attachments,
             watch_closely=self.watch.follow_closely,
+            usage=UsageReader(self.transcript, self.pane.owner),
+            usage_wait=spec.usage_wait,
         )
         self.posts = PanePosts(
             session=spec.session,

@@ -34,6 +34,9 @@ class SessionState(msgspec.Struct):
     attachments: dict[int, list[str]] = msgspec.field(default_factory=dict)
     # Choices asked in the channel and not answered yet (a new worker can adopt them).
     open_choices: list[ChoiceRequest] = msgspec.field(default_factory=list)
+    # How far the transcript's token use has been counted (worker/usage.py).
+    usage_path: str = ""
+    usage_offset: int = 0
 
 
 class StateFile:

@@ -3,7 +3,8 @@
 The gateway first, then every session. Columns: session, channel, state (STARTING,
 RUNNING, BACKOFF, FATAL...), worker pid, uptime, Claude's state (idle, busy, waiting for
 permission...), queued messages, and memory (the worker plus Claude's whole process
-tree). A session that is not running says
+tree). `--usage` adds each session's tokens in and out (cost where the CLI reported
+it, context used); `--json` always has them. A session that is not running says
 why at the end of its line (STOPPED, stopped by operator: `vai start-session N`). With
 the embedded local Discord (no bot token), the chat page's address, with this run's key.
 
@@ -24,6 +25,7 @@ from vai.common.status_view import (
     status_exit_code,
     unreachable_document,
 )
+from vai.common.usage_view import usage_lines
 from vai.protocol.messages import StatusReply, StatusRequest
 from vai.supervisor.commands._common import Context
 from vai.supervisor.control_client import SupervisorUnreachable
@@ -31,6 +33,9 @@ from vai.supervisor.control_client import SupervisorUnreachable
 
 def setup(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON document for scripts")
+    parser.add_argument(
+        "--usage", action="store_true", help="each session's tokens (and cost, where known)"
+    )
     parser.add_argument(
         "--timeout", type=float, default=5.0, help="seconds to wait for an answer (default 5)"
     )
@@ -50,4 +55,7 @@ def execute(args: argparse.Namespace, ctx: Context) -> int:
         print(json.dumps(status_document(reply), indent=2))
     else:
         print(render_status(reply, operator=True))
+        if args.usage:
+            print("\nUsage since each session was added:")
+            print("\n".join(f"  {line}" for line in usage_lines(reply.sessions)))
     return status_exit_code(reply)

@@ -46,6 +46,7 @@ from vai.protocol.layout import ipc_endpoint
 from vai.protocol.links import FROM_WORKER
 from vai.protocol.messages import ClaudeStatus, Heartbeat, WorkerHello
 from vai.protocol.session_settings import SessionSettings
+from vai.protocol.usage import UsageTotals
 from vai.supervisor.bus import Bus
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config
@@ -311,6 +312,9 @@ class HostAgent:
 
     def queued(self, session: int) -> int:
         return 0
+
+    def usage_totals(self) -> dict[int, UsageTotals]:
+        return {}  # the hub's inbox counts them
 
     def problems(self) -> list[str]:
         if self.hub.up:

@@ -195,9 +195,18 @@ def _chunks(text: str, size: int) -> list[str]:
 class FakeAnthropic:
     """The fake API server. Use as a context manager; `base_url` is valid inside it."""
 
-    def __init__(self, *, chunk_size: int = 16, default_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        chunk_size: int = 16,
+        default_delay: float = 0.0,
+        usage: dict[str, int] | None = None,
+    ) -> None:
         self.chunk_size = chunk_size
         self.default_delay = default_delay
+        # token counts every answer reports (input/cache at message_start; an `output_tokens`
+        # here replaces the streamed-piece count in message_delta), to check usage reading
+        self.usage = dict(usage or {})
         self._lock = threading.Lock()
         self._rules: list[Rule] = []
         self._requests: list[LoggedRequest] = []
@@ -452,6 +461,7 @@ class FakeAnthropic:
             "cache_read_input_tokens": 0,
             "output_tokens": 1,
         }
+        usage.update({k: v for k, v in self.usage.items() if k != "output_tokens"})
         yield _sse(
             "message_start",
             {
@@ -522,7 +532,7 @@ class FakeAnthropic:
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                "usage": {"output_tokens": max(output_tokens, 1)},
+                "usage": {"output_tokens": self.usage.get("output_tokens", max(output_tokens, 1))},
             },
         )
         yield _sse("message_stop", {"type": "message_stop"})

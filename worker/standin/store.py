@@ -87,7 +87,7 @@ class Transcript:
             "content": [block],
             "stop_reason": stop_reason,
             "stop_sequence": None,
-            "usage": {"input_tokens": 1, "output_tokens": 1},
+            "usage": standin_usage(block),
         }
         self._append("assistant", message)
 
@@ -148,3 +148,14 @@ def _entries_of(kind: object, content: object) -> list[Entry]:
         elif btype == "tool_result":
             found.append(("result", str(block.get("content", ""))))
     return found
+
+
+def standin_usage(block: dict[str, Any]) -> dict[str, Any]:
+    """Made-up but steady token counts, in the fields the real CLI writes (the API's)."""
+    return {
+        "input_tokens": 3,
+        "cache_creation_input_tokens": 1200,
+        "cache_read_input_tokens": 11000,
+        "output_tokens": max(1, len(json.dumps(block)) // 4),
+        "service_tier": "standard",
+    }

@@ -190,6 +190,7 @@ def test_slash_commands_show_the_same_facts_as_vai(
                 "sessions",
                 "status",
                 "threads",
+                "usage",
             ]
             alice = rig.discord.make_user("alice", id=ALICE)
 

@@ -1,0 +1,154 @@
+"""A turn's token use, read from Claude's transcript where the CLI records it.
+
+Every API response Claude Code gets is written to the transcript as `assistant` lines
+whose `message.usage` holds the API's own counts (input, output, cache read and cache
+write tokens). One response with several content blocks is written as several lines that
+repeat the same `message.id` and usage: each id is counted once. The Stop hook carries no
+usage and the transcript no cost (tests/fixtures/real_screens/README.md, "Usage").
+
+Reading resumes where the last turn's reading stopped (a cursor kept in the worker's
+journal, so a restart neither loses nor doubles a turn), and takes only whole lines. The
+CLI flushes the transcript a moment after its Stop hook (3-500 ms measured): what was not
+there yet is counted with the next turn, unless the worker waits for it (`usage_wait`,
+worker/effects.py) because the answer's footer shows this turn's figures.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vai.protocol.usage import TurnUsage
+from vai.worker.session_state import SessionState
+from vai.worker.transcript import size_of
+from vai.worker.transcript_access import Owner, read_transcript
+
+
+@dataclass(frozen=True)
+class UsageReading:
+    usage: TurnUsage | None
+    last_text: str  # the last assistant text read (is the turn's answer in yet?)
+
+
+MAX_COUNT = 10**10  # per line: far beyond any request; the file is Claude's to write
+
+
+def _count(value: object) -> int:
+    """A token count as written, or 0; bounded so no sum overflows the wire's 64 bits."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return 0
+    return min(value, MAX_COUNT)
+
+
+def _texts(message: dict[str, object]) -> list[str]:
+    content = message.get("content")
+    return [
+        str(block.get("text", ""))
+        for block in (content if isinstance(content, list) else [])
+        if isinstance(block, dict) and block.get("type") == "text"
+    ]
+
+
+def read_usage(data: bytes) -> UsageReading:
+    """The usage of the assistant lines in `data` (whole JSONL lines)."""
+    seen: set[str] = set()
+    totals = {"input": 0, "output": 0, "read": 0, "write": 0}
+    calls = context = 0
+    model = last_text = ""
+    for line in data.splitlines():
+        if b'"assistant"' not in line:  # most bytes are request copies: not parsed
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict) or entry.get("type") != "assistant":
+            continue
+        message = entry.get("message")
+        if not isinstance(message, dict):
+            continue
+        last_text = next(reversed(_texts(message)), last_text)
+        usage = message.get("usage")
+        message_id = str(message.get("id") or "")
+        if not isinstance(usage, dict) or (message_id and message_id in seen):
+            continue
+        seen.add(message_id)
+        calls += 1
+        totals["input"] += _count(usage.get("input_tokens"))
+        totals["output"] += _count(usage.get("output_tokens"))
+        totals["read"] += _count(usage.get("cache_read_input_tokens"))
+        totals["write"] += _count(usage.get("cache_creation_input_tokens"))
+        context = sum(
+            _count(usage.get(key))
+            for key in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+        )
+        model = str(message.get("model") or model)[:100]
+    if not calls:
+        return UsageReading(None, last_text)
+    usage_ = TurnUsage(
+        input_tokens=totals["input"],
+        output_tokens=totals["output"],
+        cache_read_tokens=totals["read"],
+        cache_write_tokens=totals["write"],
+        api_calls=calls,
+        context_tokens=context,
+        model=model,
+    )
+    return UsageReading(usage_, last_text)
+
+
+def usage_in(data: bytes) -> TurnUsage | None:
+    return read_usage(data).usage
+
+
+def merged(first: TurnUsage | None, later: TurnUsage | None) -> TurnUsage | None:
+    """Two readings of one turn as one (the context is the later one's)."""
+    if first is None or later is None:
+        return later or first
+    return TurnUsage(
+        input_tokens=first.input_tokens + later.input_tokens,
+        output_tokens=first.output_tokens + later.output_tokens,
+        cache_read_tokens=first.cache_read_tokens + later.cache_read_tokens,
+        cache_write_tokens=first.cache_write_tokens + later.cache_write_tokens,
+        api_calls=first.api_calls + later.api_calls,
+        context_tokens=later.context_tokens,
+        context_window=later.context_window or first.context_window,
+        model=later.model or first.model,
+    )
+
+
+def whole_lines(data: bytes) -> bytes:
+    """`data` up to and including its last newline (a half-written line waits)."""
+    end = data.rfind(b"\n")
+    return data[: end + 1] if end >= 0 else b""
+
+
+def same_text(a: str, b: str) -> bool:
+    return " ".join(a.split()) == " ".join(b.split())
+
+
+class UsageReader:
+    """Reads the usage written since the last reading, moving the journal's cursor."""
+
+    def __init__(self, path: Callable[[], Path], owner: Owner | None = None) -> None:
+        self._path = path
+        self._owner = owner
+
+    def _unread(self, state: SessionState) -> bytes:
+        path = self._path()
+        if str(path) != state.usage_path:  # a new conversation (or /clear): from its start
+            state.usage_path, state.usage_offset = str(path), 0
+        if size_of(path) < state.usage_offset:  # the file was replaced: start over
+            state.usage_offset = 0
+        return whole_lines(read_transcript(path, state.usage_offset, self._owner))
+
+    def peek(self, state: SessionState) -> UsageReading:
+        """What a `take` would count now, without counting it."""
+        return read_usage(self._unread(state))
+
+    def take(self, state: SessionState) -> UsageReading:
+        data = self._unread(state)
+        state.usage_offset += len(data)
+        return read_usage(data)
