@@ -69,20 +69,31 @@ def operator_status_line() -> str:
 
 
 def run_operator(command: str, payload: bytes) -> bytes:
-    """Their command's output (sh -c, same stdin), or nothing if it fails or is slow."""
+    """Their command's output (sh -c, same stdin), or nothing if it fails or is slow (then
+    it is killed with whatever it started)."""
+    import contextlib
+    import os
+    import signal
     import subprocess
 
     try:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             ["/bin/sh", "-c", command],
-            input=payload,
-            capture_output=True,
-            timeout=OPERATOR_TIMEOUT,
-            check=False,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
-    except (OSError, subprocess.SubprocessError):
+    except OSError:
         return b""
-    return done.stdout
+    try:
+        out, _ = proc.communicate(payload, timeout=OPERATOR_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return b""
+    return out
 
 
 def status(folder: str) -> int:
