@@ -63,7 +63,9 @@ def operator_status_line() -> str:
         entry = data.get("statusLine") if isinstance(data, dict) else None
         if isinstance(entry, dict) and entry.get("type", "command") == "command":
             command = entry.get("command")
-            if isinstance(command, str) and command.strip():
+            # Never this client itself (settings copied from the bridge's): it would
+            # run itself again and again.
+            if isinstance(command, str) and command.strip() and sys.argv[0] not in command:
                 found = command
     return found
 
