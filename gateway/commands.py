@@ -17,7 +17,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from vai.common.status_view import format_bytes, format_uptime, render_status
+from vai.common.status_view import CLAUDE_STATES, format_bytes, format_uptime, render_status
 from vai.gateway.access import AccessPolicy
 from vai.gateway.control import ControlClient, ControlError
 from vai.gateway.mentions import post_mentions
@@ -54,7 +54,8 @@ def render_sessions(sessions: list[SessionInfo]) -> str:
     for info in sessions:
         memory = f" · {format_bytes(info.memory_bytes)}" if info.memory_bytes else ""
         lines.append(
-            f"**{info.session}** <#{info.channel_id}> · {info.state} · Claude {info.claude_state}"
+            f"**{info.session}** <#{info.channel_id}> · {info.state}"
+            f" · Claude {CLAUDE_STATES.get(info.claude_state, info.claude_state)}"
             f" · {info.queued} queued · up {format_uptime(info.uptime_s)}{memory}"
         )
     return "\n".join(lines)

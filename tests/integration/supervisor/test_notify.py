@@ -52,14 +52,13 @@ class NotifySocket:
                 self.received.append(data)
                 self.arrived.notify_all()
 
-    def wait(
-        self, state: str, timeout: float, since: int | None = None, prefix: bool = False
-    ) -> int:
-        """Index in `received` of the next datagram carrying `state` (a line of it, or
-        the start of one with `prefix`)."""
+    def wait(self, state: str, timeout: float, since: int = 0, prefix: bool = False) -> int:
+        """Index in `received` of the first datagram from index `since` on carrying `state`
+        (a line of it, or the start of one with `prefix`). From the start by default: the
+        reader thread may have taken a datagram before the test asks for it."""
         deadline = time.monotonic() + timeout
         with self.arrived:
-            start = len(self.received) if since is None else since
+            start = since
             while True:
                 for index in range(start, len(self.received)):
                     lines = self.received[index].splitlines()
