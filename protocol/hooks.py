@@ -8,11 +8,16 @@ unknown fields are ignored, and the types are those the real CLI was seen to sen
 Struct in `KnownHook`, and the worker's exhaustive `match` then asks for it. What the CLI
 sends for StopFailure, `background_tasks` and `source` is pinned in
 tests/fixtures/real_screens/README.md ("Turns that fail").
+
+`StatusLine` is no hook event: it is what the CLI hands its statusLine command (the hook
+client in its status mode sends it under its own header kind), decoded by
+`decode_status_line`, never by `decode_hook`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import msgspec
@@ -171,3 +176,64 @@ def _decode(payload: bytes) -> HookPayload:
         if name in HOOK_EVENTS:
             raise
         return _other.decode(payload)
+
+
+# -- the statusLine command's JSON ------------------------------------------------------------
+
+MAX_COST_USD = 1_000_000.0  # per CLI process: far beyond any real session
+MAX_WINDOW = 100_000_000  # tokens
+
+
+def bounded_number(value: object, limit: float) -> float:
+    """A finite number in [0, limit], or 0: the reading comes from the pane, untrusted."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    number = float(value)
+    if not math.isfinite(number) or number <= 0:
+        return 0.0
+    return min(number, limit)
+
+
+class StatusCost(msgspec.Struct, frozen=True):
+    total_cost_usd: Any = None  # cumulative per CLI process
+
+
+class StatusContext(msgspec.Struct, frozen=True):
+    context_window_size: Any = None
+    used_percentage: Any = None  # null before the first request
+
+
+class StatusLine(msgspec.Struct, kw_only=True, frozen=True):
+    """What the CLI hands its statusLine command (on start-up, after each response,
+    debounced): the only place with its own cost and the context window's size
+    (tests/fixtures/real_screens/README.md, "Usage"). Lenient: any field may be missing
+    or of another type; the properties are what the worker trusts of it."""
+
+    session_id: Any = ""
+    prompt_id: Any = ""
+    cost: StatusCost | None = None
+    context_window: StatusContext | None = None
+
+    @property
+    def total_cost_usd(self) -> float:
+        return bounded_number(self.cost.total_cost_usd if self.cost else None, MAX_COST_USD)
+
+    @property
+    def window(self) -> int:
+        size = self.context_window.context_window_size if self.context_window else None
+        return int(bounded_number(size, MAX_WINDOW))
+
+
+_status_line = msgspec.json.Decoder(StatusLine)
+
+
+def decode_status_line(payload: bytes) -> StatusLine | None:
+    """The reading in `payload`, or None if it is not one (never raises)."""
+    try:
+        return _status_line.decode(payload)
+    except msgspec.DecodeError:
+        try:
+            data = json.loads(payload)
+            return _status_line.decode(msgspec.json.encode(well_formed_data(data)))
+        except (ValueError, RecursionError, msgspec.DecodeError):
+            return None

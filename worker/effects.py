@@ -34,6 +34,7 @@ from vai.worker.attachments import AttachmentStore
 from vai.worker.choices import ChoiceBroker
 from vai.worker.delivery import TypingPipeline
 from vai.worker.session_state import SessionState
+from vai.worker.status_line import CostMeter
 from vai.worker.turns.vocabulary import (
     Accepted,
     Action,
@@ -50,7 +51,7 @@ from vai.worker.turns.vocabulary import (
     WatchClosely,
 )
 from vai.worker.typist import Typist
-from vai.worker.usage import UsageReader, merged, same_text
+from vai.worker.usage import UsageReader, merged, same_text, with_cost
 
 log = logging.getLogger("worker")
 USAGE_POLL = 0.02
@@ -85,7 +86,10 @@ class Effects:
         # How long a turn's post may wait for the transcript to hold its last API call
         # (0: never; its usage then counts with the next turn): worker/usage.py says why.
         self.usage_wait = usage_wait
-        self._usage_pending: dict[int, str] = {}  # id(EndTurn) -> its turn id
+        self.costs = CostMeter()  # fed by the hook server's status-line readings
+        # id(EndTurn) -> its turn id, whether its transcript lags, and the seq of the last
+        # statusLine reading at its end (None: no reading to wait for)
+        self._usage_pending: dict[int, tuple[str, bool, int | None]] = {}
         self._holding = ""  # a turn waiting for its usage: not sent yet, nor any after it
         self.claude: ClaudeState = "starting"  # as announced
         self._in_order = asyncio.Lock()
@@ -134,9 +138,9 @@ class Effects:
                 await self.send(ClaudeStatus(session=self.session, state=state, pane_pid=pane_pid))
                 self.typing.wake()
             case EndTurn():
-                turn_id = self._usage_pending.pop(id(action), "")
-                if turn_id and self.usage_wait > 0:
-                    await self.finish_usage(turn_id, action.text)
+                pending = self._usage_pending.pop(id(action), None)
+                if pending is not None and self.usage_wait > 0:
+                    await self.finish_usage(*pending, answer=action.text)
                 await self.send_unacked_turns()
             case Accepted(message=message):
                 await self.update(message.message_id, "accepted")
@@ -163,29 +167,45 @@ class Effects:
                 assert_never(action)
 
     def read_usage(self, end: EndTurn, turn_id: str) -> TurnUsage | None:
-        """The turn's usage as far as the transcript holds it now (no await: journal)."""
+        """The turn's usage as far as the transcript and the CLI's statusLine readings
+        hold it now (no await: journal).
+
+        Both may lag the Stop hook: the transcript's last line, and the statusLine reading
+        the CLI sends after the response (debounced). With `usage_wait` the post waits
+        for them (finish_usage); without, what came late counts with the next turn."""
         if self.usage is None:
             return None
         reading = self.usage.take(self.state)
+        costs = self.costs.count(self.state)
         done = end.interrupted or end.failure
-        if end.text and not done and not same_text(reading.last_text, end.text):
-            self._usage_pending[id(end)] = turn_id  # its answer's line is not written yet
-        return reading.usage
+        lags = bool(end.text) and not same_text(reading.last_text, end.text)
+        seq = self.costs.seq if self.costs.latest is not None else None
+        if not done and (lags or seq is not None):
+            self._usage_pending[id(end)] = (turn_id, lags, seq)
+        return with_cost(reading.usage, costs)
 
-    async def finish_usage(self, turn_id: str, answer: str) -> None:
-        """Wait (a little) until the transcript holds the answer, and add what came."""
+    async def finish_usage(self, turn_id: str, lags: bool, seq: int | None, answer: str) -> None:
+        """Wait (a little) until the transcript holds the answer and a statusLine reading
+        newer than the turn's end came, and add what came."""
         assert self.usage is not None
         deadline = time.monotonic() + self.usage_wait
         self._holding = turn_id  # the resend loop must not send it meanwhile
+        costs = self.costs
         try:
-            while not same_text(self.usage.peek(self.state).last_text, answer):
+            while True:
+                lags = lags and not same_text(self.usage.peek(self.state).last_text, answer)
+                fresh = seq is None or costs.seq > seq
+                if not lags and fresh:
+                    break
                 if time.monotonic() > deadline:
-                    log.info("turn %s: its usage is not in the transcript yet", turn_id)
-                    return
+                    log.info("turn %s: its usage or cost did not come in time", turn_id)
+                    break
                 await asyncio.sleep(USAGE_POLL)
         finally:
             self._holding = ""
-        later = self.usage.take(self.state).usage
+        later = self.usage.take(self.state).usage if not lags else None
+        cost = costs.count(self.state)
+        later = with_cost(later, cost) if cost is not None and cost.cost_usd else later
         turns = self.state.unacked_turns
         for index, turn in enumerate(turns):
             if turn.turn_id == turn_id and turn.session == self.session:

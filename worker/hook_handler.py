@@ -31,6 +31,7 @@ from vai.protocol.hooks import (
 from vai.protocol.links import WorkerToSupervisor
 from vai.protocol.messages import ToolProgress
 from vai.worker.asking import HookAsks
+from vai.worker.choices import ChoiceBroker
 from vai.worker.session_state import SessionState
 from vai.worker.tool_hooks import ASK_TOOL, tool_summary
 from vai.worker.turns.tracker import TurnTracker
@@ -49,7 +50,7 @@ class HookHandler:
         send: Callable[[WorkerToSupervisor], Awaitable[None]],
         state: SessionState,
         save: Callable[[], None],
-        asks: HookAsks,
+        choices: ChoiceBroker,
     ) -> None:
         self.session = session
         self.tracker = tracker
@@ -57,7 +58,7 @@ class HookHandler:
         self.send = send
         self.state = state
         self.save = save
-        self.asks = asks
+        self.asks = HookAsks(choices, tell)
 
     async def on_hook(self, hook: HookPayload, live: bool) -> bytes:
         """`live`: Claude waits for the answer now (False for events replayed from the spool)."""

@@ -6,6 +6,11 @@ of the session's pane. A refused connection is logged (uid, pid, why) and droppe
 never reaches the turn logic. The handler's answer (bytes, possibly empty) is sent back
 before the connection closes, so events that wait for a decision can get one.
 
+A status-line reading (header kind `status`: the CLI's statusLine JSON, which the hook
+client forwards) passes the same gate, is small, and goes to its own handler with the
+pane's pid (so a reading is known to come from the Claude process running now); it is
+never spooled: a reading is only worth its freshness.
+
 Events spooled while no worker was listening are replayed first, in order. The spool
 stays in place (Claude's user may not create files in the session's folder): it is
 emptied under the same flock the hook client appends under, its lines moved to a
@@ -25,17 +30,19 @@ from pathlib import Path
 
 import msgspec
 
-from vai.protocol.hooks import HookPayload, decode_hook
+from vai.protocol.hooks import HookPayload, StatusLine, decode_hook, decode_status_line
 from vai.worker.pane_gate import HEADER_MAX, Gate, Header, parse_header, peer_of
 
 # The handler gets the event and whether Claude is waiting for its answer right now
 # (False for events replayed from the spool: their hook already returned).
 Handler = Callable[[HookPayload, bool], Awaitable[bytes]]
 PostHandler = Callable[[bytes], Awaitable[bytes]]
+StatusHandler = Callable[[StatusLine, int], None]  # the reading, the pane's pid
 log = logging.getLogger(__name__)
 
 HOOK_MAX = 64 * 1024 * 1024  # a hook event (tool output included), at most
 HEADER_TIMEOUT = 30.0
+STATUS_MAX = 256 * 1024  # a status-line reading (a few kB in practice)
 DRAIN_MAX = 4 * 1024 * 1024  # read from a refused peer before closing, so its client sees EOF
 
 
@@ -51,6 +58,7 @@ class HookServer:
         post: PostHandler | None = None,
         post_max: int = HOOK_MAX,
         group: int | None = None,
+        status: StatusHandler | None = None,
     ) -> None:
         self._socket_path = socket_path
         self._spool_path = spool_path
@@ -60,6 +68,7 @@ class HookServer:
         self._post = post
         self._post_max = post_max
         self._group = group
+        self._status = status
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -133,7 +142,8 @@ class HookServer:
             header = await self._admit(reader, writer)
             if header is None:
                 return
-            limit = self._post_max if header.kind == "post" else HOOK_MAX
+            limits = {"post": self._post_max, "status": STATUS_MAX}
+            limit = limits.get(header.kind, HOOK_MAX)
             body = await reader.read(limit + 1)
             while len(body) <= limit and (more := await reader.read(limit + 1 - len(body))):
                 body += more
@@ -142,6 +152,8 @@ class HookServer:
                 answer = b"error too big\n" if header.kind == "post" else b""
             elif header.kind == "post":
                 answer = await self._post(body) if self._post else b"error not here\n"
+            elif header.kind == "status":
+                answer = await self._on_status(body)
             else:
                 answer = await self._dispatch(body.strip(), live=True)
             if answer:
@@ -179,6 +191,15 @@ class HookServer:
                     break
                 drained += len(chunk)
         return None
+
+    async def _on_status(self, body: bytes) -> bytes:
+        reading = decode_status_line(body.strip())
+        pane_pid = await self._pane_pid()
+        if reading is None:
+            log.warning("dropped a malformed status-line reading (%d bytes)", len(body))
+        elif self._status is not None and pane_pid is not None:
+            self._status(reading, pane_pid)
+        return b""
 
     async def _dispatch(self, payload: bytes, live: bool) -> bytes:
         try:

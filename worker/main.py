@@ -47,7 +47,6 @@ from vai.protocol.messages import (
 )
 from vai.protocol.specs import WORKER_SPEC_ENV, WorkerSpec, decode_spec
 from vai.worker import session_lock
-from vai.worker.asking import HookAsks
 from vai.worker.attachments import AttachmentStore, attachment_limits
 from vai.worker.attention import Attention
 from vai.worker.choices import ChoiceBroker, waited_for_in
@@ -164,13 +163,14 @@ class Worker:
                 send=self.send,
                 state=self.state,
                 save=self.save,
-                asks=HookAsks(self.choices, self.tell),
+                choices=self.choices,
             ).on_hook,
             gate=lambda: self.access.gate,
             pane_pid=self.pane.claude_pid,
             post=self.posts.handle,
             post_max=spec.upload_limit * 4 // 3 + 65536,
             group=self.access.group,
+            status=self.effects.costs.take_reading,
         )
 
     # -- main --------------------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """Who may speak on a session's hook socket: that session's Claude, and nobody else.
 
-Every connection (a hook event, or `dp` inside the pane) starts with one header line,
-`vai1 <kind> <key>`, where the key is the session's secret (run/session-N/hook.key, which
-only the bridge and the session's Claude user can read). The gate also asks the kernel
-who connected (SO_PEERCRED): the uid must be the session's Claude user's, and the process
-must descend from the session's pane (so another pane of a shared user, holding the same
-group, still cannot speak for this one). Spooled events carry the key too; their writer
-is gone by the time they are replayed, so only the key is checked then.
+Every connection (a hook event, a status-line reading, or `dp` inside the pane) starts
+with one header line, `vai1 <kind> <key>`, where the key is the session's secret
+(run/session-N/hook.key, which only the bridge and the session's Claude user can read).
+The gate also asks the kernel who connected (SO_PEERCRED): the uid must be the session's
+Claude user's, and the process must descend from the session's pane (so another pane of a
+shared user, holding the same group, still cannot speak for this one). Spooled events
+carry the key too; their writer is gone by the time they are replayed, so only the key is
+checked then.
 
 Pure apart from reading /proc: the rules are tested without processes.
 """
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 HEADER_MAGIC = b"vai1"
 HEADER_MAX = 256  # bytes, newline included
-KINDS = frozenset({"hook", "post"})
+KINDS = frozenset({"hook", "post", "status"})
 # Process ancestry is followed this far up before giving up.
 MAX_DEPTH = 64
 

@@ -37,6 +37,10 @@ class SessionState(msgspec.Struct):
     # How far the transcript's token use has been counted (worker/usage.py).
     usage_path: str = ""
     usage_offset: int = 0
+    # The CLI's cumulative cost counted so far, and the pane process it came from
+    # (worker/status_line.py).
+    cost_pid: int = 0
+    cost_counted: float = 0.0
 
 
 class StateFile:

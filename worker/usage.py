@@ -4,7 +4,8 @@ Every API response Claude Code gets is written to the transcript as `assistant` 
 whose `message.usage` holds the API's own counts (input, output, cache read and cache
 write tokens). One response with several content blocks is written as several lines that
 repeat the same `message.id` and usage: each id is counted once. The Stop hook carries no
-usage and the transcript no cost (tests/fixtures/real_screens/README.md, "Usage").
+usage and the transcript no cost (tests/fixtures/real_screens/README.md, "Usage"): the
+cost and the context window's size come from the CLI's statusLine (worker/status_line.py).
 
 Reading resumes where the last turn's reading stopped (a cursor kept in the worker's
 journal, so a restart neither loses nor doubles a turn), and takes only whole lines. The
@@ -20,8 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
+
 from vai.protocol.usage import TurnUsage
 from vai.worker.session_state import SessionState
+from vai.worker.status_line import CostCount
 from vai.worker.transcript import size_of
 from vai.worker.transcript_access import Owner, read_transcript
 
@@ -104,7 +108,7 @@ def usage_in(data: bytes) -> TurnUsage | None:
 
 
 def merged(first: TurnUsage | None, later: TurnUsage | None) -> TurnUsage | None:
-    """Two readings of one turn as one (the context is the later one's)."""
+    """Two readings of one turn as one (the context is the later one's, if it has one)."""
     if first is None or later is None:
         return later or first
     return TurnUsage(
@@ -113,10 +117,25 @@ def merged(first: TurnUsage | None, later: TurnUsage | None) -> TurnUsage | None
         cache_read_tokens=first.cache_read_tokens + later.cache_read_tokens,
         cache_write_tokens=first.cache_write_tokens + later.cache_write_tokens,
         api_calls=first.api_calls + later.api_calls,
-        context_tokens=later.context_tokens,
+        cost_usd=_sum_cost(first.cost_usd, later.cost_usd),
+        context_tokens=later.context_tokens or first.context_tokens,
         context_window=later.context_window or first.context_window,
         model=later.model or first.model,
     )
+
+
+def _sum_cost(a: float | None, b: float | None) -> float | None:
+    return None if a is None and b is None else (a or 0.0) + (b or 0.0)
+
+
+def with_cost(usage: TurnUsage | None, cost: CostCount | None) -> TurnUsage | None:
+    """The turn's usage with the CLI's cost and context window added (worker/status_line.py)."""
+    if cost is None:
+        return usage
+    window = cost.window or (usage.context_window if usage else 0)
+    if usage is None:
+        return TurnUsage(cost_usd=cost.cost_usd, context_window=window)
+    return msgspec.structs.replace(usage, cost_usd=cost.cost_usd, context_window=window)
 
 
 def whole_lines(data: bytes) -> bytes:

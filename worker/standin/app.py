@@ -37,6 +37,7 @@ from .injected import (
     task_notification,
 )
 from .keys import Key, KeyParser
+from .status_line import StatusLineFeed
 from .store import INTERRUPTED, Entry, Transcript, is_uuid, new_uuid, project_dir
 from .term import Terminal
 
@@ -157,6 +158,7 @@ class App:
         mode = opts.permission_mode or settings.default_mode or "default"
         self.mode = "bypassPermissions" if opts.skip_permissions else mode
         self.hooks = HookRunner(settings, self.cwd)
+        self.status_line = StatusLineFeed(settings.status_line, self.hooks, opts.model)
         self.startup = _startup_dialogs(opts, knobs, settings.skip_dangerous_prompt)
         self.shown_at = 0.0  # when the current dialog appeared (keys just after are lost)
         self.exit_message = ""
@@ -399,6 +401,7 @@ class App:
         self.hooks.fire(
             "SessionStart", {"source": self.source, "model": self.opts.model}, self.source
         )
+        self.status_line.send(self.transcript.usages, delay=0)
         if self.opts.prompt:
             self._submit(self.opts.prompt)
 
@@ -682,6 +685,7 @@ class App:
             "background_tasks": [task for _, task in self.tasks],
             "session_crons": [],
         }
+        self.status_line.send(self.transcript.usages)  # debounced: after Stop starts
         self.hooks.fire("Stop", {**fields, "prompt_id": turn.prompt_id})
         self._other_stop_hooks()
         self._end_turn(turn, interrupted=False)

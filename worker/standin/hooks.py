@@ -27,6 +27,7 @@ class Settings:
         self.hooks: dict[str, list[Hook]] = {}
         self.default_mode: str | None = None
         self.skip_dangerous_prompt = False
+        self.status_line = ""  # the statusLine command (the last settings file's wins)
 
     def merge(self, data: object) -> None:
         """Add one settings document; hook lists concatenate like the real CLI's."""
@@ -37,6 +38,9 @@ class Settings:
         permissions = data.get("permissions")
         if isinstance(permissions, dict) and isinstance(permissions.get("defaultMode"), str):
             self.default_mode = permissions["defaultMode"]
+        status = data.get("statusLine")
+        if isinstance(status, dict) and isinstance(status.get("command"), str):
+            self.status_line = status["command"]
         events = data.get("hooks") or {}
         if not isinstance(events, dict):
             raise ValueError("hooks must be an object")

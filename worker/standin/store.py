@@ -58,6 +58,7 @@ class Transcript:
         self.model = model
         self.session_id = session_id
         self.parent: str | None = None
+        self.usages: list[dict[str, Any]] = []  # of this process's responses (statusLine)
 
     @property
     def path(self) -> str:
@@ -79,6 +80,8 @@ class Transcript:
 
     def assistant(self, block: dict[str, Any], stop_reason: str | None = "end_turn") -> None:
         """An assistant line holding one content block, like the real CLI writes them."""
+        usage = standin_usage(block)
+        self.usages.append(usage)
         message = {
             "id": "msg_" + new_uuid().replace("-", "")[:24],
             "type": "message",
@@ -87,7 +90,7 @@ class Transcript:
             "content": [block],
             "stop_reason": stop_reason,
             "stop_sequence": None,
-            "usage": standin_usage(block),
+            "usage": usage,
         }
         self._append("assistant", message)
 

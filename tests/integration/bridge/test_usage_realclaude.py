@@ -1,7 +1,10 @@
 """Cost and usage with the whole bridge and the REAL Claude Code CLI (offline, against
 tests.support.fake_anthropic answering with chosen token counts): each answer's footer has
 that turn's numbers, even when the CLI writes the turn's last line to its transcript after
-the Stop hook, and the session's totals add up."""
+the Stop hook, with the CLI's own cost and context percentage (from its statusLine JSON,
+worker/status_line.py), and the session's totals add up. The operator's own status line
+(Claude's HOME settings) is still shown in the pane, and the screen reader still reads the
+pane with it."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from tests.support.real_claude import (
 )
 from tests.support.stack import running_stack
 from tests.support.tmux import TmuxServer
+from vai.protocol.layout import tmux_session_name
 
 CLAUDE = find_real_claude()
 pytestmark = [
@@ -35,15 +39,21 @@ USAGE = {
     "cache_read_input_tokens": 30000,
     "output_tokens": 77,
 }
-ONE_CALL = "-# 33.2k in · 77 out · context 33.2k"  # 1234 + 2000 + 30000 in
-TWO_CALLS = "-# 66.5k in · 154 out · context 33.2k"
+# 1234 + 2000 + 30000 in; the CLI prices a request with these counts at $0.022476 (its own
+# table for the fake's model, tests/fixtures/real_screens/README.md "Usage"), in a window of
+# 1M tokens: 33234 is 3%.
+ONE_CALL = "-# 33.2k in · 77 out · $0.022 · context 3%"
+TWO_CALLS = "-# 66.5k in · 154 out · $0.045 · context 3%"
+OPERATOR_LINE = "operator-status-line-ok"
 
 
 def test_real_cli_turns_carry_their_usage(short_tmp: Path, tmux_server: TmuxServer) -> None:
     home, work = short_tmp / "claude-home", short_tmp / "work"
+    theirs = {"statusLine": {"type": "command", "command": f"echo {OPERATOR_LINE}"}}
     seed_claude_home(
-        home, work, DEFAULT_API_KEY, default_mode="bypassPermissions", skip_dangerous_prompt=True
-    )
+        home, work, DEFAULT_API_KEY, default_mode="bypassPermissions",
+        skip_dangerous_prompt=True, extra_settings=theirs,
+    )  # fmt: skip
     with FakeAnthropic(usage=USAGE) as fake:
         fake.on("run it", ToolCall("Bash", {"command": "echo hi", "description": "say hi"}))
         env = real_claude_env(home, short_tmp / "claude-tmp", fake.base_url)
@@ -73,5 +83,11 @@ def test_real_cli_turns_carry_their_usage(short_tmp: Path, tmux_server: TmuxServ
                 assert usage["input_tokens"] == 4 * 1234
                 assert usage["output_tokens"] == 4 * 77
                 assert usage["context_tokens"] == 33234
+                assert usage["cost_usd"] == pytest.approx(4 * 0.022476)
+                assert usage["context_window"] == 1_000_000
+                status = stack.vai("status", "--usage").stdout
+                assert "$0.090 · context 3% now" in status, status
+                pane = tmux_server.capture(tmux_session_name(1))
+                assert OPERATOR_LINE in pane, pane
         finally:
             stop_all(tmux_server, short_tmp)

@@ -1,6 +1,7 @@
 """Cost and usage with the whole bridge: the real discord.py gateway against the local
 Discord, `vai run`, a worker and the stand-in Claude (which writes token counts in its
-transcript the way the real CLI does). One turn; then its footer, `/usage` (the channel's
+transcript the way the real CLI does, and runs the bridge's statusLine command with a cost
+and a context window like it). One turn; then its footer, `/usage` (the channel's
 session; `scope:all` for admins only), `vai status --usage/--json`, metrics.json and
 Prometheus all show the same numbers."""
 
@@ -21,9 +22,11 @@ from tests.support.tmux import TmuxServer
 
 pytestmark = pytest.mark.timeout(180)
 
-# The stand-in's counts for the answer "echo: hello" (worker/standin/store.py).
-FOOTER = "-# 12.2k in · 9 out · context 12.2k"
-SESSION_1 = "session 1: 1 turn · 12.2k in (11k cached) · 9 out · context 12.2k now"
+# The stand-in's counts for the answer "echo: hello" (worker/standin/store.py), and the
+# cost and context window its statusLine command gets (worker/standin/status_line.py):
+# (3 * 3 + 1200 * 3.75 + 11000 * 0.3 + 9 * 15) / 1e6 = $0.007944; 12203 / 200000 = 6%.
+FOOTER = "-# 12.2k in · 9 out · $0.008 · context 6%"
+SESSION_1 = "session 1: 1 turn · 12.2k in (11k cached) · 9 out · $0.008 · context 6% now"
 
 
 def free_port() -> int:
@@ -99,7 +102,8 @@ def test_footer_usage_command_status_and_metrics(short_tmp: Path, tmux_server: T
         usage = document["sessions"][0]["usage"]
         assert usage == {
             "turns": 1, "input_tokens": 3, "output_tokens": 9, "cache_read_tokens": 11000,
-            "cache_write_tokens": 1200, "context_tokens": 12203,
+            "cache_write_tokens": 1200, "context_tokens": 12203, "cost_usd": 0.007944,
+            "context_window": 200000,
         }  # fmt: skip
 
         metrics_file = stack.layout.monitoring_dir / "metrics.json"
@@ -114,4 +118,5 @@ def test_footer_usage_command_status_and_metrics(short_tmp: Path, tmux_server: T
         assert samples[("vai_session_tokens_total", "1", "cache_read")] == 11000
         assert samples[("vai_session_usage_turns_total", "1", None)] == 1
         assert samples[("vai_session_context_tokens", "1", None)] == 12203
-        assert ("vai_session_cost_usd_total", "1", None) not in samples  # never invented
+        assert samples[("vai_session_cost_usd_total", "1", None)] == pytest.approx(0.007944)
+        assert samples[("vai_session_context_window_tokens", "1", None)] == 200000

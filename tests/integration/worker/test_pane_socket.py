@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from vai.protocol.hooks import HookPayload, Stop
+from vai.protocol.hooks import HookPayload, StatusLine, Stop
 from vai.protocol.layout import Layout
 from vai.protocol.links import WorkerToSupervisor
 from vai.protocol.messages import PanePost
@@ -38,14 +38,22 @@ class Session:
         self.layout = layout
         self.server = server
         self.events: list[tuple[HookPayload, bool]] = []
+        self.readings: list[tuple[StatusLine, int]] = []
         self.posted = posted
         self.pane_pid: int | None = os.getpid()  # our children stand for the pane's
 
-    async def client(self, *argv: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    async def client(
+        self,
+        *argv: str,
+        stdin: str = "",
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         def run() -> subprocess.CompletedProcess[str]:
             return subprocess.run(
-                [*argv], input=stdin, capture_output=True, text=True, timeout=30, check=False
-            )
+                [*argv], input=stdin, capture_output=True, text=True, timeout=30, check=False,
+                env=env, cwd=cwd,
+            )  # fmt: skip
 
         return await asyncio.to_thread(run)
 
@@ -53,6 +61,14 @@ class Session:
         client = str(self.layout.hook_client(SESSION))
         folder = str(self.layout.session_run_dir(SESSION))
         return await self.client(sys.executable, "-I", "-S", client, folder, stdin=payload)
+
+    async def status(self, payload: str, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+        """The hook client as Claude's statusLine command."""
+        client = str(self.layout.hook_client(SESSION))
+        folder = str(self.layout.session_run_dir(SESSION))
+        env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        argv = (sys.executable, "-I", "-S", client, folder, "status")
+        return await self.client(*argv, stdin=payload, env=env, cwd=cwd)
 
     async def dp(self, *args: str) -> subprocess.CompletedProcess[str]:
         return await self.client(str(self.layout.pane_dp(SESSION)), *args)
@@ -83,6 +99,7 @@ async def session(tmp: Path) -> AsyncIterator[Session]:
     server = HookServer(
         layout.hook_socket(SESSION), layout.hook_spool(SESSION), handler,
         gate=lambda: Gate(key=key, uid=os.getuid()), pane_pid=pane_pid, post=posts.handle,
+        status=lambda reading, pid: holder[0].readings.append((reading, pid)),
     )  # fmt: skip
     holder.append(Session(layout, server, posted))
     await server.start()
@@ -142,6 +159,76 @@ def test_spooled_events_carry_the_key(short_tmp: Path, caplog: pytest.LogCapture
             assert [(type(e), live) for e, live in s.events] == [(Stop, False)]
             assert any("refused a spooled hook event" in r.getMessage() for r in caplog.records)
             assert spool.exists() and not spool.read_bytes() and not s.server.spooled()
+
+    run(scenario)
+
+
+READING = json.dumps(
+    {"session_id": "s", "cost": {"total_cost_usd": 0.0123},
+     "context_window": {"context_window_size": 200000, "used_percentage": 6}}
+)  # fmt: skip
+
+
+def settings_with(folder: Path, command: str, name: str = "settings.json") -> None:
+    (folder / ".claude").mkdir(parents=True, exist_ok=True)
+    status = {"type": "command", "command": command}
+    (folder / ".claude" / name).write_text(json.dumps({"statusLine": status}))
+
+
+def test_status_readings_reach_the_worker_and_the_operators_own_line_is_shown(
+    short_tmp: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    home, work = short_tmp / "home", short_tmp / "work"
+    work.mkdir()
+    home.mkdir()
+
+    async def scenario() -> None:
+        async with session(short_tmp) as s:
+            # No status line of the operator's: the bridge prints nothing.
+            done = await s.status(READING, home, work)
+            assert (done.returncode, done.stdout) == (0, "")
+            [(reading, pid)] = s.readings
+            assert reading.total_cost_usd == 0.0123 and reading.window == 200000
+            assert pid == os.getpid() and not s.events  # no hook event, nothing for the turn
+            # Theirs (user settings; the work dir's local settings win) gets the same stdin.
+            settings_with(home, "echo home")
+            assert (await s.status(READING, home, work)).stdout == "home\n"
+            settings_with(work, "echo project")
+            settings_with(work, "printf 'mine: '; cat", "settings.local.json")
+            assert (await s.status(READING, home, work)).stdout == f"mine: {READING}"
+            assert len(s.readings) == 3
+            # From a process that is not the pane's: refused.
+            caplog.set_level(logging.WARNING)
+            s.pane_pid = int(subprocess.Popen(["sleep", "30"]).pid)
+            try:
+                assert (await s.status(READING, home, work)).returncode == 0
+            finally:
+                os.kill(s.pane_pid, 9)
+                os.waitpid(s.pane_pid, 0)
+            assert len(s.readings) == 3
+            assert any("refused a status" in r.getMessage() for r in caplog.records)
+            # No worker listening: nothing spooled (a reading is only worth its freshness),
+            # and their line is still shown.
+            await s.server.close()
+            assert (await s.status(READING, home, work)).stdout == f"mine: {READING}"
+            spool = s.layout.hook_spool(SESSION)
+            assert not spool.exists() or not spool.read_bytes()
+
+    run(scenario)
+
+
+def test_a_slow_operator_line_does_not_hold_claude(short_tmp: Path) -> None:
+    home, work = short_tmp / "home", short_tmp / "work"
+    work.mkdir()
+    settings_with(home, "sleep 20; echo late")
+
+    async def scenario() -> None:
+        async with session(short_tmp) as s:
+            started = asyncio.get_running_loop().time()
+            done = await s.status(READING, home, work)
+            assert done.returncode == 0 and done.stdout == ""
+            assert asyncio.get_running_loop().time() - started < 10
+            assert len(s.readings) == 1
 
     run(scenario)
 
