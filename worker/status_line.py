@@ -42,7 +42,7 @@ class CostMeter:
 
     def count(self, state: SessionState) -> CostCount | None:
         """The cost since the last count (moving the journal's baseline), or None before
-        any reading."""
+        any reading; `cost_usd` None when nothing grew."""
         reading = self.latest
         if reading is None:
             return None
@@ -51,5 +51,9 @@ class CostMeter:
         total = reading.total_cost_usd
         restarted = self.pane_pid != state.cost_pid or total < state.cost_counted
         growth = total if restarted else total - state.cost_counted
+        if growth <= 0:
+            # No newer reading yet (or a turn without API calls): no cost is shown rather
+            # than "$0.0000"; a late reading's growth counts with the next turn.
+            return CostCount(None, reading.window)
         state.cost_pid, state.cost_counted = self.pane_pid, total
         return CostCount(growth, reading.window)

@@ -73,13 +73,13 @@ def test_a_turn_is_charged_the_growth_and_a_new_claude_counts_from_zero() -> Non
     state, meter = SessionState(), CostMeter()
     assert meter.count(state) is None  # no reading yet: the CLI reported nothing
     meter.take_reading(reading(0.0), pane_pid=100)  # start-up
-    assert meter.count(state).cost_usd == 0.0  # type: ignore[union-attr]
+    assert meter.count(state).cost_usd is None  # type: ignore[union-attr]  # nothing grew
     meter.take_reading(reading(0.02), pane_pid=100)
     first = meter.count(state)
     assert first is not None and first.cost_usd == pytest.approx(0.02) and first.window == 200_000
     meter.take_reading(reading(0.05), pane_pid=100)
     assert meter.count(state).cost_usd == pytest.approx(0.03)  # type: ignore[union-attr]
-    assert meter.count(state).cost_usd == 0.0  # type: ignore[union-attr]  # not twice
+    assert meter.count(state).cost_usd is None  # type: ignore[union-attr]  # not twice
     meter.take_reading(reading(0.01), pane_pid=200)  # Claude started again: from 0
     assert meter.count(state).cost_usd == pytest.approx(0.01)  # type: ignore[union-attr]
     meter.take_reading(reading(0.004), pane_pid=200)  # lower than counted (a reset)
@@ -137,7 +137,7 @@ def test_with_the_footer_the_answer_waits_for_a_newer_reading(tmp_path: Path) ->
 
 def test_without_waiting_a_late_reading_counts_with_the_next_turn(tmp_path: Path) -> None:
     turn, state = run_turn(tmp_path, wait=0.0, late=False)
-    assert turn.usage is not None and turn.usage.cost_usd == 0.0
+    assert turn.usage is not None and turn.usage.cost_usd is None  # no "$0.0000"
     meter = CostMeter()
     meter.take_reading(reading(0.012), pane_pid=7)
     assert meter.count(state).cost_usd == pytest.approx(0.012)  # type: ignore[union-attr]
@@ -145,4 +145,4 @@ def test_without_waiting_a_late_reading_counts_with_the_next_turn(tmp_path: Path
 
 def test_a_reading_that_never_comes_does_not_hold_the_answer(tmp_path: Path) -> None:
     turn, _ = run_turn(tmp_path, wait=0.05, late=False)
-    assert turn.usage is not None and turn.usage.cost_usd == 0.0
+    assert turn.usage is not None and turn.usage.cost_usd is None
