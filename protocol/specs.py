@@ -64,6 +64,8 @@ class WorkerSpec(msgspec.Struct, frozen=True, kw_only=True):
     # How long a turn's answer may wait for its token use to reach the transcript (the
     # answer's footer shows it; 0: not at all, it then counts with the next turn).
     usage_wait: float = 0.0
+    # Install the statusLine command that reports the CLI's cost ([claude] report_cost).
+    status_line: bool = False
     # The inherited pipe that holds this worker's secrets (-1: none given).
     secrets_fd: int = -1
 

@@ -122,6 +122,8 @@ class ClaudeSection(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     trust_work_dir: bool = False
     approve_api_key: bool = False
     accept_bypass_permissions: bool = False
+    # Cost and context window from Claude's statusLine: one short process per answer.
+    report_cost: bool = False
     # The OS user Claude runs as, so a prompt-injected Claude cannot read the bridge's
     # token or files: "" (the bridge's own user: no isolation), a name shared by every
     # session, or a template with {session} for one user per session.

@@ -67,6 +67,7 @@ def worker_command(
         pane_python=claude_users.pane_python(),
         upload_limit=config.file.discord.max_upload_bytes,
         usage_wait=USAGE_WAIT if config.file.discord.usage_footer else 0.0,
+        status_line=config.file.claude.report_cost,
         secrets_fd=secrets_fd,
     )
     env[WORKER_SPEC_ENV] = encode_spec(spec)

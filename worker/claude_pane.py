@@ -165,16 +165,17 @@ class ClaudePane:
         return transcript_path(self.claude_home, self.spec.work_dir, state.conversation_id)
 
     def write_settings(self) -> Path:
-        """Claude settings that route every hook event to this session's worker, and its
-        statusLine JSON (cost, context window) too (worker/hook_client.py: the operator's
-        own status line is still shown)."""
+        """Claude settings that route every hook event to this session's worker, and, with
+        `[claude] report_cost`, its statusLine JSON (cost, context window) too
+        (worker/hook_client.py: the operator's own status line is still shown)."""
         python = self.spec.pane_python or sys.executable
         client = self.layout.hook_client(self.spec.session)
         folder = self.layout.session_run_dir(self.spec.session)
         command = shlex.join([python, "-I", "-S", str(client), str(folder)])
         hook = [{"hooks": [{"type": "command", "command": command, "timeout": 600}]}]
         settings: dict[str, object] = {"hooks": {event: hook for event in HOOK_EVENTS}}
-        settings["statusLine"] = {"type": "command", "command": f"{command} status"}
+        if self.spec.status_line:
+            settings["statusLine"] = {"type": "command", "command": f"{command} status"}
         return self.files.write_settings(json.dumps(settings, indent=2).encode())
 
     # -- reading -----------------------------------------------------------------------------

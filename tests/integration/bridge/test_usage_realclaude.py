@@ -62,7 +62,7 @@ def test_real_cli_turns_carry_their_usage(short_tmp: Path, tmux_server: TmuxServ
             with running_stack(
                 short_tmp, tmux_server, channels=1, claude_command=[str(wrapper)]
             ) as (stack, (chan,)):
-                stack.write_config("[discord]\nusage_footer = true\n")
+                stack.write_config("[claude]\nreport_cost = true\n[discord]\nusage_footer = true\n")
                 stack.start()
                 stack.wait_all_running(timeout=90)
                 for prompt, answer in (

@@ -65,6 +65,7 @@ def test_footer_usage_command_status_and_metrics(short_tmp: Path, tmux_server: T
         root = discord.make_user("root", roles=[admins])
         ann = discord.make_user("ann")  # allowed, not an admin
         stack.write_config(
+            "[claude]\nreport_cost = true\n"
             f"[discord]\nusage_footer = true\nadmin_roles = [{admins}]\n"
             f"allowed_users = [{discord.default_user.id}, {root.id}, {ann.id}]\n"
             f"[monitoring]\ninterval = 0.2\nprometheus_port = {port}\n"

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from vai.protocol.messages import ChoiceAnswer, ChoiceRequest, WireMessage
 from vai.protocol.specs import WorkerSpec
 from vai.worker import prompt_input, session_lock
@@ -188,6 +190,27 @@ def test_a_conversation_never_saved_is_not_resumed(tmp_path: Path) -> None:
     transcript.write_text('{"type":"mode"}\n')  # killed before it saved the turn
     line = pane.claude_command_line(state)
     assert state.conversation_id != "c-1" and f"--session-id {state.conversation_id}" in line
+
+
+@pytest.mark.parametrize("report_cost", [False, True])
+def test_the_status_line_is_installed_only_when_cost_is_asked_for(
+    tmp_path: Path, report_cost: bool
+) -> None:
+    spec = WorkerSpec(
+        session=1,
+        channel_id=1,
+        home=str(tmp_path / "vai"),
+        tmux_socket="unused",
+        claude_command=["claude"],
+        work_dir=str(tmp_path / "work"),
+        status_line=report_cost,
+    )
+    spec.layout.session_run_dir(1).mkdir(parents=True)
+    settings = json.loads(ClaudePane(spec).write_settings().read_text())
+    assert "Stop" in settings["hooks"]
+    assert ("statusLine" in settings) is report_cost
+    if report_cost:
+        assert settings["statusLine"]["command"].endswith(" status")
 
 
 # -- one worker per session ----------------------------------------------------------------
