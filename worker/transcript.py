@@ -11,7 +11,7 @@ When Claude runs as its own user, only files that user owns are read
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from vai.worker.session_state import InFlight
@@ -71,8 +71,16 @@ def answer_after(path: Path | None, offset: int, owner: Owner | None = None) -> 
     """The assistant's text written after byte `offset` (a turn's answer, or what an
     interrupted turn had said so far); '' if there is none."""
     data = read_transcript(path, offset, owner)
-    texts: list[str] = []
+    texts = (text.strip() for message in assistant_messages(data) for text in texts_of(message))
+    return "\n\n".join(text for text in texts if text)
+
+
+def assistant_messages(data: bytes) -> Iterator[dict[str, object]]:
+    """The `message` of each assistant line in `data` (whole JSONL lines; others, and
+    lines that do not parse, are skipped)."""
     for line in data.splitlines():
+        if b'"assistant"' not in line:  # most bytes are request copies: not parsed
+            continue
         try:
             entry = json.loads(line)
         except ValueError:
@@ -80,13 +88,18 @@ def answer_after(path: Path | None, offset: int, owner: Owner | None = None) -> 
         if not isinstance(entry, dict) or entry.get("type") != "assistant":
             continue
         message = entry.get("message")
-        content = message.get("content") if isinstance(message, dict) else None
-        for block in content if isinstance(content, list) else []:
-            if isinstance(block, dict) and block.get("type") == "text":
-                text = str(block.get("text", "")).strip()
-                if text:
-                    texts.append(text)
-    return "\n\n".join(texts)
+        if isinstance(message, dict):
+            yield message
+
+
+def texts_of(message: dict[str, object]) -> list[str]:
+    """The text blocks of an assistant message, in order."""
+    content = message.get("content")
+    return [
+        str(block.get("text", ""))
+        for block in (content if isinstance(content, list) else [])
+        if isinstance(block, dict) and block.get("type") == "text"
+    ]
 
 
 def has_conversation(path: Path | None, owner: Owner | None = None) -> bool:

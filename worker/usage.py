@@ -16,7 +16,6 @@ worker/effects.py) because the answer's footer shows this turn's figures.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ import msgspec
 from vai.protocol.usage import TurnUsage
 from vai.worker.session_state import SessionState
 from vai.worker.status_line import CostCount
-from vai.worker.transcript import size_of
+from vai.worker.transcript import assistant_messages, size_of, texts_of
 from vai.worker.transcript_access import Owner, read_transcript
 
 
@@ -46,34 +45,14 @@ def _count(value: object) -> int:
     return min(value, MAX_COUNT)
 
 
-def _texts(message: dict[str, object]) -> list[str]:
-    content = message.get("content")
-    return [
-        str(block.get("text", ""))
-        for block in (content if isinstance(content, list) else [])
-        if isinstance(block, dict) and block.get("type") == "text"
-    ]
-
-
 def read_usage(data: bytes) -> UsageReading:
     """The usage of the assistant lines in `data` (whole JSONL lines)."""
     seen: set[str] = set()
     totals = {"input": 0, "output": 0, "read": 0, "write": 0}
     calls = context = 0
     model = last_text = ""
-    for line in data.splitlines():
-        if b'"assistant"' not in line:  # most bytes are request copies: not parsed
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(entry, dict) or entry.get("type") != "assistant":
-            continue
-        message = entry.get("message")
-        if not isinstance(message, dict):
-            continue
-        last_text = next(reversed(_texts(message)), last_text)
+    for message in assistant_messages(data):
+        last_text = next(reversed(texts_of(message)), last_text)
         usage = message.get("usage")
         message_id = str(message.get("id") or "")
         if not isinstance(usage, dict) or (message_id and message_id in seen):
