@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import zmq
@@ -27,9 +27,14 @@ from vai.common.bus import router_socket
 from vai.common.bus_auth import BusGate, ClientKeys, Throttle, peer_name
 from vai.protocol.codec import ProtocolError, encode
 from vai.protocol.framing import GATEWAY_IDENTITY, routed_frame, worker_identity
+from vai.protocol.layout import ipc_endpoint
 from vai.protocol.links import FROM_GATEWAY, FROM_WORKER, SupervisorToWorker
 from vai.protocol.messages import Inbound, WireMessage
 from vai.supervisor.children import Child, Children
+from vai.supervisor.config import Config
+from vai.supervisor.interfaces import AlertSink
+from vai.supervisor.leftovers import ChildRegistry
+from vai.supervisor.peer_book import PeerBook
 from vai.supervisor.switchboard import Destination, Gateway, Send, Switchboard, Worker
 
 log = logging.getLogger("supervisor")
@@ -223,3 +228,37 @@ class Bus:
             return
         children.heard(child, message)
         await self.send_all(switchboard.from_worker(session, message))
+
+
+def bus_and_children(
+    context: zmq.asyncio.Context,
+    config: Config,
+    *,
+    clock: Callable[[], float],
+    peers: PeerBook,
+    alerts: AlertSink,
+    registry: ChildRegistry,
+    session_starting: Callable[[int], None],
+    wake: asyncio.Event,
+    held: set[int] | None = None,
+    on_change: Callable[[], None] = lambda: None,
+) -> tuple[Bus, Children]:
+    """The bus on `run/bus.sock` (a stale socket file replaced) and the children it admits:
+    the same for the hub's supervisor and a host agent. No child is added or started yet."""
+    config.layout.bus_socket.unlink(missing_ok=True)
+    bus = Bus.open(context, ipc_endpoint(config.layout.bus_socket))
+    children = Children(
+        config,
+        clock=clock,
+        switchboard=peers,
+        send=bus.send,
+        admit=bus.admit,
+        forget=bus.forget,
+        alerts=alerts,
+        registry=registry,
+        session_starting=session_starting,
+        wake=wake,
+        held=held,
+        on_change=on_change,
+    )
+    return bus, children

@@ -33,11 +33,11 @@ from vai.common.bus_auth import watch_handshakes
 from vai.common.errors import BridgeError
 from vai.common.tasks import Background
 from vai.common.tmux import tmux_run
-from vai.protocol.layout import ipc_endpoint, snowflake_at
+from vai.protocol.layout import snowflake_at
 from vai.protocol.messages import InterruptResult, PostReply
 from vai.protocol.session_settings import SessionSettings
 from vai.protocol.usage import UsageTotals
-from vai.supervisor.bus import Bus
+from vai.supervisor.bus import Bus, bus_and_children
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config, load_config, resolve_claude
 from vai.supervisor.control import ControlServer
@@ -153,15 +153,11 @@ class Supervisor:
     def open_bus(self) -> None:
         """Bind the bus and set up one child per process (none started yet). Only the
         children get through its handshake, each with the keys made for it at spawn."""
-        self.layout.bus_socket.unlink(missing_ok=True)
-        self._bus = Bus.open(self.context, ipc_endpoint(self.layout.bus_socket))
-        self._children = Children(
+        self._bus, self._children = bus_and_children(
+            self.context,
             self.config,
             clock=self.clock,
-            switchboard=self.switchboard,
-            send=self.bus.send,
-            admit=self.bus.admit,
-            forget=self.bus.forget,
+            peers=self.switchboard,
             alerts=self,
             registry=self.registry,
             session_starting=self.monitor.session_starting,

@@ -42,12 +42,11 @@ from vai.protocol.host_link import (
     SessionReport,
     ToWorker,
 )
-from vai.protocol.layout import ipc_endpoint
 from vai.protocol.links import FROM_WORKER
 from vai.protocol.messages import ClaudeStatus, Heartbeat, WorkerHello
 from vai.protocol.session_settings import SessionSettings
 from vai.protocol.usage import UsageTotals
-from vai.supervisor.bus import Bus
+from vai.supervisor.bus import Bus, bus_and_children
 from vai.supervisor.children import Children
 from vai.supervisor.config import Config
 from vai.supervisor.control import ControlServer
@@ -125,15 +124,11 @@ class HostAgent:
         self._lock_fd, self.config = claim_home(self.config, self.monitor.apply_limits)
         self.registry.end_leftovers(self.config.file.supervisor.stop_grace)
         start_tmux_server(self.config)
-        self.layout.bus_socket.unlink(missing_ok=True)
-        self.bus = Bus.open(self.context, ipc_endpoint(self.layout.bus_socket))
-        self.children = Children(
+        self.bus, self.children = bus_and_children(
+            self.context,
             self.config,
             clock=self.clock,
-            switchboard=self.peers,
-            send=self.bus.send,
-            admit=self.bus.admit,
-            forget=self.bus.forget,
+            peers=self.peers,
             alerts=self,
             registry=self.registry,
             session_starting=self.monitor.session_starting,
